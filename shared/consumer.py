@@ -1,0 +1,72 @@
+"""What every consuming service shares: its broker, subscriber options, and its ASGI app.
+
+At-least-once: offsets are committed only after the handler returned (AckPolicy
+NACK_ON_ERROR); a handler that raises leaves the message uncommitted and it comes back.
+A new consumer group starts from the earliest offset so nothing published before its
+first start is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker
+
+from shared.database import create_pool, migrate
+from shared.dead_letter import DeadLetters
+from shared.health import broker_check, database_check, health_routes
+from shared.kafka import make_broker
+from shared.logging import configure_logging
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+def consumer_broker(service: str, settings: ServiceSettings) -> KafkaBroker:
+    configure_logging(service, settings.log_level)
+    broker = make_broker(settings.kafka, client_id=service)
+    dead_letters = DeadLetters(service)
+    dead_letters.broker = broker
+    broker.add_middleware(dead_letters)
+    return broker
+
+
+def subscriber_options(group_id: str, title: str) -> dict[str, Any]:
+    return {"group_id": group_id, "auto_offset_reset": "earliest",
+            "ack_policy": AckPolicy.NACK_ON_ERROR, "title": title}
+
+
+def consumer_app(
+    service: str,
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    *,
+    schema: str,
+    migrations: Path,
+    on_pool: Callable[[asyncpg.Pool], None],
+) -> AsgiFastStream:
+    """The service's app: migrations then the broker at start-up; health routes; pool closed last."""
+    state: dict[str, asyncpg.Pool] = {}
+    app = AsgiFastStream(broker, asgi_routes=health_routes({
+        "kafka": broker_check(broker), "postgres": database_check(lambda: state.get("pool"))}))
+
+    @app.on_startup
+    async def connect_database() -> None:
+        pool = await create_pool(settings.db, schema)
+        applied = await migrate(pool, schema, migrations)
+        state["pool"] = pool
+        on_pool(pool)
+        log.info("service_starting", service=service, migrations_applied=applied)
+
+    @app.after_shutdown
+    async def close_database() -> None:
+        if pool := state.get("pool"):
+            await pool.close()
+
+    return app
