@@ -21,7 +21,7 @@ from faststream.kafka import KafkaBroker
 from shared.database import create_pool, migrate
 from shared.dead_letter import DeadLetters
 from shared.health import broker_check, database_check, health_routes
-from shared.kafka import make_broker
+from shared.kafka import BROKER_LOGGER, make_broker
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
 
@@ -53,7 +53,7 @@ def consumer_app(
 ) -> AsgiFastStream:
     """The service's app: migrations then the broker at start-up; health routes; pool closed last."""
     state: dict[str, asyncpg.Pool] = {}
-    app = AsgiFastStream(broker, asgi_routes=health_routes({
+    app = AsgiFastStream(broker, logger=BROKER_LOGGER, asgi_routes=health_routes({
         "kafka": broker_check(broker), "postgres": database_check(lambda: state.get("pool"))}))
 
     @app.on_startup

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
 from shared.settings import KafkaSettings
+
+# FastStream's default logger prints its own text format; this one goes to the root
+# logger, so broker logs are JSON and masked like every other line.
+BROKER_LOGGER = logging.getLogger("aduan.broker")
 
 
 def make_broker(settings: KafkaSettings, client_id: str) -> KafkaBroker:
@@ -18,4 +24,5 @@ def make_broker(settings: KafkaSettings, client_id: str) -> KafkaBroker:
         acks="all",
         enable_idempotence=True,
         middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id)],
+        logger=BROKER_LOGGER,
     )

@@ -57,6 +57,7 @@ def _mask_value(key: str, value: Any) -> Any:
 
 
 def mask_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of the message
     return {key: _mask_value(key.lower(), value) for key, value in event_dict.items()}
 
 
@@ -65,6 +66,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),  # FastStream puts topic, group and message id in `extra`
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]

@@ -1,0 +1,44 @@
+# Everything starts from here: `make run` and `make test` set up what they need themselves.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test unit infra topics stop reset venv
+
+# Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+# Kafka (KRaft, jars from Maven Central) and PostgreSQL (Debian packages), as local processes.
+infra: venv
+	deploy/local/kafka.sh start
+	deploy/local/postgres.sh start
+	$(PY) -m shared.topics
+
+# All services, the SMTP stand-in and the LAPOR! stand-in in one terminal; Ctrl-C stops them all.
+run: infra
+	deploy/local/run.sh
+
+# The whole suite against the real broker and database.
+test: infra
+	$(PY) -m pytest
+
+# Only the tests that need no broker or database (seconds).
+unit: venv
+	$(PY) -m pytest tests/unit
+
+stop:
+	deploy/local/kafka.sh stop
+	deploy/local/postgres.sh stop
+
+# Stop and delete local data (Kafka logs, database, mail); keeps the virtualenv and Kafka jars.
+reset:
+	deploy/local/kafka.sh reset
+	deploy/local/postgres.sh reset
+	rm -rf .local/mail

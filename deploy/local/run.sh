@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make run`: every service and stand-in in the foreground (honcho), Kafka and PostgreSQL
+# already started by `make infra`. Ctrl-C stops the services, then Kafka and PostgreSQL
+# (set ADUAN_KEEP_INFRA=1 to leave those two running).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+cd "$REPO"
+export PATH="$REPO/.venv/bin:$PATH"
+export ADUAN_SMTP_SINK_MAILDIR="${ADUAN_SMTP_SINK_MAILDIR:-$REPO/.local/mail}"
+
+stop_infra() {
+  if [[ "${ADUAN_KEEP_INFRA:-0}" != 1 ]]; then
+    "$HERE/kafka.sh" stop || true
+    "$HERE/postgres.sh" stop || true
+  fi
+}
+trap stop_infra EXIT
+
+cat <<INFO
+
+Aduan is starting. Where things listen (all on 127.0.0.1):
+  web intake       http://127.0.0.1:8080   (OpenAPI: /docs)
+  sms intake       http://127.0.0.1:8081
+  whatsapp intake  http://127.0.0.1:8082/webhook
+  router           http://127.0.0.1:8090/readyz   notifier :8091   lapor_sync :8092  (/healthz /readyz /metrics)
+  SMTP stand-in    127.0.0.1:8025, mail kept in $ADUAN_SMTP_SINK_MAILDIR/new
+  LAPOR! stand-in  http://127.0.0.1:8099/api/v1/reports (token: local-standin-token)
+  Kafka            127.0.0.1:9092      PostgreSQL  postgresql://aduan:aduan@127.0.0.1:55432/aduan
+
+Send a first complaint:
+  curl -s -X POST http://127.0.0.1:8080/api/v1/complaints -H 'Content-Type: application/json' \\
+       -d '{"text": "Petugas loket minta imbalan untuk tanda tangan surat", "anonymity": "rahasia"}'
+then check it:  curl -s http://127.0.0.1:8080/api/v1/complaints/<tracking_code>
+and read the unit's mail:  ls $ADUAN_SMTP_SINK_MAILDIR/new
+
+Ctrl-C stops everything.
+
+INFO
+honcho start -f "$HERE/Procfile" -d "$REPO"

@@ -1,0 +1,74 @@
+"""Fixtures shared by the integration and end-to-end tests: real Kafka, real PostgreSQL.
+
+Each test session gets its own database; each stack of services gets its own topic prefix,
+so tests never see each other's events, nor the data of a `make run` on the same machine.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from shared.settings import KafkaSettings
+from shared.topics import Topics, create_topics
+from tests.support.infra import Infra, find_infra
+from tests.support.processes import Processes
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    with ExitStack() as stack:
+        yield find_infra(stack)
+
+
+@pytest.fixture(scope="session")
+async def database_url(infra: Infra) -> AsyncIterator[str]:
+    """A fresh database for this session, dropped at the end."""
+    name = f"aduan_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(infra.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base, _, _ = infra.database_url.rpartition("/")
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(infra.database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def topics(infra: Infra) -> Topics:
+    """Fresh topics under a prefix of their own."""
+    topics = Topics(prefix=f"t{uuid.uuid4().hex[:8]}.")
+    await create_topics(KafkaSettings(bootstrap_servers=infra.kafka_bootstrap), topics)
+    return topics
+
+
+@pytest.fixture
+def processes(infra: Infra, database_url: str, topics: Topics, tmp_path: Path) -> Iterator[Processes]:
+    """Starts services as separate processes wired to this test's topics and the session database."""
+    procs = Processes(
+        env={
+            "ADUAN_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+            "ADUAN_KAFKA_TOPIC_PREFIX": topics.prefix,
+            "ADUAN_DB_URL": database_url,
+        },
+        log_dir=tmp_path,
+    )
+    yield procs
+    procs.stop_all()

@@ -1,0 +1,63 @@
+"""Where the tests find Kafka and PostgreSQL.
+
+1. The local processes that `make test` starts (deploy/local/*.sh): the path CI takes.
+2. Otherwise, on a machine with a Docker engine, testcontainers starts both.
+3. Otherwise the tests fail with a message that says how to start them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from contextlib import ExitStack
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+DEFAULT_KAFKA = "127.0.0.1:9092"
+DEFAULT_DB = "postgresql://aduan:aduan@127.0.0.1:55432/aduan"
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap: str
+    database_url: str  # a database where the tests may CREATE DATABASE
+    source: str  # "local" or "testcontainers"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _docker_available() -> bool:
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+def _testcontainers(stack: ExitStack) -> Infra:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    kafka = stack.enter_context(KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft())
+    postgres = stack.enter_context(
+        PostgresContainer("postgres:15", username="aduan", password="aduan", dbname="aduan", driver=None))
+    return Infra(kafka.get_bootstrap_server(), postgres.get_connection_url(), "testcontainers")
+
+
+def find_infra(stack: ExitStack) -> Infra:
+    kafka = os.environ.get("ADUAN_KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
+    database = os.environ.get("ADUAN_DB_URL", DEFAULT_DB)
+    kafka_host, kafka_port = kafka.split(",")[0].rsplit(":", 1)
+    db = urlsplit(database)
+    if _reachable(kafka_host, int(kafka_port)) and _reachable(db.hostname or "127.0.0.1", db.port or 5432):
+        return Infra(kafka, database, "local")
+    if _docker_available():
+        return _testcontainers(stack)
+    raise RuntimeError(
+        f"Kafka ({kafka}) or PostgreSQL ({db.hostname}:{db.port}) is not reachable and there is no "
+        "Docker engine for testcontainers. Run the suite with `make test`, which starts both.")

@@ -1,0 +1,64 @@
+"""Test-side Kafka access: publish raw records, read a topic from the beginning."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+
+async def publish(bootstrap: str, topic: str, value: bytes, key: bytes | None = None,
+                  headers: dict[str, str] | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key,
+                                     headers=[(k, v.encode()) for k, v in (headers or {}).items()])
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bool],
+                     timeout: float = 60.0) -> list[Any]:
+    """Every record of `topic` from the beginning, read until `until(records)` holds or time runs out.
+
+    No consumer group: this reader never disturbs the services' offsets.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or [])]
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 (fresh topic)
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + timeout
+        while not until(records) and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for part_records in batch.values():
+                records.extend(part_records)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def json_values(records: list[Any]) -> list[dict]:
+    return [json.loads(r.value) for r in records]
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25) -> Any:
+    """Poll an async or sync check until it returns something truthy; the last value is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result or time.monotonic() >= deadline:
+            return result
+        await asyncio.sleep(interval)
