@@ -17,6 +17,11 @@ import structlog
 PERSONAL_KEYS = {"name", "phone", "email", "sender", "from", "to", "msisdn", "reporter",
                  "citizen_contact", "reporter_for_unit", "wa_id", "profile_name"}
 
+# Keys that hold identifiers, never personal data: not scanned for phone-like digit runs.
+IDENTIFIER_KEYS = {"complaint_id", "correlation_id", "event_id", "assignment_id", "message_id",
+                   "tracking_code", "lapor_tracking_id", "topic", "group_id", "timestamp", "offset",
+                   "partition", "ruleset_version", "rule_id", "logger", "level", "service"}
+
 _EMAIL = re.compile(r"[\w.+-]+@([\w-]+\.)+[\w-]+")
 # Indonesian mobile and landline numbers, local (08..) or international (+62 / 62), with separators.
 _PHONE = re.compile(r"(?<![\w-])(?:\+?62|0)[\s.-]?\d{2,4}(?:[\s.-]?\d{2,4}){2,3}(?!\w)")
@@ -49,6 +54,8 @@ def _mask_value(key: str, value: Any) -> Any:
                 return mask_phone(value)
             return f"{value[:1]}***" if value else value
         return "***"  # structured identity (a Reporter, a dict): never written
+    if key in IDENTIFIER_KEYS:
+        return value
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, dict):

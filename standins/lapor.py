@@ -23,6 +23,7 @@ def create_app(token: str) -> FastAPI:
     reports: dict[str, dict] = {}  # tracking_id -> stored report
     by_reference: dict[str, str] = {}
     numbers = itertools.count(1)
+    instance = secrets.token_hex(3).upper()
 
     def authorised(authorization: str = Header(default="")) -> None:
         if not secrets.compare_digest(authorization, f"Bearer {token}"):
@@ -35,7 +36,8 @@ def create_app(token: str) -> FastAPI:
     async def create_report(body: CreateReport) -> JSONResponse:
         if existing := by_reference.get(body.reference):
             return JSONResponse(public(reports[existing]), status_code=409)
-        tracking_id = f"LAPOR-STANDIN-{next(numbers):07d}"
+        # Unique across stand-in restarts, as the real tracking ids are unique forever.
+        tracking_id = f"LAPOR-STANDIN-{instance}-{next(numbers):05d}"
         reports[tracking_id] = {"tracking_id": tracking_id, "reference": body.reference,
                                 "status": "Belum Terverifikasi", "request": body.model_dump(mode="json"),
                                 "followups": []}

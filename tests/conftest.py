@@ -72,3 +72,21 @@ def processes(infra: Infra, database_url: str, topics: Topics, tmp_path: Path) -
     )
     yield procs
     procs.stop_all()
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A real SMTP server (the project's aiosmtpd stand-in) writing to a Maildir."""
+    from standins.smtp_sink import start
+    from tests.support.processes import free_port
+
+    port, maildir = free_port(), tmp_path / "mail"
+    controller = start(maildir, port)
+    yield port, maildir
+    controller.stop()
+
+
+@pytest.fixture
+def lapor_standin(processes: Processes):
+    return processes.start("lapor-standin", "standins.lapor", "ADUAN_LAPOR_STANDIN_PORT",
+                           ready_path="/openapi.json")
