@@ -89,6 +89,7 @@ def create_intake_app(
                 await on_shutdown()
 
     app = FastAPI(title=title, lifespan=lifespan)
+    app.state.kit = kit
     for path, asgi in health_routes({"kafka": broker_check(kit.broker), **(extra_checks or {})}):
         app.add_route(path, asgi, include_in_schema=False)
 

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+
+from services.router.assignment import assignment_id_for
+from shared.contracts import Anonymity
+from tests.support import events
+
+
+@pytest.mark.parametrize("anonymity", [Anonymity.ANONIM, Anonymity.RAHASIA])
+def test_hidden_identity_is_not_given_to_the_unit(anonymity):
+    assigned = events.assigned(anonymity=anonymity)
+    assert assigned.reporter_for_unit is None
+    assert assigned.citizen_contact.phone == "+6281234567890"
+
+
+def test_public_reporter_is_shown_to_the_unit():
+    assigned = events.assigned(anonymity=Anonymity.NONE)
+    assert assigned.reporter_for_unit is not None and assigned.reporter_for_unit.name == "Siti Aminah"
+
+
+def test_assignment_ids_are_deterministic_per_sequence():
+    cid = events.received().complaint_id
+    assert assignment_id_for(cid, 1) == assignment_id_for(cid, 1)
+    assert assignment_id_for(cid, 1) != assignment_id_for(cid, 2)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from pydantic import ValidationError
+
+from shared.contracts import (
+    Channel,
+    ComplaintAssigned,
+    ComplaintReceived,
+    complaint_id_for,
+    normalise_tracking_code,
+    tracking_code_for,
+)
+from tests.support import events
+
+
+def test_complaint_id_is_deterministic_per_channel_and_message():
+    assert complaint_id_for("sms", "gw-42") == complaint_id_for(Channel.SMS, "gw-42")
+    assert complaint_id_for("sms", "gw-42") != complaint_id_for("whatsapp", "gw-42")
+    assert complaint_id_for("sms", "gw-42") != complaint_id_for("sms", "gw-43")
+
+
+def test_unknown_channel_is_refused():
+    with pytest.raises(ValueError):
+        complaint_id_for("fax", "1")
+
+
+def test_tracking_code_is_short_typeable_and_stable():
+    codes = {tracking_code_for(complaint_id_for("web", str(n))) for n in range(5000)}
+    assert len(codes) == 5000  # no collision in a year's worth of complaints
+    for code in list(codes)[:200]:
+        assert len(code) == 11 and code[5] == "-"
+        assert not set(code) & set("ILOU")  # no letters that read as digits
+    cid = complaint_id_for("web", "x")
+    assert tracking_code_for(cid) == tracking_code_for(cid)
+
+
+@pytest.mark.parametrize("typed", ["{c}", "{l}", "{l_nodash}", " {c_spaced} "])
+def test_typed_tracking_code_normalises(typed):
+    code = tracking_code_for(complaint_id_for("web", "normalise"))
+    variants = {"c": code, "l": code.lower(), "l_nodash": code.lower().replace("-", ""),
+                "c_spaced": code.replace("-", " ")}
+    assert normalise_tracking_code(typed.format(**variants)) == code
+
+
+def test_letter_o_and_i_are_read_as_digits():
+    assert normalise_tracking_code("abcde-o1i2l") == "ABCDE-01121"
+
+
+@pytest.mark.parametrize("bad", ["", "ABC", "ABCDE-1234", "ABCDE-123456", "ABCDE-1234U"])
+def test_malformed_tracking_codes_are_rejected(bad):
+    assert normalise_tracking_code(bad) is None
+
+
+def test_envelope_requires_a_time_zone():
+    event = events.received()
+    data = event.model_dump()
+    data["occurred_at"] = datetime(2026, 1, 1, 8, 0)  # naive
+    with pytest.raises(ValidationError, match="time zone"):
+        ComplaintReceived.model_validate(data)
+
+
+def test_events_round_trip_through_json_with_their_envelope():
+    received = events.received()
+    again = ComplaintReceived.model_validate_json(received.model_dump_json())
+    assert again == received
+    assert again.event_type == "complaint.received" and again.schema_version == 1
+    assert again.correlation_id == again.complaint_id
+    assigned = events.assigned()
+    assert ComplaintAssigned.model_validate_json(assigned.model_dump_json()) == assigned
+
+
+def test_empty_complaint_text_is_refused():
+    with pytest.raises(ValidationError):
+        events.received("")
