@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -24,9 +25,9 @@ from shared.contracts import ComplaintReceived, complaint_id_for
 SECRET = "unit-app-secret"
 
 
-@pytest.fixture
-async def sms():
-    app = build_sms(SmsSettings(gateway_secret="s3cret"))
+@asynccontextmanager
+async def running(app):
+    """The app's broker in memory, a client for its HTTP side, and what it published."""
     kit = app.state.kit
     published: list[ComplaintReceived] = []
 
@@ -35,23 +36,20 @@ async def sms():
         published.append(event)
 
     async with TestKafkaBroker(kit.broker):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://sms") as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://intake") as client:
             yield client, published, kit
+
+
+@pytest.fixture
+async def sms():
+    async with running(build_sms(SmsSettings(gateway_secret="s3cret"))) as started:
+        yield started
 
 
 @pytest.fixture
 async def whatsapp():
-    app = build_whatsapp(WhatsAppSettings(app_secret=SECRET, verify_token="verify-me"))
-    kit = app.state.kit
-    published: list[ComplaintReceived] = []
-
-    @kit.broker.subscriber(kit.topics.received)
-    async def capture(event: ComplaintReceived) -> None:
-        published.append(event)
-
-    async with TestKafkaBroker(kit.broker):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://wa") as client:
-            yield client, published, kit
+    async with running(build_whatsapp(WhatsAppSettings(app_secret=SECRET, verify_token="verify-me"))) as started:
+        yield started
 
 
 def inbound(text: str, message_id: str = "gw-1", sender: str = "081234567890") -> dict:
