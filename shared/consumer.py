@@ -70,3 +70,20 @@ def consumer_app(
             await pool.close()
 
     return app
+
+
+class WithHttpApi:
+    """A consumer's ASGI app plus a FastAPI app for its `/api/` paths.
+
+    AsgiFastStream serves exact paths only (health, metrics); the API needs path parameters.
+    Lifespan events go to the FastStream app, which owns the broker and the pool.
+    """
+
+    def __init__(self, stream_app: AsgiFastStream, api: Any, prefix: str = "/api/") -> None:
+        self.stream_app, self.api, self.prefix = stream_app, api, prefix
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            await self.api(scope, receive, send)
+        else:
+            await self.stream_app(scope, receive, send)

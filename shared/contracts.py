@@ -113,6 +113,13 @@ class ComplaintReceived(Envelope):
     channel_message_id: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=1, max_length=5000)
     reporter: Reporter = Field(default_factory=Reporter)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("complaint text is empty")
+        return value
     anonymity: Anonymity = Anonymity.NONE
     received_at: datetime
     category: str | None = Field(default=None, description="Category the citizen chose, if any")
@@ -168,7 +175,9 @@ class ComplaintAssigned(Envelope):
     reporter_for_unit: Reporter | None
     citizen_contact: Reporter
     unit: Unit
-    rule_id: str
+    rule_id: str = Field(description='the rule that decided; "fallback", or "manual" for a re-assignment')
     ruleset_version: str
     matched_terms: list[str]
     is_fallback: bool
+    assigned_by: str = Field(default="rules", description='"rules", "operator:<name>" or "unit:<code>"')
+    reason: str | None = Field(default=None, description="why a person re-assigned it")

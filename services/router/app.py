@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 
 import structlog
-from faststream.asgi import AsgiFastStream
 from prometheus_client import Counter
 
+from services.router.api import create_api
 from services.router.assignment import build_assignment
+from services.router.live_ruleset import LiveRuleSet
 from services.router.repository import RouterRepository
-from services.router.rules import load_ruleset
 from services.router.settings import RouterSettings
-from shared.consumer import consumer_app, consumer_broker, subscriber_options
+from shared.consumer import WithHttpApi, consumer_app, consumer_broker, subscriber_options
 from shared.contracts import ComplaintAssigned, ComplaintReceived
 from shared.topics import Topics
 
@@ -20,35 +22,79 @@ SERVICE = "router"
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger(__name__)
 
-ASSIGNMENTS = Counter("aduan_assignments_total", "Complaints assigned, by unit and rule",
+ASSIGNMENTS = Counter("aduan_assignments_total", "Assignments made, by unit and rule",
                       ["unit", "rule", "fallback"])
 
 
-def build_app(settings: RouterSettings | None = None) -> AsgiFastStream:
+def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     settings = settings or RouterSettings()
     topics = Topics(settings.kafka.topic_prefix)
     broker = consumer_broker(SERVICE, settings)
-    ruleset = load_ruleset(settings.rules_file, settings.units_file)  # invalid rules: refuse to start
-    repository: dict[str, RouterRepository] = {}
-    publish_assigned = broker.publisher(topics.assigned, schema=ComplaintAssigned)
+    live = LiveRuleSet(settings.rules_file, settings.units_file)  # invalid rules: refuse to start
+    state: dict = {}  # "db": RouterRepository, "tasks": background tasks; filled at start-up
+    assigned_topic = broker.publisher(topics.assigned, schema=ComplaintAssigned)
+
+    async def publish(assigned: ComplaintAssigned) -> None:
+        await assigned_topic.publish(assigned, key=assigned.complaint_id.encode(),
+                                     correlation_id=assigned.correlation_id)
+        await state["db"].mark_published(assigned.assignment_id)
 
     @broker.subscriber(topics.received, **subscriber_options(settings.group_id, "router"))
     async def on_complaint_received(received: ComplaintReceived) -> None:
         with structlog.contextvars.bound_contextvars(complaint_id=received.complaint_id,
                                                      correlation_id=received.correlation_id):
-            decision = ruleset.route(received.text, received.channel.value)
-            assigned, created = await repository["db"].assign_once(
+            ruleset = live.current
+            decision = ruleset.route(received.text, received.channel.value, received.category)
+            stored = await state["db"].assign_once(
                 received, lambda sequence: build_assignment(received, decision, sequence))
             # Published after the database commit and before the offset commit: a crash in
             # between republishes the stored event (same event_id), never a second decision.
-            await publish_assigned.publish(assigned, key=assigned.complaint_id.encode(),
-                                           correlation_id=assigned.correlation_id)
-            if created:
-                ASSIGNMENTS.labels(assigned.unit.code, assigned.rule_id, str(assigned.is_fallback)).inc()
-            log.info("complaint_assigned", unit=assigned.unit.code, rule_id=assigned.rule_id,
-                     ruleset_version=assigned.ruleset_version, is_fallback=assigned.is_fallback,
-                     redelivered=not created)
+            if not stored.published:
+                await publish(stored.event)
+            if stored.created:
+                a = stored.event
+                ASSIGNMENTS.labels(a.unit.code, a.rule_id, str(a.is_fallback)).inc()
+            log.info("complaint_assigned", unit=stored.event.unit.code, rule_id=stored.event.rule_id,
+                     ruleset_version=stored.event.ruleset_version, is_fallback=stored.event.is_fallback,
+                     redelivered=not stored.created)
 
-    log.info("ruleset_loaded", version=ruleset.version, rules=len(ruleset.rules))
-    return consumer_app(SERVICE, broker, settings, schema="router", migrations=MIGRATIONS,
-                        on_pool=lambda pool: repository.update(db=RouterRepository(pool)))
+    async def publish_if_possible(assigned: ComplaintAssigned) -> bool:
+        try:
+            await publish(assigned)
+            return True
+        except Exception as error:  # stored already: the outbox relay publishes it later
+            log.warning("publish_deferred_to_outbox", assignment_id=assigned.assignment_id, error=repr(error))
+            return False
+
+    async def relay_outbox() -> None:
+        """Publish assignments stored but never published (router died, or Kafka was down)."""
+        while True:
+            await asyncio.sleep(settings.outbox_check_seconds)
+            try:
+                pending = await state["db"].unpublished(older_than_seconds=settings.outbox_check_seconds)
+            except Exception as error:  # database down: try again next round
+                log.warning("outbox_check_failed", error=repr(error))
+                continue
+            for assigned in pending:
+                if not await publish_if_possible(assigned):
+                    break
+                log.info("outbox_published", assignment_id=assigned.assignment_id,
+                         complaint_id=assigned.complaint_id)
+
+    def on_pool(pool) -> None:
+        state["db"] = RouterRepository(pool)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, live.reload)
+        state["tasks"] = [asyncio.create_task(live.watch(settings.rules_check_seconds)),
+                          asyncio.create_task(relay_outbox())]
+
+    async def stop_tasks() -> None:
+        for task in state.get("tasks", []):
+            task.cancel()
+
+    api = create_api(repository=lambda: state["db"], live=live, publish=publish_if_possible,
+                     operator_tokens=settings.operator_tokens, unit_tokens=settings.unit_tokens)
+    app = consumer_app(SERVICE, broker, settings, schema="router", migrations=MIGRATIONS, on_pool=on_pool)
+    app.on_shutdown(stop_tasks)
+    log.info("ruleset_loaded", version=live.current.version, rules=len(live.current.rules))
+    return WithHttpApi(app, api)

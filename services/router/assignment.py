@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from services.router.rules import Decision
-from shared.contracts import ComplaintAssigned, ComplaintReceived
+from shared.contracts import ComplaintAssigned, ComplaintReceived, Unit
 
 PRODUCER = "router"
 
@@ -37,3 +38,32 @@ def build_assignment(received: ComplaintReceived, decision: Decision, sequence: 
         matched_terms=decision.matched_terms,
         is_fallback=decision.is_fallback,
     )
+
+
+MANUAL_RULE_ID = "manual"
+
+
+class ReassignmentRefused(ValueError):
+    """A re-assignment that must not happen (same unit, or a unit moving what is not its own)."""
+
+
+def build_reassignment(current: ComplaintAssigned, unit: Unit, *, ruleset_version: str,
+                       assigned_by: str, reason: str) -> ComplaintAssigned:
+    """The next assignment of a complaint, made by a person: everything else travels as it was."""
+    if unit.code == current.unit.code:
+        raise ReassignmentRefused(f"the complaint is already assigned to {unit.code}")
+    sequence = current.sequence + 1
+    return current.model_copy(update={
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": datetime.now(UTC),
+        "producer": PRODUCER,
+        "assignment_id": assignment_id_for(current.complaint_id, sequence),
+        "sequence": sequence,
+        "unit": unit,
+        "rule_id": MANUAL_RULE_ID,
+        "ruleset_version": ruleset_version,
+        "matched_terms": [],
+        "is_fallback": False,
+        "assigned_by": assigned_by,
+        "reason": reason,
+    })

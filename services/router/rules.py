@@ -1,8 +1,13 @@
-"""Routing rules: pure functions and data, no I/O beyond reading the two data files.
+"""Routing rules: an ordered list read from a data file, first match wins. Pure, no I/O but reading.
 
-An ordered rule list, first match wins; what no rule claims goes to the fallback unit.
-Each decision names the rule, the rule set version (a hash of the files' content) and the
-terms that matched, so "why did this complaint go to BPPKAD?" has a stored answer.
+A rule matches when every condition it states holds:
+  any / patterns  at least one of these terms or patterns appears
+  all             every one of these terms appears
+  none            none of these terms appears
+  channels        the complaint came on one of these channels
+  categories      the citizen chose one of these categories
+What no rule claims goes to the registry's fallback unit. Each decision carries the rule id,
+the rule set version (a hash of both files' content) and the terms that matched.
 """
 
 from __future__ import annotations
@@ -14,57 +19,67 @@ from pathlib import Path
 
 import yaml
 
+from services.router.normalise import normalise
+from services.router.units import DEFAULT_UNITS_FILE, RegistryError, UnitsRegistry, parse_registry
 from shared.contracts import Unit
 
-HERE = Path(__file__).parent
-DEFAULT_RULES_FILE = HERE / "rules.yaml"
-DEFAULT_UNITS_FILE = HERE / "units.yaml"
+DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
 FALLBACK_RULE_ID = "fallback"
-
-_KEYWORD = re.compile(r"^\s*surga\b[\s:.,;!-]*", re.IGNORECASE)
-_NOT_WORD = re.compile(r"[^\w]+")
-_SMS_ABBREVIATIONS = {
-    "yg": "yang", "tdk": "tidak", "gak": "tidak", "ga": "tidak", "utk": "untuk", "sy": "saya",
-    "dgn": "dengan", "sdh": "sudah", "blm": "belum", "krn": "karena", "dr": "dari", "tp": "tapi",
-    "jln": "jalan", "jl": "jalan", "pemkot": "pemkot", "walkot": "wali kota", "walikota": "wali kota",
-}
+_RULE_KEYS = {"id", "unit", "description", "any", "all", "none", "patterns", "channels", "categories"}
+_CHANNELS = {"web", "sms", "whatsapp"}
 
 
 class RuleSetError(ValueError):
     """The rule set or the units registry cannot be used; the message says where and why."""
 
 
-def normalise(text: str) -> str:
-    """Lower case, no SURGA keyword, no punctuation, SMS abbreviations spelled out."""
-    text = _KEYWORD.sub("", text)
-    words = _NOT_WORD.sub(" ", text.lower().replace("_", " ")).split()
-    return " ".join(_SMS_ABBREVIATIONS.get(word, word) for word in words)
+Matcher = tuple[str, re.Pattern[str]]  # (what the administrator wrote, compiled)
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    words = normalise(term.rstrip("*")).split()
+# Enclitics written onto the last word: "perwalinya", "dasar hukumnya", "pajaklah".
+_ENCLITICS = r"(?:nya|lah|kah|pun|ku|mu)?"
+
+
+def term_pattern(term: str) -> re.Pattern[str]:
+    """A word or phrase on word boundaries; "*" at either end stands for more letters.
+
+    The last word may carry an enclitic (-nya, -lah, -kah, -pun, -ku, -mu), as it does in speech.
+    """
+    core = term.strip().strip("*")
+    words = normalise(core).split()
     if not words:
-        raise ValueError("empty term")
-    body = r"\s+".join(re.escape(word) for word in words)
-    tail = r"\w*" if term.endswith("*") else ""
-    return re.compile(rf"\b{body}{tail}\b")
+        raise ValueError("no letters or digits in the term")
+    head = r"\w*" if term.strip().startswith("*") else ""
+    tail = r"\w*" if term.strip().endswith("*") else _ENCLITICS
+    body = r"\s+".join(map(re.escape, words))
+    return re.compile(rf"\b{head}{body}{tail}\b")
 
 
 @dataclass(frozen=True)
 class Rule:
     id: str
     unit: str
-    terms: tuple[tuple[str, re.Pattern[str]], ...]
-    exclusions: tuple[tuple[str, re.Pattern[str]], ...]
+    any: tuple[Matcher, ...]
+    all: tuple[Matcher, ...]
+    none: tuple[Matcher, ...]
     channels: frozenset[str]
+    categories: frozenset[str]
 
-    def match(self, normalised: str, channel: str) -> list[str]:
-        """The terms found, or [] when the rule does not apply."""
+    def match(self, text: str, channel: str, category: str | None) -> list[str] | None:
+        """The terms that made the rule match, or None when it does not."""
         if self.channels and channel not in self.channels:
-            return []
-        if any(pattern.search(normalised) for _, pattern in self.exclusions):
-            return []
-        return [term for term, pattern in self.terms if pattern.search(normalised)]
+            return None
+        if self.categories and (category or "").strip().lower() not in self.categories:
+            return None
+        if any(pattern.search(text) for _, pattern in self.none):
+            return None
+        found_all = [term for term, pattern in self.all if pattern.search(text)]
+        if len(found_all) < len(self.all):
+            return None
+        found_any = [term for term, pattern in self.any if pattern.search(text)]
+        if self.any and not found_any:
+            return None
+        return found_all + found_any or [f"category:{category}"]
 
 
 @dataclass(frozen=True)
@@ -79,84 +94,93 @@ class Decision:
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...]
-    units: dict[str, Unit]
-    fallback_unit: str
+    registry: UnitsRegistry
     version: str
 
-    def route(self, text: str, channel: str) -> Decision:
+    def route(self, text: str, channel: str, category: str | None = None) -> Decision:
         normalised = normalise(text)
         for rule in self.rules:
-            if matched := rule.match(normalised, channel):
-                return Decision(self.units[rule.unit], rule.id, matched, False, self.version)
-        return Decision(self.units[self.fallback_unit], FALLBACK_RULE_ID, [], True, self.version)
+            if (matched := rule.match(normalised, channel, category)) is not None:
+                return Decision(self.unit(rule.unit), rule.id, matched, False, self.version)
+        return Decision(self.unit(self.registry.fallback), FALLBACK_RULE_ID, [], True, self.version)
+
+    def unit(self, code: str) -> Unit:
+        entry = self.registry.get(code)
+        if entry is None:
+            raise KeyError(code)
+        return entry.as_unit()
 
 
-def _read_yaml(path: Path) -> tuple[dict, bytes]:
-    raw = path.read_bytes()
+def _matchers(where: str, field: str, values: object) -> tuple[Matcher, ...]:
+    if values is None:
+        return ()
+    if not isinstance(values, list) or not values:
+        raise RuleSetError(f"{where}: {field!r} must be a non-empty list")
+    matchers = []
+    for value in values:
+        try:
+            pattern = re.compile(str(value)) if field == "patterns" else term_pattern(str(value))
+        except (ValueError, re.error) as error:
+            raise RuleSetError(f"{where}: bad {'pattern' if field == 'patterns' else 'term'} "
+                               f"{value!r} in {field!r}: {error}") from error
+        matchers.append((str(value), pattern))
+    return tuple(matchers)
+
+
+def _string_set(where: str, field: str, values: object, allowed: set[str] | None = None) -> frozenset[str]:
+    if values is None:
+        return frozenset()
+    if not isinstance(values, list) or not values:
+        raise RuleSetError(f"{where}: {field!r} must be a non-empty list")
+    found = frozenset(str(v).strip().lower() for v in values)
+    if allowed is not None and (unknown := found - allowed):
+        raise RuleSetError(f"{where}: unknown {field} {sorted(unknown)} (known: {sorted(allowed)})")
+    return found
+
+
+def parse_rules(raw: bytes, path: Path, registry: UnitsRegistry) -> tuple[Rule, ...]:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as error:
         raise RuleSetError(f"{path}: not valid YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise RuleSetError(f"{path}: expected a mapping at the top level")
-    return data, raw
-
-
-def _load_units(path: Path) -> tuple[dict[str, Unit], str, bytes]:
-    data, raw = _read_yaml(path)
-    units: dict[str, Unit] = {}
-    for index, entry in enumerate(data.get("units") or []):
-        try:
-            unit = Unit(**entry)
-        except Exception as error:
-            raise RuleSetError(f"{path}: unit #{index + 1}: {error}") from error
-        if unit.code in units:
-            raise RuleSetError(f"{path}: unit {unit.code!r}: duplicate code")
-        units[unit.code] = unit
-    fallback = data.get("fallback")
-    if fallback not in units:
-        raise RuleSetError(f"{path}: fallback unit {fallback!r} is not in the units list")
-    return units, fallback, raw
-
-
-def _compile_terms(path: Path, rule_id: str, field: str, terms: object) -> tuple:
-    if terms is None:
-        return ()
-    if not isinstance(terms, list):
-        raise RuleSetError(f"{path}: rule {rule_id!r}: {field!r} must be a list")
-    compiled = []
-    for term in terms:
-        try:
-            compiled.append((str(term), _term_pattern(str(term))))
-        except (ValueError, re.error) as error:
-            raise RuleSetError(f"{path}: rule {rule_id!r}: bad term {term!r} in {field!r}: {error}") from error
-    return tuple(compiled)
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise RuleSetError(f"{path}: expected a mapping with a 'rules' list")
+    rules: list[Rule] = []
+    for index, entry in enumerate(data["rules"]):
+        if not isinstance(entry, dict):
+            raise RuleSetError(f"{path}: rule #{index + 1}: expected a mapping")
+        rule_id = str(entry.get("id") or "")
+        where = f"{path}: rule #{index + 1} {rule_id!r}"
+        if not rule_id:
+            raise RuleSetError(f"{where}: missing id")
+        if rule_id == FALLBACK_RULE_ID or any(rule.id == rule_id for rule in rules):
+            raise RuleSetError(f"{where}: duplicate id" if rule_id != FALLBACK_RULE_ID
+                               else f"{where}: 'fallback' is reserved")
+        if unknown_keys := set(entry) - _RULE_KEYS:
+            raise RuleSetError(f"{where}: unknown condition {sorted(unknown_keys)} (known: {sorted(_RULE_KEYS)})")
+        if registry.get(str(entry.get("unit"))) is None:
+            raise RuleSetError(f"{where}: unknown unit {entry.get('unit')!r} (not in the units registry)")
+        rule = Rule(
+            id=rule_id, unit=str(entry["unit"]),
+            any=_matchers(where, "any", entry.get("any")) + _matchers(where, "patterns", entry.get("patterns")),
+            all=_matchers(where, "all", entry.get("all")),
+            none=_matchers(where, "none", entry.get("none")),
+            channels=_string_set(where, "channels", entry.get("channels"), _CHANNELS),
+            categories=_string_set(where, "categories", entry.get("categories")),
+        )
+        if not (rule.any or rule.all or rule.categories):
+            raise RuleSetError(f"{where}: needs at least one of 'any', 'all', 'patterns' or 'categories'")
+        rules.append(rule)
+    return tuple(rules)
 
 
 def load_ruleset(rules_file: Path = DEFAULT_RULES_FILE, units_file: Path = DEFAULT_UNITS_FILE) -> RuleSet:
-    units, fallback, units_raw = _load_units(units_file)
-    data, rules_raw = _read_yaml(rules_file)
-    rules: list[Rule] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(data.get("rules") or []):
-        rule_id = str(entry.get("id") or "")
-        where = f"{rules_file}: rule #{index + 1} {rule_id!r}"
-        if not rule_id:
-            raise RuleSetError(f"{where}: missing id")
-        if rule_id in seen:
-            raise RuleSetError(f"{where}: duplicate id")
-        seen.add(rule_id)
-        if entry.get("unit") not in units:
-            raise RuleSetError(f"{where}: unknown unit {entry.get('unit')!r} (not in {units_file})")
-        terms = _compile_terms(rules_file, rule_id, "any", entry.get("any"))
-        if not terms:
-            raise RuleSetError(f"{where}: needs at least one term in 'any'")
-        rules.append(Rule(
-            id=rule_id,
-            unit=entry["unit"],
-            terms=terms,
-            exclusions=_compile_terms(rules_file, rule_id, "none", entry.get("none")),
-            channels=frozenset(entry.get("channels") or ()),
-        ))
+    """Both files, validated together; any problem raises RuleSetError naming file, rule and problem."""
+    rules_raw, units_raw = Path(rules_file).read_bytes(), Path(units_file).read_bytes()
+    try:
+        registry = parse_registry(units_raw, Path(units_file))
+    except RegistryError as error:
+        raise RuleSetError(str(error)) from error
+    rules = parse_rules(rules_raw, Path(rules_file), registry)
     version = hashlib.sha256(rules_raw + b"\0" + units_raw).hexdigest()[:12]
-    return RuleSet(tuple(rules), units, fallback, version)
+    return RuleSet(rules, registry, version)

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from services.router.rules import RuleSetError, load_ruleset, normalise
+from services.router.rules import RuleSetError, load_ruleset
+from services.router.units import DEFAULT_UNITS_FILE as UNITS
 
-# A copy of the team's labelled sample (../shared/corpus/routing-sample.jsonl), kept in the
-# repository so this test runs wherever the repository is cloned.
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "routing-sample.jsonl"
-UNITS = Path(__file__).resolve().parents[2] / "services" / "router" / "units.yaml"
+DATA = Path(__file__).resolve().parents[1] / "data"
+# routing-sample.jsonl is a copy of the team's labelled sample (../shared/corpus/);
+# routing-holdout.jsonl was written without looking at the rules, to check they generalise.
+CORPORA = ["routing-sample.jsonl", "routing-holdout.jsonl"]
+MIN_ACCURACY = 0.9
 
 
 @pytest.fixture(scope="module")
@@ -18,72 +20,97 @@ def ruleset():
     return load_ruleset()
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "rules.yaml"
+def write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
+    path = tmp_path / name
     path.write_text(text)
     return path
 
 
-def test_labelled_sample_routes_to_the_expected_units(ruleset):
-    cases = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
-    wrong = []
-    for case in cases:
-        decision = ruleset.route(case["text"], "web")
-        if (decision.unit.code, decision.is_fallback) != (case["expected_unit"], case.get("expected_fallback", False)):
-            wrong.append((case["text"], decision.unit.code, decision.rule_id))
-    assert wrong == []
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_labelled_complaints_route_to_the_expected_units(ruleset, corpus):
+    cases = [json.loads(line) for line in (DATA / corpus).read_text().splitlines() if line.strip()]
+    right = sum(ruleset.route(c["text"], c.get("channel", "web")).unit.code == c["expected_unit"] for c in cases)
+    assert right / len(cases) >= MIN_ACCURACY
 
 
 def test_decision_explains_itself(ruleset):
-    decision = ruleset.route("SURGA mohon keringanan pajak BPHTB untuk rumah warisan", "sms")
+    decision = ruleset.route("SURGA mohon keringanan pajak BPHTB utk rumah warisan", "sms")
     assert decision.unit.code == "bppkad"
-    assert decision.rule_id == "bppkad-pajak-aset"
-    assert set(decision.matched_terms) == {"pajak", "bphtb"}
+    assert decision.rule_id == "bppkad-pajak-daerah"
+    assert set(decision.matched_terms) >= {"bphtb", "keringanan pajak"}
     assert decision.ruleset_version == ruleset.version and not decision.is_fallback
 
 
 def test_unclaimed_complaint_goes_to_the_fallback_unit(ruleset):
     decision = ruleset.route("Pohon tumbang menutup jalan", "web")
-    assert (decision.unit.code, decision.rule_id, decision.is_fallback) == ("diskominfo", "fallback", True)
+    assert (decision.unit.code, decision.rule_id, decision.is_fallback, decision.matched_terms) == \
+        ("diskominfo", "fallback", True, [])
+
+
+def test_misconduct_by_a_tax_officer_goes_to_inspektorat_not_bppkad(ruleset):
+    assert ruleset.route("petugas pajak minta uang rokok 50rb", "sms").unit.code == "inspektorat"
 
 
 def test_first_matching_rule_wins_and_exclusions_apply(tmp_path):
-    rules = write(tmp_path, """
+    ruleset = load_ruleset(write(tmp_path, """
 rules:
   - {id: first, unit: hukum, any: [pajak], none: [hotel]}
   - {id: second, unit: bppkad, any: [pajak]}
-""")
-    ruleset = load_ruleset(rules, UNITS)
+"""), UNITS)
     assert ruleset.route("pajak kendaraan", "web").rule_id == "first"
-    assert ruleset.route("pajak hotel", "web").rule_id == "second"  # excluded from the first
+    assert ruleset.route("pajak hotel", "web").rule_id == "second"
 
 
-def test_terms_match_whole_words_and_prefixes_only_with_a_star(tmp_path):
+def test_all_terms_must_appear(tmp_path):
+    ruleset = load_ruleset(write(tmp_path, "rules:\n  - {id: both, unit: hukum, all: [tanah, sengketa]}\n"), UNITS)
+    assert ruleset.route("sengketa tanah warga", "web").matched_terms == ["tanah", "sengketa"]
+    assert ruleset.route("sengketa parkir", "web").is_fallback
+
+
+def test_terms_match_whole_words_and_stars_allow_affixes(tmp_path):
     ruleset = load_ruleset(write(tmp_path, """
 rules:
   - {id: exact, unit: hukum, any: [asn]}
-  - {id: prefix, unit: bppkad, any: ["pungut*"]}
+  - {id: affixes, unit: bppkad, any: ["*potong*"]}
 """), UNITS)
-    assert ruleset.route("pasnya rusak", "web").is_fallback  # "asn" inside a word does not count
-    assert ruleset.route("ada ASN di sini", "web").rule_id == "exact"
-    assert ruleset.route("pungutan di pasar", "web").rule_id == "prefix"
+    assert ruleset.route("pasnya rusak", "web").is_fallback
+    assert ruleset.route("ada PNS di sini", "web").rule_id == "exact"  # pns is spelled asn
+    for text in ("dipotong", "pemotongan", "potongan"):
+        assert ruleset.route(f"insentif {text}", "web").rule_id == "affixes"
 
 
-def test_channel_condition(tmp_path):
+def test_patterns_match_the_normalised_text(tmp_path):
+    ruleset = load_ruleset(write(tmp_path, r"""
+rules:
+  - {id: money, unit: inspektorat, patterns: ['\b\d{5,} rupiah\b']}
+"""), UNITS)
+    decision = ruleset.route("diminta 150rb", "sms")
+    assert decision.rule_id == "money" and decision.matched_terms == [r"\b\d{5,} rupiah\b"]
+    assert ruleset.route("diminta 15 orang", "sms").is_fallback
+
+
+def test_channel_and_category_conditions(tmp_path):
     ruleset = load_ruleset(write(tmp_path, """
 rules:
   - {id: sms-only, unit: hukum, any: [lampu], channels: [sms]}
+  - {id: tax-category, unit: bppkad, categories: [Pajak Daerah]}
 """), UNITS)
     assert ruleset.route("lampu mati", "sms").rule_id == "sms-only"
     assert ruleset.route("lampu mati", "web").is_fallback
+    assert ruleset.route("tolong dibantu", "web", "pajak daerah").rule_id == "tax-category"
+    assert ruleset.route("tolong dibantu", "web", "lainnya").is_fallback
 
 
 @pytest.mark.parametrize(("content", "problem"), [
     ("rules:\n  - {id: a, unit: dinas-fiktif, any: [x]}\n", "unknown unit 'dinas-fiktif'"),
     ("rules:\n  - {id: a, unit: hukum, any: [x]}\n  - {id: a, unit: hukum, any: [y]}\n", "duplicate id"),
-    ("rules:\n  - {id: a, unit: hukum}\n", "needs at least one term"),
+    ("rules:\n  - {id: a, unit: hukum}\n", "needs at least one of"),
     ("rules:\n  - {unit: hukum, any: [x]}\n", "missing id"),
     ("rules:\n  - {id: a, unit: hukum, any: ['!!!']}\n", "bad term '!!!'"),
+    ("rules:\n  - {id: a, unit: hukum, patterns: ['(unclosed']}\n", "bad pattern '(unclosed'"),
+    ("rules:\n  - {id: a, unit: hukum, any: [x], channel: [sms]}\n", "unknown condition ['channel']"),
+    ("rules:\n  - {id: a, unit: hukum, any: [x], channels: [fax]}\n", "unknown channels ['fax']"),
+    ("rules:\n  - {id: fallback, unit: hukum, any: [x]}\n", "'fallback' is reserved"),
     ("rules: [\n", "not valid YAML"),
 ])
 def test_invalid_rules_fail_at_load_naming_file_rule_and_problem(tmp_path, content, problem):
@@ -93,17 +120,34 @@ def test_invalid_rules_fail_at_load_naming_file_rule_and_problem(tmp_path, conte
     assert str(path) in str(error.value) and problem in str(error.value)
 
 
-def test_version_changes_with_the_rules(tmp_path):
+@pytest.mark.parametrize(("units", "problem"), [
+    ("fallback: nobody\nunits:\n  - {code: a, name: Unit A, email: a@x.id}\n", "fallback unit 'nobody'"),
+    ("fallback: a\nunits:\n  - {code: a, name: Unit A, email: a@x.id}\n  - {code: a, name: Unit B, email: b@x.id}\n",
+     "unit 'a': duplicate code"),
+    ("fallback: a\nunits:\n  - {code: a, name: Unit A, email: not-mail}\n", "unit #1 'a' email"),
+    ("fallback: a\nunits:\n  - {code: a, name: Unit A, email: a@x.id, deadlines: {forward: 0}}\n",
+     "unit #1 'a' deadlines.forward"),
+])
+def test_invalid_units_registry_fails_naming_file_unit_and_problem(tmp_path, units, problem):
+    rules = write(tmp_path, "rules:\n  - {id: r, unit: a, any: [x]}\n")
+    path = write(tmp_path, units, "units.yaml")
+    with pytest.raises(RuleSetError) as error:
+        load_ruleset(rules, path)
+    assert str(path) in str(error.value) and problem in str(error.value)
+
+
+def test_a_new_unit_is_a_data_change_only(tmp_path):
+    units = UNITS.read_text() + "  - {code: dinkes, name: Dinas Kesehatan, email: dinkes@kedirikota.go.id,\n" \
+                                "     deadlines: {follow_up: 2}}\n"
+    ruleset = load_ruleset(write(tmp_path, "rules:\n  - {id: sehat, unit: dinkes, any: [puskesmas]}\n"),
+                           write(tmp_path, units, "units.yaml"))
+    decision = ruleset.route("antrean puskesmas panjang", "web")
+    assert (decision.unit.code, str(decision.unit.email)) == ("dinkes", "dinkes@kedirikota.go.id")
+    deadlines = ruleset.registry.deadlines_for("dinkes")
+    assert (deadlines.forward, deadlines.follow_up, deadlines.close_after_response) == (3, 2, 10)
+
+
+def test_version_is_a_hash_of_both_files(tmp_path):
     one = load_ruleset(write(tmp_path, "rules:\n  - {id: a, unit: hukum, any: [x]}\n"), UNITS)
     two = load_ruleset(write(tmp_path, "rules:\n  - {id: a, unit: hukum, any: [y]}\n"), UNITS)
-    assert one.version != two.version
-
-
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("SURGA: Jln rusak!!", "jalan rusak"),
-    ("surga. sy tdk dpt", "saya tidak dpt"),
-    ("Surga  yg   ini, dgn itu", "yang ini dengan itu"),
-    ("Surgawi", "surgawi"),  # a word that merely starts with the keyword stays
-])
-def test_normalise(raw, expected):
-    assert normalise(raw) == expected
+    assert one.version != two.version and len(one.version) == 12
