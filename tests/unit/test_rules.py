@@ -75,8 +75,9 @@ rules:
 """), UNITS)
     assert ruleset.route("pasnya rusak", "web").is_fallback
     assert ruleset.route("ada PNS di sini", "web").rule_id == "exact"  # pns is spelled asn
-    for text in ("dipotong", "pemotongan", "potongan"):
+    for text in ("dipotong", "terpotong", "potongan"):
         assert ruleset.route(f"insentif {text}", "web").rule_id == "affixes"
+    assert ruleset.route("pemotongan insentif", "web").is_fallback  # p becomes m: its own term
 
 
 def test_patterns_match_the_normalised_text(tmp_path):
