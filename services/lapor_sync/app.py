@@ -8,7 +8,7 @@ import structlog
 from faststream.asgi import AsgiFastStream
 from prometheus_client import Counter
 
-from services.lapor_sync.lapor_contract import LaporClient, report_from_assignment
+from services.lapor_sync.lapor_contract import LaporClient, follow_up_for_reassignment, report_from_assignment
 from services.lapor_sync.repository import ReportRepository
 from services.lapor_sync.settings import LaporSyncSettings
 from shared.consumer import consumer_app, consumer_broker, subscriber_options
@@ -35,15 +35,23 @@ def build_app(settings: LaporSyncSettings | None = None) -> AsgiFastStream:
         with structlog.contextvars.bound_contextvars(complaint_id=assigned.complaint_id,
                                                      correlation_id=assigned.correlation_id):
             db = reports["db"]
-            if await db.tracking_id(assigned.complaint_id):
-                LAPOR_REPORTS.labels("already_synced").inc()
-                return  # re-assignments become LAPOR! follow-ups in a later issue
+            if synced := await db.synced(assigned.complaint_id):
+                tracking_id, synced_sequence = synced
+                if assigned.sequence <= synced_sequence:
+                    LAPOR_REPORTS.labels("already_synced").inc()
+                    return
+                await lapor.add_follow_up(tracking_id, follow_up_for_reassignment(assigned))
+                await db.mark_synced(assigned.complaint_id, assigned.sequence)
+                LAPOR_REPORTS.labels("follow_up").inc()
+                log.info("lapor_follow_up_posted", lapor_tracking_id=tracking_id, sequence=assigned.sequence)
+                return
             # Look up by our reference first: a crash after LAPOR! created the report but
             # before we stored its id must not create a second report.
             report = await lapor.find_by_reference(assigned.complaint_id)
             outcome = "found_existing" if report else "created"
             report = report or await lapor.create_report(report_from_assignment(assigned))
-            await db.store(assigned.complaint_id, assigned.assignment_id, report.tracking_id, report.status)
+            await db.store(assigned.complaint_id, assigned.assignment_id, report.tracking_id, report.status,
+                           assigned.sequence)
             LAPOR_REPORTS.labels(outcome).inc()
             log.info("lapor_report_synced", lapor_tracking_id=report.tracking_id, outcome=outcome)
 

@@ -9,7 +9,7 @@ Tested against `standins/lapor.py`, a local stand-in that speaks exactly this co
     POST /api/v1/reports                     CreateReport -> 201 Report (409 + Report if reference exists)
     GET  /api/v1/reports?reference=<ref>     -> 200 {"items": [Report]}
     GET  /api/v1/reports/<tracking_id>       -> 200 Report
-    POST /api/v1/reports/<tracking_id>/followups  FollowUp -> 201
+    POST /api/v1/reports/<tracking_id>/followups  FollowUp -> 201 (409 if its reference exists)
 """
 
 from __future__ import annotations
@@ -48,8 +48,17 @@ class Report(BaseModel):
 
 
 class FollowUp(BaseModel):
+    reference: str  # our assignment id: LAPOR! answers 409 to a second follow-up with the same one
     text: str
     status: str
+
+
+FORWARDED = "Diteruskan"
+
+
+def follow_up_for_reassignment(assigned: ComplaintAssigned) -> FollowUp:
+    return FollowUp(reference=assigned.assignment_id, status=FORWARDED,
+                    text=f"Aduan dialihkan kepada {assigned.unit.name}. Alasan: {assigned.reason or '-'}")
 
 
 class LaporError(Exception):
@@ -104,6 +113,8 @@ class LaporClient:
         response = await self._http.post(f"{REPORTS_PATH}/{tracking_id}/followups",
                                          content=follow_up.model_dump_json(),
                                          headers={"Content-Type": "application/json"})
+        if response.status_code == 409:  # this follow-up was posted by an earlier attempt
+            return
         self._raise_for_status(response)
 
     @staticmethod

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+import json
+
 from shared.topics import dead_letter_topic
 from tests.support import events
-from tests.support.kafka import json_values, publish, read_topic
+from tests.support.kafka import eventually, json_values, publish, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -14,6 +16,11 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 @pytest.fixture
 def router(processes):
     return processes.start("router", "services.router", "ADUAN_ROUTER_PORT")
+
+
+async def send(infra, topic, event, key: str | None = None) -> None:
+    await publish(infra.kafka_bootstrap, topic, event.model_dump_json().encode(),
+                  key=(key or event.complaint_id).encode())
 
 
 async def test_complaint_is_stored_assigned_and_published(router, infra, topics, db):
@@ -25,28 +32,76 @@ async def test_complaint_is_stored_assigned_and_published(router, infra, topics,
     [assigned] = json_values(records)
     assert assigned["complaint_id"] == event.complaint_id
     assert assigned["unit"]["code"] == "bppkad"
-    assert assigned["rule_id"] == "bppkad-pajak-aset"
+    assert assigned["rule_id"] == "bppkad-pajak-daerah"
     assert records[0].key == event.complaint_id.encode()
     row = await db.fetchrow("SELECT unit_code, rule_id, matched_terms, is_fallback FROM router.assignments"
                             " WHERE complaint_id = $1", event.complaint_id)
-    assert dict(row) == {"unit_code": "bppkad", "rule_id": "bppkad-pajak-aset",
+    assert dict(row) == {"unit_code": "bppkad", "rule_id": "bppkad-pajak-daerah",
                          "matched_terms": assigned["matched_terms"], "is_fallback": False}
 
 
 async def test_redelivered_complaint_gets_no_second_assignment(router, infra, topics, db):
     event = events.received("Hotspot wifi di alun-alun lemot sekali")
     for _ in range(3):  # a gateway retry, or a redelivery after a crash, repeats the same event
-        await publish(infra.kafka_bootstrap, topics.received, event.model_dump_json().encode(),
-                      key=event.complaint_id.encode())
+        await send(infra, topics.received, event)
+    # Same key, same partition, after the copies: once it is assigned, all copies were handled.
+    sentinel = events.received("Pohon tumbang di jalan")
+    await send(infra, topics.received, sentinel, key=event.complaint_id)
 
-    records = await read_topic(infra.kafka_bootstrap, topics.assigned, until=lambda r: len(r) >= 3)
-    published = json_values(records)
-    assert len(published) == 3
-    # Republished verbatim: the same decision and even the same event id, so consumers dedupe.
-    assert len({(p["event_id"], p["assignment_id"], p["unit"]["code"]) for p in published}) == 1
+    records = await read_topic(infra.kafka_bootstrap, topics.assigned,
+                               until=lambda r: sentinel.complaint_id in {v["complaint_id"] for v in json_values(r)})
+    published = [v for v in json_values(records) if v["complaint_id"] == event.complaint_id]
+    assert len(published) == 1
     count = await db.fetchval("SELECT count(*) FROM router.assignments WHERE complaint_id = $1",
                               event.complaint_id)
     assert count == 1
+
+
+async def test_assignment_stored_but_never_published_is_published_on_redelivery(processes, infra, topics,
+                                                                               database_url, db):
+    """The state a crash leaves between the database commit and the publish."""
+    from services.router.app import MIGRATIONS
+    from services.router.repository import RouterRepository
+    from shared.database import create_pool, migrate
+    from shared.settings import DatabaseSettings
+
+    event = events.received("SURGA produk hukum daerah tahun 2021 belum diunggah ke JDIH")
+    pool = await create_pool(DatabaseSettings(url=database_url), "router")
+    try:
+        await migrate(pool, "router", MIGRATIONS)
+        stored = await RouterRepository(pool).assign_once(event, lambda seq: events.assignment_for(event, seq))
+    finally:
+        await pool.close()
+    assert stored.created and not stored.published
+
+    # Slow outbox, so it is the redelivered ComplaintReceived that publishes here.
+    processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {"ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "600"})
+    await send(infra, topics.received, event)
+    [assigned] = json_values(await read_topic(infra.kafka_bootstrap, topics.assigned, until=lambda r: len(r) >= 1))
+    assert assigned["event_id"] == stored.event.event_id  # the stored decision, not a new one
+    assert assigned["unit"]["code"] == "hukum"
+    assert await db.fetchval("SELECT count(*) FROM router.assignments WHERE complaint_id = $1", event.complaint_id) == 1
+    assert await eventually(lambda: db.fetchval(
+        "SELECT published_at IS NOT NULL FROM router.assignments WHERE complaint_id = $1", event.complaint_id))
+
+
+async def test_outbox_publishes_what_was_stored_without_any_redelivery(processes, infra, topics, database_url):
+    from services.router.app import MIGRATIONS
+    from services.router.repository import RouterRepository
+    from shared.database import create_pool, migrate
+    from shared.settings import DatabaseSettings
+
+    event = events.received("Pembayaran PBB lewat bank gagal tapi saldo terpotong")
+    pool = await create_pool(DatabaseSettings(url=database_url), "router")
+    try:
+        await migrate(pool, "router", MIGRATIONS)
+        stored = await RouterRepository(pool).assign_once(event, lambda seq: events.assignment_for(event, seq))
+    finally:
+        await pool.close()
+    processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {"ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "0.5"})
+    records = await read_topic(infra.kafka_bootstrap, topics.assigned,
+                               until=lambda r: stored.event.event_id in {v["event_id"] for v in json_values(r)})
+    assert stored.event.event_id in {v["event_id"] for v in json_values(records)}
 
 
 async def test_anonymous_reporter_is_not_carried_to_units(router, infra, topics):
@@ -60,8 +115,16 @@ async def test_anonymous_reporter_is_not_carried_to_units(router, infra, topics)
     assert assigned["citizen_contact"]["phone"] == "+6281234567890"  # kept only to answer the citizen
 
 
-async def test_poison_message_is_dead_lettered_and_the_next_one_flows(router, infra, topics):
-    poison = b'{"event_type": "complaint.received", "text": "no id, no channel"}'
+@pytest.mark.parametrize("poison", [
+    b'{"event_type": "complaint.received", "text": "no id, no channel"}',
+    b"not json at all",
+    None,  # a valid event whose text is blank: built below
+])
+async def test_poison_message_is_dead_lettered_and_the_next_one_flows(router, infra, topics, poison):
+    if poison is None:
+        blank = events.received("Lampu mati").model_dump(mode="json")
+        blank["text"] = "   "
+        poison = json.dumps(blank).encode()
     await publish(infra.kafka_bootstrap, topics.received, poison, key=b"same-key")
     good = events.received("Pembayaran PBB lewat bank gagal tapi saldo terpotong")
     await publish(infra.kafka_bootstrap, topics.received, good.model_dump_json().encode(),
@@ -71,7 +134,7 @@ async def test_poison_message_is_dead_lettered_and_the_next_one_flows(router, in
                               until=lambda r: len(r) >= 1)
     assert dead.value == poison
     headers = {k: v.decode() for k, v in dead.headers}
-    assert "ValidationError" in headers["x-error"] and "complaint_id" in headers["x-error"]
+    assert headers["x-error"] and headers["x-consumer"] == "router"
     assert headers["x-original-topic"] == topics.received
     [assigned] = json_values(await read_topic(infra.kafka_bootstrap, topics.assigned,
                                               until=lambda r: len(r) >= 1))

@@ -19,6 +19,10 @@ def received(text: str = "Petugas loket minta imbalan untuk tanda tangan surat",
     )
 
 
+def assignment_for(event: ComplaintReceived, sequence: int = 1) -> ComplaintAssigned:
+    """What the router decides for `event` with the shipped rules."""
+    return build_assignment(event, load_ruleset().route(event.text, event.channel.value), sequence)
+
+
 def assigned(text: str = "Petugas loket minta imbalan untuk tanda tangan surat", **kwargs) -> ComplaintAssigned:
-    event = received(text, **kwargs)
-    return build_assignment(event, load_ruleset().route(event.text, event.channel.value), 1)
+    return assignment_for(received(text, **kwargs))

@@ -20,17 +20,20 @@ class StatusRepository:
         self.pool = pool
 
     async def _upsert(self, tracking_code: str, complaint_id: str, channel: str, rank_status: tuple,
-                      received_at: datetime, unit_code: str | None, unit_name: str | None) -> None:
+                      received_at: datetime, unit_code: str | None, unit_name: str | None,
+                      sequence: int = 0) -> None:
         rank, status = rank_status
         await self.pool.execute(
             """INSERT INTO complaint_status (tracking_code, complaint_id, channel, status, status_rank,
-                                             unit_code, unit_name, received_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                             unit_code, unit_name, received_at, assignment_sequence)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                ON CONFLICT (tracking_code) DO UPDATE
-               SET status = EXCLUDED.status, status_rank = EXCLUDED.status_rank,
-                   unit_code = EXCLUDED.unit_code, unit_name = EXCLUDED.unit_name, updated_at = now()
-               WHERE complaint_status.status_rank <= EXCLUDED.status_rank""",
-            tracking_code, complaint_id, channel, status, rank, unit_code, unit_name, received_at,
+               SET status = EXCLUDED.status, status_rank = EXCLUDED.status_rank, unit_code = EXCLUDED.unit_code,
+                   unit_name = EXCLUDED.unit_name, assignment_sequence = EXCLUDED.assignment_sequence,
+                   updated_at = now()
+               WHERE (complaint_status.status_rank, complaint_status.assignment_sequence)
+                     <= (EXCLUDED.status_rank, EXCLUDED.assignment_sequence)""",
+            tracking_code, complaint_id, channel, status, rank, unit_code, unit_name, received_at, sequence,
         )
 
     async def received(self, event: ComplaintReceived) -> None:
@@ -39,7 +42,7 @@ class StatusRepository:
 
     async def assigned(self, event: ComplaintAssigned) -> None:
         await self._upsert(event.tracking_code, event.complaint_id, event.channel.value, ASSIGNED,
-                           event.received_at, event.unit.code, event.unit.name)
+                           event.received_at, event.unit.code, event.unit.name, event.sequence)
 
     async def find(self, tracking_code: str) -> dict | None:
         row = await self.pool.fetchrow(
