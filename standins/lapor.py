@@ -58,14 +58,14 @@ def create_app(token: str) -> FastAPI:
         return public(reports[tracking_id])
 
     @app.post("/api/v1/reports/{tracking_id}/followups", status_code=201, dependencies=[Depends(authorised)])
-    async def add_follow_up(tracking_id: str, body: FollowUp) -> JSONResponse | dict:
+    async def add_follow_up(tracking_id: str, body: FollowUp) -> JSONResponse:
         if tracking_id not in reports:
             raise HTTPException(status_code=404, detail="unknown tracking id")
         if any(f["reference"] == body.reference for f in reports[tracking_id]["followups"]):
             return JSONResponse({"detail": "follow-up exists"}, status_code=409)
         reports[tracking_id]["followups"].append(body.model_dump())
         reports[tracking_id]["status"] = body.status
-        return {"ok": True}
+        return JSONResponse({"ok": True}, status_code=201)
 
     return app
 
