@@ -19,8 +19,8 @@ _MONEY = re.compile(
 _MULTIPLIERS = {"rb": 1_000, "ribu": 1_000, "rebu": 1_000, "k": 1_000, "jt": 1_000_000,
                 "juta": 1_000_000, "miliar": 1_000_000_000, "milyar": 1_000_000_000}
 _NOT_WORD = re.compile(r"[^\w]+")
-# "Bu Wali", "Pak Wali" is how people name the mayor; "wali murid" (a pupil's parent) is not.
-_MAYOR = re.compile(r"\b(bu|ibu|pak|bapak)\s+wali\b(?!\s+(?:kota|murid|kelas|santri|nikah))")
+# "Bu Wali", "Pak Wali", "Mas Wali" is how people name the mayor; "wali murid" (a pupil's parent) is not.
+_MAYOR = re.compile(r"\b(bu|ibu|pak|bapak|mas|mbak)\s+wali\b(?!\s+(?:kota|murid|kelas|santri|nikah))")
 
 # Common SMS and chat abbreviations, spelled out. Only unambiguous ones: "dr" (dari/dokter) is not.
 SMS_ABBREVIATIONS = {
@@ -38,6 +38,8 @@ SMS_ABBREVIATIONS = {
     "mksh": "terima kasih", "makasih": "terima kasih", "bnyk": "banyak", "byk": "banyak",
     "lg": "lagi", "lgi": "lagi", "klo": "kalau", "kalo": "kalau", "kl": "kalau", "dpt": "dapat",
     "sdg": "sedang", "lbh": "lebih", "bgt": "banget", "bener": "benar", "dr": "dari",
+    "mnt": "minta", "mnta": "minta", "pdhl": "padahal", "cpt": "cepat", "brp": "berapa", "trs": "terus",
+    "kmrn": "kemarin", "skt": "sakit", "sblm": "sebelum", "stlh": "setelah", "tgl": "tanggal",
 }
 
 

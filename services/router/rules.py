@@ -2,7 +2,7 @@
 
 A rule matches when every condition it states holds:
   any / patterns  at least one of these terms or patterns appears
-  all             every one of these terms appears
+  all             every one of these terms appears; "a | b | c" in one entry means one of them
   none            none of these terms appears
   channels        the complaint came on one of these channels
   categories      the citizen chose one of these categories
@@ -37,13 +37,14 @@ Matcher = tuple[str, re.Pattern[str]]  # (what the administrator wrote, compiled
 
 
 # Enclitics written onto the last word: "perwalinya", "dasar hukumnya", "pajaklah".
-_ENCLITICS = r"(?:nya|lah|kah|pun|ku|mu)?"
+# Javanese -e/-ne ("perdane", "pajake") are written the same way.
+_ENCLITICS = r"(?:nya|lah|kah|pun|ku|mu|ne|e)?"
 
 
 def term_pattern(term: str) -> re.Pattern[str]:
     """A word or phrase on word boundaries; "*" at either end stands for more letters.
 
-    The last word may carry an enclitic (-nya, -lah, -kah, -pun, -ku, -mu), as it does in speech.
+    The last word may carry an enclitic (-nya, -lah, -kah, -pun, -ku, -mu, Javanese -ne, -e).
     """
     core = term.strip().strip("*")
     words = normalise(core).split()
@@ -111,6 +112,15 @@ class RuleSet:
         return entry.as_unit()
 
 
+def _compile(field: str, value: str) -> re.Pattern[str]:
+    if field == "patterns":
+        return re.compile(value)
+    if field == "all" and "|" in value:  # one entry of 'all' may offer alternatives
+        alternatives = [term_pattern(part).pattern for part in value.split("|")]
+        return re.compile("|".join(f"(?:{alt})" for alt in alternatives))
+    return term_pattern(value)
+
+
 def _matchers(where: str, field: str, values: object) -> tuple[Matcher, ...]:
     if values is None:
         return ()
@@ -119,7 +129,7 @@ def _matchers(where: str, field: str, values: object) -> tuple[Matcher, ...]:
     matchers = []
     for value in values:
         try:
-            pattern = re.compile(str(value)) if field == "patterns" else term_pattern(str(value))
+            pattern = _compile(field, str(value))
         except (ValueError, re.error) as error:
             raise RuleSetError(f"{where}: bad {'pattern' if field == 'patterns' else 'term'} "
                                f"{value!r} in {field!r}: {error}") from error

@@ -10,8 +10,9 @@ from services.router.units import DEFAULT_UNITS_FILE as UNITS
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # routing-sample.jsonl is a copy of the team's labelled sample (../shared/corpus/);
-# routing-holdout.jsonl was written without looking at the rules, to check they generalise.
-CORPORA = ["routing-sample.jsonl", "routing-holdout.jsonl"]
+# the two holdout files were written by others without looking at the rules (first runs: 0.875
+# and 0.817; the misses showed general gaps that were then closed).
+CORPORA = ["routing-sample.jsonl", "routing-holdout.jsonl", "routing-holdout-2.jsonl"]
 MIN_ACCURACY = 0.9
 
 
