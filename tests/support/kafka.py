@@ -62,3 +62,14 @@ async def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: 
         if result or time.monotonic() >= deadline:
             return result
         await asyncio.sleep(interval)
+
+
+async def publish_many(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """(key, value) records through one idempotent producer, all acknowledged on return."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
