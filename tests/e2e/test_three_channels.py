@@ -23,7 +23,8 @@ VERIFY_TOKEN = "e2e-verify-token"
 def stack(processes, smtp_server, lapor_standin):
     smtp_port, maildir = smtp_server
     started = {
-        "router": processes.start("router", "services.router", "ADUAN_ROUTER_PORT"),
+        "router": processes.start("router", "services.router", "ADUAN_ROUTER_PORT",
+                                  {"ADUAN_ROUTER_OPERATOR_TOKENS": json.dumps({"e2e": "e2e-operator"})}),
         "notifier": processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT",
                                     {"ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port)}),
         "lapor_sync": processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT",
@@ -122,3 +123,40 @@ async def test_a_complaint_from_each_channel_reaches_its_unit_lapor_and_the_stat
     for name, service in services.items():
         assert "Budi Santoso" not in service.log(), f"{name} logged a reporter's name"
         assert "81234567890" not in service.log(), f"{name} logged a phone number"
+
+
+async def test_a_reassigned_complaint_reaches_the_new_unit_lapor_and_the_status_page(stack, lapor_standin):
+    services, maildir = stack
+    async with httpx.AsyncClient(timeout=15) as http:
+        sent = await http.post(services["web"].url + "/api/v1/complaints", json={
+            "text": "Mohon keringanan pajak BPHTB untuk rumah warisan orang tua kami"})
+        code = sent.json()["tracking_code"]
+        status_url = f"{services['web'].url}/api/v1/complaints/{code}"
+
+        async def unit_on_status_page(unit: str) -> bool:
+            answer = await http.get(status_url)
+            return answer.status_code == 200 and answer.json()["unit_code"] == unit
+
+        assert await eventually(lambda: unit_on_status_page("bppkad"), timeout=60)
+        moved = await http.post(f"{services['router'].url}/api/v1/complaints/{code}/reassign",
+                                headers={"Authorization": "Bearer e2e-operator"},
+                                json={"unit": "hukum", "reason": "Sengketa waris perlu ditangani Bagian Hukum"})
+        assert moved.status_code == 202, moved.text
+        assert await eventually(lambda: unit_on_status_page("hukum"), timeout=60)
+
+        def mails() -> list:
+            found = [m["To"] for m in read_maildir(maildir) if code in m["Subject"]]
+            return found if len(found) >= 2 else []
+
+        assert sorted(await eventually(mails, timeout=60)) == ["bppkad@kedirikota.go.id", "hukum@kedirikota.go.id"]
+        hukum_mail = next(m for m in read_maildir(maildir) if code in m["Subject"] and m["To"].startswith("hukum"))
+        assert "DIALIHKAN" in hukum_mail.get_payload(decode=True).decode()
+
+        async def follow_ups() -> list:
+            items = (await http.get(lapor_standin.url + "/api/v1/reports",
+                                    headers={"Authorization": "Bearer local-standin-token"})).json()["items"]
+            report = next((i for i in items if i["reference"] == sent.json()["complaint_id"]), None)
+            return report["followups"] if report else []
+
+        [follow_up] = await eventually(follow_ups, timeout=60)
+        assert "Bagian Hukum" in follow_up["text"] and "Sengketa waris" in follow_up["text"]
