@@ -56,6 +56,11 @@ def term_pattern(term: str) -> re.Pattern[str]:
     return re.compile(rf"\b{head}{body}{tail}\b")
 
 
+def _either(matchers: tuple[Matcher, ...]) -> re.Pattern[str] | None:
+    """One regex for "any of these": one scan in C instead of one Python call per term."""
+    return re.compile("|".join(f"(?:{p.pattern})" for _, p in matchers)) if matchers else None
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -66,20 +71,25 @@ class Rule:
     channels: frozenset[str]
     categories: frozenset[str]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_any", _either(self.any))
+        object.__setattr__(self, "_none", _either(self.none))
+
     def match(self, text: str, channel: str, category: str | None) -> list[str] | None:
         """The terms that made the rule match, or None when it does not."""
         if self.channels and channel not in self.channels:
             return None
         if self.categories and (category or "").strip().lower() not in self.categories:
             return None
-        if any(pattern.search(text) for _, pattern in self.none):
+        if self._none is not None and self._none.search(text):
+            return None
+        if self._any is not None and not self._any.search(text):
             return None
         found_all = [term for term, pattern in self.all if pattern.search(text)]
         if len(found_all) < len(self.all):
             return None
+        # Only for the rule that matched: which terms, for the record.
         found_any = [term for term, pattern in self.any if pattern.search(text)]
-        if self.any and not found_any:
-            return None
         return found_all + found_any or [f"category:{category}"]
 
 
