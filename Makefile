@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra topics stop reset venv
+.PHONY: run test unit infra stop reset venv bench-rules
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -32,6 +32,10 @@ test: infra
 # Only the tests that need no broker or database (seconds).
 unit: venv
 	$(PY) -m pytest tests/unit
+
+# Speed of the pure rule engine (no servers), beside normalisation alone.
+bench-rules: venv
+	$(PY) -m bench.rules_engine
 
 stop:
 	deploy/local/kafka.sh stop

@@ -8,6 +8,8 @@ REPO="$(cd "$HERE/../.." && pwd)"
 cd "$REPO"
 export PATH="$REPO/.venv/bin:$PATH"
 export ADUAN_SMTP_SINK_MAILDIR="${ADUAN_SMTP_SINK_MAILDIR:-$REPO/.local/mail}"
+# Local-only credentials for the router's API; production sets its own through a Secret.
+export ADUAN_ROUTER_OPERATOR_TOKENS="${ADUAN_ROUTER_OPERATOR_TOKENS:-{\"operator\": \"local-operator-token\"\}}"
 
 stop_infra() {
   if [[ "${ADUAN_KEEP_INFRA:-0}" != 1 ]]; then
@@ -24,6 +26,7 @@ Aduan is starting. Where things listen (all on 127.0.0.1):
   sms intake       http://127.0.0.1:8081
   whatsapp intake  http://127.0.0.1:8082/webhook
   router           http://127.0.0.1:8090/readyz   notifier :8091   lapor_sync :8092  (/healthz /readyz /metrics)
+  router API       http://127.0.0.1:8090/api/v1/complaints/<code>/assignments (token: local-operator-token)
   SMTP stand-in    127.0.0.1:8025, mail kept in $ADUAN_SMTP_SINK_MAILDIR/new
   LAPOR! stand-in  http://127.0.0.1:8099/api/v1/reports (token: local-standin-token)
   Kafka            127.0.0.1:9092      PostgreSQL  postgresql://aduan:aduan@127.0.0.1:55432/aduan

@@ -46,7 +46,8 @@ def create_api(
     operator_tokens: dict[str, SecretStr],
     unit_tokens: dict[str, SecretStr],
 ) -> FastAPI:
-    api = FastAPI(title="Aduan router API", description=__doc__)
+    api = FastAPI(title="Aduan router API", description=__doc__, docs_url="/api/docs",
+                  openapi_url="/api/openapi.json", redoc_url=None)
     credentials = [(Principal("operator", n), t.get_secret_value()) for n, t in operator_tokens.items()]
     credentials += [(Principal("unit", c), t.get_secret_value()) for c, t in unit_tokens.items()]
 
