@@ -6,6 +6,10 @@ import pytest
 
 import json
 
+from services.router.app import MIGRATIONS
+from services.router.repository import RouterRepository
+from shared.database import create_pool, migrate
+from shared.settings import DatabaseSettings
 from shared.topics import dead_letter_topic
 from tests.support import events
 from tests.support.kafka import eventually, json_values, publish, read_topic
@@ -16,6 +20,16 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 @pytest.fixture
 def router(processes):
     return processes.start("router", "services.router", "ADUAN_ROUTER_PORT")
+
+
+async def store_without_publishing(database_url: str, event):
+    """Store a complaint and its assignment as the router does, and publish nothing."""
+    pool = await create_pool(DatabaseSettings(url=database_url), "router")
+    try:
+        await migrate(pool, "router", MIGRATIONS)
+        return await RouterRepository(pool).assign_once(event, lambda seq: events.assignment_for(event, seq))
+    finally:
+        await pool.close()
 
 
 async def send(infra, topic, event, key: str | None = None) -> None:
@@ -60,18 +74,8 @@ async def test_redelivered_complaint_gets_no_second_assignment(router, infra, to
 async def test_assignment_stored_but_never_published_is_published_on_redelivery(processes, infra, topics,
                                                                                database_url, db):
     """The state a crash leaves between the database commit and the publish."""
-    from services.router.app import MIGRATIONS
-    from services.router.repository import RouterRepository
-    from shared.database import create_pool, migrate
-    from shared.settings import DatabaseSettings
-
     event = events.received("SURGA produk hukum daerah tahun 2021 belum diunggah ke JDIH")
-    pool = await create_pool(DatabaseSettings(url=database_url), "router")
-    try:
-        await migrate(pool, "router", MIGRATIONS)
-        stored = await RouterRepository(pool).assign_once(event, lambda seq: events.assignment_for(event, seq))
-    finally:
-        await pool.close()
+    stored = await store_without_publishing(database_url, event)
     assert stored.created and not stored.published
 
     # Slow outbox, so it is the redelivered ComplaintReceived that publishes here.
@@ -86,18 +90,8 @@ async def test_assignment_stored_but_never_published_is_published_on_redelivery(
 
 
 async def test_outbox_publishes_what_was_stored_without_any_redelivery(processes, infra, topics, database_url):
-    from services.router.app import MIGRATIONS
-    from services.router.repository import RouterRepository
-    from shared.database import create_pool, migrate
-    from shared.settings import DatabaseSettings
-
     event = events.received("Pembayaran PBB lewat bank gagal tapi saldo terpotong")
-    pool = await create_pool(DatabaseSettings(url=database_url), "router")
-    try:
-        await migrate(pool, "router", MIGRATIONS)
-        stored = await RouterRepository(pool).assign_once(event, lambda seq: events.assignment_for(event, seq))
-    finally:
-        await pool.close()
+    stored = await store_without_publishing(database_url, event)
     processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {"ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "0.5"})
     records = await read_topic(infra.kafka_bootstrap, topics.assigned,
                                until=lambda r: stored.event.event_id in {v["event_id"] for v in json_values(r)})

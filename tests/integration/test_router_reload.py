@@ -31,13 +31,20 @@ def metric(router, name: str) -> float:
     return 0.0
 
 
-async def test_rules_reload_on_change_and_invalid_rules_are_refused(processes, infra, topics, tmp_path):
+def router_with_rules(processes, tmp_path, rules_text: str, check_seconds: str):
+    """A router reading its rules from a file of this test's; returns (router, rules file)."""
     rules, units = tmp_path / "rules.yaml", tmp_path / "units.yaml"
     shutil.copy(DEFAULT_UNITS_FILE, units)
-    rules.write_text("rules:\n  - {id: lampu-ke-hukum, unit: hukum, any: [lampu]}\n")
+    rules.write_text(rules_text)
     router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {
         "ADUAN_ROUTER_RULES_FILE": str(rules), "ADUAN_ROUTER_UNITS_FILE": str(units),
-        "ADUAN_ROUTER_RULES_CHECK_SECONDS": "0.2"})
+        "ADUAN_ROUTER_RULES_CHECK_SECONDS": check_seconds})
+    return router, rules
+
+
+async def test_rules_reload_on_change_and_invalid_rules_are_refused(processes, infra, topics, tmp_path):
+    router, rules = router_with_rules(
+        processes, tmp_path, "rules:\n  - {id: lampu-ke-hukum, unit: hukum, any: [lampu]}\n", "0.2")
     first = await route_one(infra, topics, "lampu jalan mati")
     assert (first["unit"]["code"], first["rule_id"]) == ("hukum", "lampu-ke-hukum")
 
@@ -55,12 +62,7 @@ async def test_rules_reload_on_change_and_invalid_rules_are_refused(processes, i
 
 
 async def test_sighup_reloads_at_once(processes, infra, topics, tmp_path):
-    rules, units = tmp_path / "rules.yaml", tmp_path / "units.yaml"
-    shutil.copy(DEFAULT_UNITS_FILE, units)
-    rules.write_text("rules:\n  - {id: a, unit: hukum, any: [lampu]}\n")
-    router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {
-        "ADUAN_ROUTER_RULES_FILE": str(rules), "ADUAN_ROUTER_UNITS_FILE": str(units),
-        "ADUAN_ROUTER_RULES_CHECK_SECONDS": "3600"})
+    router, rules = router_with_rules(processes, tmp_path, "rules:\n  - {id: a, unit: hukum, any: [lampu]}\n", "3600")
     rules.write_text("rules:\n  - {id: b, unit: prokopim, any: [lampu]}\n")
     router.process.send_signal(signal.SIGHUP)
     assert await eventually(lambda: "ruleset_reloaded" in router.log(), timeout=10)
