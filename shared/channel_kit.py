@@ -57,12 +57,12 @@ class IntakeKit:
                 timeout=self.settings.kafka.publish_timeout_seconds,
             )
         except Exception as error:  # timeout, KafkaError, broker not connected: all retryable
-            PUBLISH_FAILURES.labels(event.channel.value).inc()
+            PUBLISH_FAILURES.labels(event.channel).inc()
             log.warning("publish_failed", complaint_id=event.complaint_id, error=repr(error))
             raise BrokerUnavailable(str(error) or type(error).__name__) from error
-        COMPLAINTS_RECEIVED.labels(event.channel.value).inc()
+        COMPLAINTS_RECEIVED.labels(event.channel).inc()
         log.info("complaint_published", complaint_id=event.complaint_id,
-                 tracking_code=event.tracking_code, channel=event.channel.value)
+                 tracking_code=event.tracking_code, channel=event.channel)
 
 
 def create_intake_app(

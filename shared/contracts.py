@@ -7,12 +7,13 @@ Compatibility rule: add optional fields freely; anything else is a new
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 # Fixed namespace: complaint ids must be the same on every machine, forever.
 COMPLAINT_NAMESPACE = uuid.UUID("6f1b2c1e-5c1a-4f57-9a53-0d7b6a1f2e10")
@@ -23,7 +24,14 @@ _TYPO_FIXES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 TRACKING_CODE_LENGTH = 10  # 50 bits: collision odds below 1e-5 at 100,000 complaints
 
 
-class Channel(StrEnum):
+# A channel is a name, not a closed list: a new channel is a new folder, not a contract change.
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,30}$")]
+_CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+
+
+class Channel:
+    """The channels that ship today."""
+
     WEB = "web"
     SMS = "sms"
     WHATSAPP = "whatsapp"
@@ -41,9 +49,11 @@ class Anonymity(StrEnum):
         return self is not Anonymity.NONE
 
 
-def complaint_id_for(channel: Channel | str, channel_message_id: str) -> str:
+def complaint_id_for(channel: str, channel_message_id: str) -> str:
     """Same channel message, same complaint: a gateway or Meta retry cannot create a second one."""
-    return str(uuid.uuid5(COMPLAINT_NAMESPACE, f"{Channel(channel).value}:{channel_message_id}"))
+    if not _CHANNEL_NAME.match(channel):
+        raise ValueError(f"not a channel name: {channel!r}")
+    return str(uuid.uuid5(COMPLAINT_NAMESPACE, f"{channel}:{channel_message_id}"))
 
 
 def tracking_code_for(complaint_id: str) -> str:
@@ -73,6 +83,28 @@ class Reporter(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, description="E.164, e.g. +6281234567890")
     email: EmailStr | None = None
+
+
+class Attachment(BaseModel):
+    """A file that came with the complaint. The bytes stay with the channel; this is a reference."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["image", "document", "audio", "video", "sticker"]
+    reference: str = Field(max_length=500, description="where the channel keeps it (WhatsApp media id, web upload id)")
+    mime_type: str | None = Field(default=None, max_length=100)
+    sha256: str | None = Field(default=None, max_length=100)
+    filename: str | None = Field(default=None, max_length=255)
+    caption: str | None = Field(default=None, max_length=3000)
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = Field(default=None, max_length=300)
+    address: str | None = Field(default=None, max_length=500)
 
 
 class Unit(BaseModel):
@@ -109,7 +141,7 @@ class ComplaintReceived(Envelope):
 
     complaint_id: str
     tracking_code: str
-    channel: Channel
+    channel: ChannelName
     channel_message_id: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=1, max_length=5000)
     reporter: Reporter = Field(default_factory=Reporter)
@@ -123,12 +155,14 @@ class ComplaintReceived(Envelope):
     anonymity: Anonymity = Anonymity.NONE
     received_at: datetime
     category: str | None = Field(default=None, description="Category the citizen chose, if any")
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    location: Location | None = None
 
     @classmethod
     def new(
         cls,
         *,
-        channel: Channel,
+        channel: str,
         channel_message_id: str,
         text: str,
         producer: str,
@@ -136,6 +170,8 @@ class ComplaintReceived(Envelope):
         anonymity: Anonymity = Anonymity.NONE,
         received_at: datetime | None = None,
         category: str | None = None,
+        attachments: list[Attachment] | None = None,
+        location: Location | None = None,
     ) -> ComplaintReceived:
         complaint_id = complaint_id_for(channel, channel_message_id)
         return cls(
@@ -148,6 +184,8 @@ class ComplaintReceived(Envelope):
             anonymity=anonymity,
             received_at=received_at or datetime.now(UTC),
             category=category,
+            attachments=attachments or [],
+            location=location,
             producer=producer,
             correlation_id=complaint_id,
         )
@@ -168,7 +206,7 @@ class ComplaintAssigned(Envelope):
     sequence: int = Field(ge=1, description="1 for the first assignment, +1 per re-assignment")
     complaint_id: str
     tracking_code: str
-    channel: Channel
+    channel: ChannelName
     text: str
     anonymity: Anonymity
     received_at: datetime
@@ -181,3 +219,22 @@ class ComplaintAssigned(Envelope):
     is_fallback: bool
     assigned_by: str = Field(default="rules", description='"rules", "operator:<name>" or "unit:<code>"')
     reason: str | None = Field(default=None, description="why a person re-assigned it")
+    attachments: list[Attachment] = Field(default_factory=list)
+    location: Location | None = None
+
+
+class CitizenReplyRequested(Envelope):
+    """A message the citizen must get on their channel (e.g. the SMS format help). Key: `to`.
+
+    Published by an intake, sent by the notifier through the channel's gateway.
+    """
+
+    event_type: Literal["citizen.reply_requested"] = "citizen.reply_requested"
+    schema_version: Literal[1] = 1
+
+    reply_id: str = Field(description="deterministic: the same trigger never sends twice")
+    channel: ChannelName
+    to: str = Field(description="E.164 phone number or e-mail address")
+    text: str = Field(min_length=1, max_length=1600)
+    reason: Literal["format_help", "acknowledgement", "status"]
+    gateway: str | None = Field(default=None, description="which gateway received the trigger, to answer through it")

@@ -43,6 +43,11 @@ class Topics:
     def status(self) -> str:
         return f"{self.prefix}complaints.status.v1"
 
+    @property
+    def replies(self) -> str:
+        """Messages to citizens that are not about an assignment (e.g. the SMS format help)."""
+        return f"{self.prefix}citizen.replies.v1"
+
     def all_topics(self) -> dict[str, int]:
         """Every topic with its partition count."""
         dead_letters = {
@@ -52,7 +57,8 @@ class Topics:
             dead_letter_topic(self.assigned, "lapor-sync"): DLQ_PARTITIONS,
             dead_letter_topic(self.assigned, "intake-web"): DLQ_PARTITIONS,
         }
-        main = {self.received: PARTITIONS, self.assigned: PARTITIONS, self.status: PARTITIONS}
+        main = {self.received: PARTITIONS, self.assigned: PARTITIONS, self.status: PARTITIONS,
+                self.replies: PARTITIONS}
         return main | dead_letters
 
 

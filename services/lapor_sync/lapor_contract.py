@@ -71,7 +71,7 @@ def report_from_assignment(assigned: ComplaintAssigned) -> CreateReport:
         reference=assigned.complaint_id,
         title=assigned.text[:80],
         content=assigned.text,
-        channel=assigned.channel.value,
+        channel=assigned.channel,
         anonymity=assigned.anonymity,
         reporter=LaporReporter(**reporter.model_dump(mode="json")) if reporter else None,
         unit=assigned.unit.name,

@@ -44,7 +44,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
         with structlog.contextvars.bound_contextvars(complaint_id=received.complaint_id,
                                                      correlation_id=received.correlation_id):
             ruleset = live.current
-            decision = ruleset.route(received.text, received.channel.value, received.category)
+            decision = ruleset.route(received.text, received.channel, received.category)
             stored = await state["db"].assign_once(
                 received, lambda sequence: build_assignment(received, decision, sequence))
             # Published after the database commit and before the offset commit: a crash in

@@ -37,6 +37,8 @@ def build_assignment(received: ComplaintReceived, decision: Decision, sequence: 
         ruleset_version=decision.ruleset_version,
         matched_terms=decision.matched_terms,
         is_fallback=decision.is_fallback,
+        attachments=received.attachments,
+        location=received.location,
     )
 
 

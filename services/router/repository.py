@@ -44,7 +44,7 @@ class RouterRepository:
                                            anonymity, reporter, category, received_at, correlation_id)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                    ON CONFLICT (complaint_id) DO NOTHING""",
-                received.complaint_id, received.tracking_code, received.channel.value,
+                received.complaint_id, received.tracking_code, received.channel,
                 received.channel_message_id, received.text, received.anonymity.value,
                 received.reporter.model_dump_json(), received.category, received.received_at,
                 received.correlation_id,

@@ -26,7 +26,7 @@ from shared.contracts import Unit
 DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
 FALLBACK_RULE_ID = "fallback"
 _RULE_KEYS = {"id", "unit", "description", "any", "all", "none", "patterns", "channels", "categories"}
-_CHANNELS = {"web", "sms", "whatsapp"}
+_CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 
 
 class RuleSetError(ValueError):
@@ -147,14 +147,14 @@ def _matchers(where: str, field: str, values: object) -> tuple[Matcher, ...]:
     return tuple(matchers)
 
 
-def _string_set(where: str, field: str, values: object, allowed: set[str] | None = None) -> frozenset[str]:
+def _string_set(where: str, field: str, values: object, pattern: re.Pattern[str] | None = None) -> frozenset[str]:
     if values is None:
         return frozenset()
     if not isinstance(values, list) or not values:
         raise RuleSetError(f"{where}: {field!r} must be a non-empty list")
     found = frozenset(str(v).strip().lower() for v in values)
-    if allowed is not None and (unknown := found - allowed):
-        raise RuleSetError(f"{where}: unknown {field} {sorted(unknown)} (known: {sorted(allowed)})")
+    if pattern is not None and (bad := sorted(v for v in found if not pattern.match(v))):
+        raise RuleSetError(f"{where}: not a valid name in {field}: {bad}")
     return found
 
 
@@ -185,7 +185,7 @@ def parse_rules(raw: bytes, path: Path, registry: UnitsRegistry) -> tuple[Rule, 
             any=_matchers(where, "any", entry.get("any")) + _matchers(where, "patterns", entry.get("patterns")),
             all=_matchers(where, "all", entry.get("all")),
             none=_matchers(where, "none", entry.get("none")),
-            channels=_string_set(where, "channels", entry.get("channels"), _CHANNELS),
+            channels=_string_set(where, "channels", entry.get("channels"), _CHANNEL_NAME),
             categories=_string_set(where, "categories", entry.get("categories")),
         )
         if not (rule.any or rule.all or rule.categories):

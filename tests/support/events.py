@@ -10,7 +10,7 @@ from shared.contracts import Anonymity, Channel, ComplaintAssigned, ComplaintRec
 
 
 def received(text: str = "Petugas loket minta imbalan untuk tanda tangan surat", *,
-             channel: Channel = Channel.WEB, anonymity: Anonymity = Anonymity.NONE,
+             channel: str = Channel.WEB, anonymity: Anonymity = Anonymity.NONE,
              reporter: Reporter | None = None, message_id: str | None = None) -> ComplaintReceived:
     return ComplaintReceived.new(
         channel=channel, channel_message_id=message_id or f"test-{uuid.uuid4()}", text=text,
@@ -21,7 +21,7 @@ def received(text: str = "Petugas loket minta imbalan untuk tanda tangan surat",
 
 def assignment_for(event: ComplaintReceived, sequence: int = 1) -> ComplaintAssigned:
     """What the router decides for `event` with the shipped rules."""
-    return build_assignment(event, load_ruleset().route(event.text, event.channel.value), sequence)
+    return build_assignment(event, load_ruleset().route(event.text, event.channel), sequence)
 
 
 def assigned(text: str = "Petugas loket minta imbalan untuk tanda tangan surat", **kwargs) -> ComplaintAssigned:

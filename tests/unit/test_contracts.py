@@ -22,9 +22,15 @@ def test_complaint_id_is_deterministic_per_channel_and_message():
     assert complaint_id_for("sms", "gw-42") != complaint_id_for("sms", "gw-43")
 
 
-def test_unknown_channel_is_refused():
+@pytest.mark.parametrize("bad", ["", "Fax", "fax machine", "x", "9sms"])
+def test_malformed_channel_names_are_refused(bad):
     with pytest.raises(ValueError):
-        complaint_id_for("fax", "1")
+        complaint_id_for(bad, "1")
+
+
+def test_a_new_channel_needs_no_contract_change():
+    event = events.received(channel="telegram")
+    assert event.channel == "telegram" and event.complaint_id == complaint_id_for("telegram", event.channel_message_id)
 
 
 def test_tracking_code_is_short_typeable_and_stable():

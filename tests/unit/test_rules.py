@@ -111,7 +111,7 @@ rules:
     ("rules:\n  - {id: a, unit: hukum, any: ['!!!']}\n", "bad term '!!!'"),
     ("rules:\n  - {id: a, unit: hukum, patterns: ['(unclosed']}\n", "bad pattern '(unclosed'"),
     ("rules:\n  - {id: a, unit: hukum, any: [x], channel: [sms]}\n", "unknown condition ['channel']"),
-    ("rules:\n  - {id: a, unit: hukum, any: [x], channels: [fax]}\n", "unknown channels ['fax']"),
+    ("rules:\n  - {id: a, unit: hukum, any: [x], channels: [Fax Machine]}\n", "not a valid name in channels"),
     ("rules:\n  - {id: fallback, unit: hukum, any: [x]}\n", "'fallback' is reserved"),
     ("rules: [\n", "not valid YAML"),
 ])

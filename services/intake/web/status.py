@@ -37,11 +37,11 @@ class StatusRepository:
         )
 
     async def received(self, event: ComplaintReceived) -> None:
-        await self._upsert(event.tracking_code, event.complaint_id, event.channel.value, RECEIVED,
+        await self._upsert(event.tracking_code, event.complaint_id, event.channel, RECEIVED,
                            event.received_at, None, None)
 
     async def assigned(self, event: ComplaintAssigned) -> None:
-        await self._upsert(event.tracking_code, event.complaint_id, event.channel.value, ASSIGNED,
+        await self._upsert(event.tracking_code, event.complaint_id, event.channel, ASSIGNED,
                            event.received_at, event.unit.code, event.unit.name, event.sequence)
 
     async def find(self, tracking_code: str) -> dict | None:
