@@ -73,3 +73,37 @@ async def publish_many(bootstrap: str, topic: str, records: list[tuple[bytes, by
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Where each partition of `topic` ends now: read from here to see only what comes next."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or [])]
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 (fresh topic)
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        return {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_since(bootstrap: str, topic: str, start: dict[int, int], until: Callable[[list[Any]], bool],
+                     timeout: float = 30.0) -> list[Any]:
+    """Records of `topic` after the offsets in `start`, read until `until(records)` or time runs out."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        partitions = [TopicPartition(topic, p) for p in start]
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, start[tp.partition])
+        deadline = time.monotonic() + timeout
+        while not until(records) and time.monotonic() < deadline:
+            for part_records in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(part_records)
+        return records
+    finally:
+        await consumer.stop()

@@ -1,28 +1,26 @@
-"""HTTP handlers of the SMS and WhatsApp intakes, with FastStream's in-memory broker.
+"""Channel-specific handler behaviour, with FastStream's in-memory broker.
 
-Only the handlers' own behaviour is tested here (validation, signatures, what is
-published); acknowledgement by the real broker is covered by the integration and e2e tests.
+What every channel must do is in tests/contract (real Kafka); here: each gateway's own
+format, the SMS format-help reply, WhatsApp media and locations.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import time
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from aiokafka.errors import KafkaConnectionError
 from faststream.kafka import TestKafkaBroker
 
+from services.intake.sms import contract as sms_contract
 from services.intake.sms.app import SmsSettings
 from services.intake.sms.app import build_app as build_sms
+from services.intake.whatsapp import contract as wa
 from services.intake.whatsapp.app import WhatsAppSettings
 from services.intake.whatsapp.app import build_app as build_whatsapp
-from shared.contracts import ComplaintReceived, complaint_id_for
-
-SECRET = "unit-app-secret"
+from shared.contracts import CitizenReplyRequested, ComplaintReceived, complaint_id_for
 
 
 @asynccontextmanager
@@ -30,86 +28,107 @@ async def running(app):
     """The app's broker in memory, a client for its HTTP side, and what it published."""
     kit = app.state.kit
     published: list[ComplaintReceived] = []
+    replies: list[CitizenReplyRequested] = []
 
     @kit.broker.subscriber(kit.topics.received)
     async def capture(event: ComplaintReceived) -> None:
         published.append(event)
 
+    @kit.broker.subscriber(kit.topics.replies)
+    async def capture_reply(reply: CitizenReplyRequested) -> None:
+        replies.append(reply)
+
     async with TestKafkaBroker(kit.broker):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://intake") as client:
-            yield client, published, kit
+            yield client, published, replies
 
 
 @pytest.fixture
 async def sms():
-    async with running(build_sms(SmsSettings(gateway_secret="s3cret"))) as started:
+    async with running(build_sms(SmsSettings(gateway_secret=sms_contract.SECRET))) as started:
         yield started
 
 
 @pytest.fixture
 async def whatsapp():
-    async with running(build_whatsapp(WhatsAppSettings(app_secret=SECRET, verify_token="verify-me"))) as started:
+    async with running(build_whatsapp(WhatsAppSettings(app_secret=wa.SECRET, verify_token="verify-me"))) as started:
         yield started
 
 
-def inbound(text: str, message_id: str = "gw-1", sender: str = "081234567890") -> dict:
-    return {"message_id": message_id, "sender": sender, "text": text}
-
-
-async def test_sms_complaint_is_published_with_e164_sender(sms):
+async def test_kannel_get_url_becomes_a_complaint(sms):
     client, published, _ = sms
-    answer = await client.post("/api/v1/sms/inbound", json=inbound("SURGA lampu mati"),
-                               headers={"X-Gateway-Secret": "s3cret"})
-    assert answer.status_code == 202
+    answer = await client.get("/kannel/inbound", params={
+        "id": "b7f1c2d4-kannel", "sender": "+6281234567890", "receiver": "1708", "time": "2026-11-27 08:15:00",
+        "text": "Surga. lampu jalan di Jl. Dhoho mati"})
+    assert answer.status_code == 202, answer.text
     [event] = published
-    assert event.text == "lampu mati" and event.reporter.phone == "+6281234567890"
-    assert answer.json()["complaint_id"] == complaint_id_for("sms", "gw-1") == event.complaint_id
+    assert event.text == "lampu jalan di Jl. Dhoho mati" and event.reporter.phone == "+6281234567890"
+    assert event.complaint_id == complaint_id_for("sms", "kannel:b7f1c2d4-kannel")
+    assert event.received_at.isoformat() == "2026-11-27T08:15:00+07:00"  # Kannel's local time, WIB
 
 
-async def test_sms_without_keyword_gets_the_format_help(sms):
+async def test_kannel_post_url_reads_text_from_the_body_and_numbers_from_headers(sms):
     client, published, _ = sms
-    answer = await client.post("/api/v1/sms/inbound", json=inbound("lampu mati"),
-                               headers={"X-Gateway-Secret": "s3cret"})
-    assert answer.status_code == 422
-    assert answer.json()["detail"]["reason"] == "not_a_complaint"
-    assert "SURGA <isi aduan>" in answer.json()["detail"]["reply"]
+    answer = await client.post("/kannel/inbound?id=k-2", content="SURGA jalan berlubang".encode(),
+                               headers={"Content-Type": "text/plain", "X-Kannel-From": "081298765432",
+                                        "X-Kannel-To": "1708"})
+    assert answer.status_code == 202
+    assert [(e.text, e.reporter.phone) for e in published] == [("jalan berlubang", "+6281298765432")]
+
+
+async def test_kannel_without_message_id_retries_map_to_one_complaint(sms):
+    client, published, _ = sms
+    params = {"sender": "081298765432", "time": "2026-11-27 08:15:00", "text": "SURGA sampah menumpuk"}
+    for _ in range(2):
+        assert (await client.get("/kannel/inbound", params=params)).status_code == 202
+    assert len({e.complaint_id for e in published}) == 1 and len(published) == 2
+
+
+async def test_sms_without_keyword_publishes_the_format_help_reply(sms):
+    client, published, replies = sms
+    answer = await client.get("/kannel/inbound", params={"id": "k-3", "sender": "081298765432", "text": "halo"})
+    assert answer.status_code == 202 and answer.json() == {"complaint": False, "reason": "not_a_complaint",
+                                                           "reply": "format_help"}
+    assert published == []
+    [reply] = replies
+    assert (reply.to, reply.reason, reply.gateway, reply.channel) == ("+6281298765432", "format_help", "kannel", "sms")
+    assert "SURGA <isi aduan>" in reply.text
+    assert reply.reply_id == "format_help:kannel:k-3"  # a redelivered SMS asks for the same reply
+
+
+async def test_sms_with_keyword_and_nothing_after_it_is_not_a_complaint(sms):
+    client, published, replies = sms
+    await client.get("/kannel/inbound", params={"id": "k-4", "sender": "081298765432", "text": "SURGA:  "})
+    assert published == [] and len(replies) == 1
+
+
+async def test_generic_webhook_refuses_a_replayed_signature(sms):
+    client, published, _ = sms
+    body = json.dumps({"message_id": "g-1", "sender": "081234567890", "text": "SURGA lampu mati"}).encode()
+    headers = sms_contract.signed(body)
+    old = str(int(time.time()) - 3600)
+    import hashlib
+    import hmac
+    headers.update({"X-Timestamp": old, "X-Signature": "sha256=" + hmac.new(
+        sms_contract.SECRET.encode(), old.encode() + b"." + body, hashlib.sha256).hexdigest()})
+    answer = await client.post("/api/v1/sms/inbound", content=body, headers=headers)
+    assert (answer.status_code, answer.json()["reason"]) == (401, "stale_or_missing_timestamp")
     assert published == []
 
 
-async def test_sms_with_wrong_gateway_secret_is_refused(sms):
+async def test_generic_webhook_accepts_the_shared_secret_header(sms):
     client, published, _ = sms
-    answer = await client.post("/api/v1/sms/inbound", json=inbound("SURGA x"), headers={"X-Gateway-Secret": "no"})
-    assert answer.status_code == 401 and published == []
+    body = json.dumps({"message_id": "g-2", "sender": "081234567890", "text": "SURGA lampu mati"}).encode()
+    answer = await client.post("/api/v1/sms/inbound", content=body, headers={
+        "Content-Type": "application/json", "X-Gateway-Secret": sms_contract.SECRET})
+    assert answer.status_code == 202 and len(published) == 1
 
 
-async def test_broker_outage_answers_503_so_the_gateway_retries(sms, monkeypatch):
-    client, published, kit = sms
-
-    async def broker_down(*_args, **_kwargs):
-        raise KafkaConnectionError("broker down")
-
-    monkeypatch.setattr(kit.broker, "publish", broker_down)
-    answer = await client.post("/api/v1/sms/inbound", json=inbound("SURGA lampu mati"),
-                               headers={"X-Gateway-Secret": "s3cret"})
-    assert answer.status_code == 503 and answer.headers["Retry-After"]
-    assert answer.json()["reason"] == "broker_unavailable"
-
-
-def signed(payload: dict, secret: str = SECRET) -> tuple[bytes, dict]:
-    body = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return body, {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
-
-
-def wa_payload(*messages: dict, statuses: list | None = None) -> dict:
-    return {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
-        "field": "messages", "value": {"messaging_product": "whatsapp",
-                                       "contacts": [{"wa_id": "6285755501234", "profile": {"name": "Rina"}}],
-                                       "messages": list(messages), "statuses": statuses or []}}]}]}
-
-
-def text_message(wamid: str, body: str) -> dict:
-    return {"from": "6285755501234", "id": wamid, "timestamp": "1764230400", "type": "text", "text": {"body": body}}
+async def test_control_characters_are_removed_from_sms_text(sms):
+    client, published, _ = sms
+    await client.get("/kannel/inbound", params={"id": "k-5", "sender": "081298765432",
+                                                "text": "SURGA lampu\x00 mati\x1b[31m di gang"})
+    assert published[0].text == "lampu mati[31m di gang"
 
 
 async def test_whatsapp_verification_echoes_the_challenge_only_for_the_right_token(whatsapp):
@@ -118,32 +137,56 @@ async def test_whatsapp_verification_echoes_the_challenge_only_for_the_right_tok
     ok = await client.get("/webhook", params=params)
     assert (ok.status_code, ok.text) == (200, "42")
     bad = await client.get("/webhook", params={**params, "hub.verify_token": "guess"})
-    assert bad.status_code == 403
+    assert bad.status_code == 403 and bad.json()["reason"] == "verification_failed"
 
 
-async def test_whatsapp_post_needs_a_valid_signature(whatsapp):
+async def post_signed(client, payload: dict) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    return await client.post("/webhook", content=body, headers=wa.signed(body))
+
+
+async def test_whatsapp_messages_become_complaints_and_a_replay_keeps_their_ids(whatsapp):
     client, published, _ = whatsapp
-    body, headers = signed(wa_payload(text_message("wamid.A", "jalan rusak")), secret="wrong")
-    assert (await client.post("/webhook", content=body, headers=headers)).status_code == 401
-    headers.pop("X-Hub-Signature-256")
-    assert (await client.post("/webhook", content=body, headers=headers)).status_code == 401
-    assert published == []
-
-
-async def test_whatsapp_messages_become_complaints_and_retries_keep_their_id(whatsapp):
-    client, published, _ = whatsapp
-    payload = wa_payload(text_message("wamid.A", "jalan rusak"), text_message("wamid.B", "lampu mati"),
-                         {"from": "6285755501234", "id": "wamid.C", "timestamp": "1764230400", "type": "reaction"})
-    body, headers = signed(payload)
+    payload = wa.payload(wa.text_message("wamid.A", "jalan rusak"), wa.text_message("wamid.B", "lampu mati"),
+                         {"from": "6285755501234", "id": "wamid.C", "timestamp": "1764230400", "type": "reaction",
+                          "reaction": {"message_id": "wamid.A", "emoji": "👍"}})
     for _ in range(2):  # Meta resends when it did not see our 200
-        assert (await client.post("/webhook", content=body, headers=headers)).status_code == 200
+        assert (await post_signed(client, payload)).status_code == 200
     assert [e.text for e in published] == ["jalan rusak", "lampu mati"] * 2
-    assert len({e.complaint_id for e in published}) == 2  # the retry maps to the same complaints
+    assert len({e.complaint_id for e in published}) == 2
     assert published[0].reporter.name == "Rina" and published[0].reporter.phone == "+6285755501234"
+
+
+async def test_whatsapp_image_document_and_location_are_kept_on_the_complaint(whatsapp):
+    client, published, _ = whatsapp
+    base = {"from": "6285755501234", "timestamp": "1764230400"}
+    payload = wa.payload(
+        {**base, "id": "wamid.IMG", "type": "image", "image": {
+            "caption": "Jalan berlubang di depan SDN Bandar Lor", "mime_type": "image/jpeg",
+            "sha256": "6a3b0c", "id": "1479537139650973"}},
+        {**base, "id": "wamid.DOC", "type": "document", "document": {
+            "filename": "surat.pdf", "mime_type": "application/pdf", "sha256": "9f1e", "id": "2255"}},
+        {**base, "id": "wamid.LOC", "type": "location", "location": {
+            "latitude": -7.8166, "longitude": 112.0111, "name": "Alun-alun Kediri", "address": "Jl. Alun-alun"}})
+    assert (await post_signed(client, payload)).status_code == 200
+    image, document, place = published
+    assert image.text == "Jalan berlubang di depan SDN Bandar Lor"
+    assert image.attachments[0].reference == "whatsapp-media:1479537139650973"
+    assert image.attachments[0].mime_type == "image/jpeg"
+    assert document.text == "[document tanpa keterangan]" and document.attachments[0].filename == "surat.pdf"
+    assert (place.location.latitude, place.location.longitude) == (-7.8166, 112.0111)
+    assert "Alun-alun Kediri" in place.text
 
 
 async def test_whatsapp_status_callbacks_are_accepted_and_ignored(whatsapp):
     client, published, _ = whatsapp
-    body, headers = signed(wa_payload(statuses=[{"id": "wamid.A", "status": "delivered"}]))
-    answer = await client.post("/webhook", content=body, headers=headers)
+    answer = await post_signed(client, wa.payload(statuses=[{"id": "wamid.A", "status": "delivered"}]))
     assert answer.status_code == 200 and answer.json() == {"accepted": []} and published == []
+
+
+async def test_whatsapp_many_messages_in_one_payload_are_all_published(whatsapp):
+    client, published, _ = whatsapp
+    messages = [wa.text_message(f"wamid.M{n}", f"aduan nomor {n}") for n in range(200)]
+    answer = await post_signed(client, wa.payload(*messages))
+    assert answer.status_code == 200 and len(answer.json()["accepted"]) == 200
+    assert len({e.complaint_id for e in published}) == 200
