@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra stop reset venv bench-rules
+.PHONY: run test unit infra browser stop reset venv bench-rules
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -25,8 +25,12 @@ infra: venv
 run: infra
 	deploy/local/run.sh
 
-# The whole suite against the real broker and database.
-test: infra
+# Debian's chromium and chromedriver, for the web form's browser test.
+browser:
+	deploy/local/install-browser.sh
+
+# The whole suite against the real broker and database, and a real browser.
+test: infra browser
 	$(PY) -m pytest
 
 # Only the tests that need no broker or database (seconds).

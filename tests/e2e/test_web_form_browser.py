@@ -1,0 +1,57 @@
+"""The web form in a real headless browser (Debian's chromium through chromedriver): fill it in,
+submit, read the tracking code, open the status page. No JavaScript is needed by the page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.kafka, pytest.mark.postgres]
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser():
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.fail("chromium and chromium-driver are missing: `make test` installs them (Debian packages)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="aduan-chromium-")
+    # This machine's network is closed: no background connections, no first-run, no sync.
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-extensions", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_citizen_submits_the_form_and_checks_the_status(processes, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
+    browser.get(web.url + "/")
+    assert "Sampaikan aduan" in browser.page_source
+    browser.find_element(By.ID, "text").send_keys("Lampu penerangan jalan di Jl. Dhoho mati sejak seminggu.")
+    browser.find_element(By.CSS_SELECTOR, "input[name=anonymity][value=anonim]").click()
+    browser.find_element(By.ID, "phone").send_keys("0812-3456-7890")
+    photo = tmp_path / "lampu.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 128)
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    code = browser.find_element(By.ID, "tracking-code").text
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}", code), browser.page_source[:2000]
+    assert "Foto terlampir" in browser.page_source
+    browser.find_element(By.ID, "status-link").click()
+    assert browser.find_element(By.ID, "status-text").text.startswith("Aduan")
+    assert code in browser.page_source
