@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra browser stop reset venv bench-rules
+.PHONY: run test unit infra browser stop reset venv bench-rules new-channel
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -40,6 +40,10 @@ unit: venv
 # Speed of the pure rule engine (no servers), beside normalisation alone.
 bench-rules: venv
 	$(PY) -m bench.rules_engine
+
+# A new intake channel that already passes the channel contract suite: make new-channel name=telegram
+new-channel: venv
+	$(PY) -m shared.scaffold $(name)
 
 stop:
 	deploy/local/kafka.sh stop
