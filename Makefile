@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra browser stop reset venv bench-rules new-channel
+.PHONY: run test unit infra browser stop reset venv bench-rules bench-web new-channel
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -42,6 +42,10 @@ bench-rules: venv
 	$(PY) -m bench.rules_engine
 
 # A new intake channel that already passes the channel contract suite: make new-channel name=telegram
+# Accept rate and latency of the web JSON endpoint on one core, beside a bare Kafka-producing endpoint.
+bench-web: infra
+	$(PY) -m bench.web_intake
+
 new-channel: venv
 	$(PY) -m shared.scaffold $(name)
 

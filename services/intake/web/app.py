@@ -160,7 +160,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         upload_id = await state["uploads"].store(event.complaint_id, submission.photo) if submission.photo else None
         event = event.model_copy(update={"attachments": submission.attachments(upload_id)})
         await kit.publish(event)  # a broker outage answers 503 here; the form can be sent again safely
-        await state["status"].received(event)
+        await state["status"].received(event, durable=False)
         return page(request, "confirmation.html", tracking_code=event.tracking_code, text=event.text,
                     photo=bool(upload_id))
 
@@ -198,7 +198,8 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
             text=clean_text(form.text, MAX_TEXT), producer=SERVICE, anonymity=form.anonymity,
             category=form.category, reporter=Reporter(name=form.name, phone=phone, email=form.email))
         await kit.publish(event)
-        await state["status"].received(event)  # so the status page knows it at once
+        # So the status page knows it at once; the status consumer writes it durably from Kafka.
+        await state["status"].received(event, durable=False)
         return Accepted(complaint_id=event.complaint_id, tracking_code=event.tracking_code,
                         status_url=f"/api/v1/complaints/{event.tracking_code}")
 

@@ -21,9 +21,17 @@ class StatusRepository:
 
     async def _upsert(self, tracking_code: str, complaint_id: str, channel: str, rank_status: tuple,
                       received_at: datetime, unit_code: str | None, unit_name: str | None,
-                      sequence: int = 0) -> None:
+                      sequence: int = 0, durable: bool = True) -> None:
         rank, status = rank_status
-        await self.pool.execute(
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not durable:
+                await conn.execute("SET LOCAL synchronous_commit TO OFF")
+            await self._write(conn, tracking_code, complaint_id, channel, status, rank, unit_code, unit_name,
+                              received_at, sequence)
+
+    @staticmethod
+    async def _write(conn: asyncpg.Connection, *values: object) -> None:
+        await conn.execute(
             """INSERT INTO complaint_status (tracking_code, complaint_id, channel, status, status_rank,
                                              unit_code, unit_name, received_at, assignment_sequence)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -33,12 +41,12 @@ class StatusRepository:
                    updated_at = now()
                WHERE (complaint_status.status_rank, complaint_status.assignment_sequence)
                      <= (EXCLUDED.status_rank, EXCLUDED.assignment_sequence)""",
-            tracking_code, complaint_id, channel, status, rank, unit_code, unit_name, received_at, sequence,
-        )
+            *values)
 
-    async def received(self, event: ComplaintReceived) -> None:
+    async def received(self, event: ComplaintReceived, durable: bool = True) -> None:
+        """`durable=False` when the consumer will write it again from Kafka anyway: no fsync wait."""
         await self._upsert(event.tracking_code, event.complaint_id, event.channel, RECEIVED,
-                           event.received_at, None, None)
+                           event.received_at, None, None, durable=durable)
 
     async def assigned(self, event: ComplaintAssigned) -> None:
         await self._upsert(event.tracking_code, event.complaint_id, event.channel, ASSIGNED,
