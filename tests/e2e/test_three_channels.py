@@ -16,6 +16,8 @@ from tests.support.kafka import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 APP_SECRET = "e2e-app-secret"
+# HTML and SQL in a complaint are stored as typed, and never executed or rendered.
+WEB_TEXT = "Petugas loket perizinan menyuruh lewat calo biar cepat <b>x</b>'); DROP TABLE complaints; --"
 VERIFY_TOKEN = "e2e-verify-token"
 
 
@@ -52,11 +54,11 @@ def whatsapp_payload(wamid: str, sender: str, text: str) -> bytes:
     }).encode()
 
 
-async def test_a_complaint_from_each_channel_reaches_its_unit_lapor_and_the_status_page(stack, lapor_standin):
+async def test_a_complaint_from_each_channel_reaches_its_unit_lapor_and_the_status_page(stack, lapor_standin, db):
     services, maildir = stack
     async with httpx.AsyncClient(timeout=15) as http:
         web = await http.post(services["web"].url + "/api/v1/complaints", json={
-            "text": "Petugas loket perizinan menyuruh lewat calo biar cepat",
+            "text": WEB_TEXT,
             "name": "Budi Santoso", "phone": "0812-3456-7890", "anonymity": "rahasia"})
         assert web.status_code == 202, web.text
 
@@ -111,6 +113,9 @@ async def test_a_complaint_from_each_channel_reaches_its_unit_lapor_and_the_stat
         assert "Budi" not in web_mail and "81234567890" not in web_mail  # rahasia
 
         complaint_ids = {found[code]["complaint_id"] for code in expected}
+        stored = await db.fetchval("SELECT text FROM router.complaints WHERE complaint_id = $1",
+                                   web.json()["complaint_id"])
+        assert stored == WEB_TEXT
 
         async def lapor_references() -> set:
             answer = await http.get(lapor_standin.url + "/api/v1/reports",

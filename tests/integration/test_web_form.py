@@ -102,3 +102,16 @@ async def test_submissions_are_rate_limited_per_client(web):
                    for n in range(5)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
     assert int(answers[3].headers["Retry-After"]) > 0
+
+
+async def test_malformed_or_wrongly_typed_form_data_is_refused(web, infra, topics):
+    async with httpx.AsyncClient(base_url=web.url, timeout=15) as http:
+        fields = await open_form(http)
+        broken = await http.post("/aduan", content=b"--xyz\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nhalo",
+                                 headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+        assert broken.status_code in (400, 403)  # unreadable, or no readable CSRF token in it
+        as_json = await http.post("/aduan", json={**fields, "text": "Saluran air mampet di depan pasar"})
+        assert as_json.status_code == 415
+        nul = await http.post("/aduan", data={**fields, "text": "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c"})
+        assert nul.status_code == 422 and "Isi aduan kosong" in nul.text
+    assert await read_topic(infra.kafka_bootstrap, topics.received, until=lambda r: False, timeout=1) == []
