@@ -48,7 +48,7 @@ def consumer_app(
     settings: ServiceSettings,
     *,
     schema: str,
-    migrations: Path,
+    migrations: Path | tuple[Path, ...],
     on_pool: Callable[[asyncpg.Pool], None],
 ) -> AsgiFastStream:
     """The service's app: migrations then the broker at start-up; health routes; pool closed last."""
@@ -59,7 +59,8 @@ def consumer_app(
     @app.on_startup
     async def connect_database() -> None:
         pool = await create_pool(settings.db, schema)
-        applied = await migrate(pool, schema, migrations)
+        folders = migrations if isinstance(migrations, tuple) else (migrations,)
+        applied = await migrate(pool, schema, *folders)
         state["pool"] = pool
         on_pool(pool)
         log.info("service_starting", service=service, migrations_applied=applied)

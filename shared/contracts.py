@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -115,6 +115,7 @@ class Unit(BaseModel):
     code: str
     name: str
     email: EmailStr
+    webhook_url: str | None = Field(default=None, description="the unit's system, notified with a signed POST")
 
 
 class Envelope(BaseModel):
@@ -221,6 +222,20 @@ class ComplaintAssigned(Envelope):
     reason: str | None = Field(default=None, description="why a person re-assigned it")
     attachments: list[Attachment] = Field(default_factory=list)
     location: Location | None = None
+    forward_due: date | None = Field(default=None, description="verify and forward by (LAPOR!: 3 working days)")
+    follow_up_due: date | None = Field(default=None, description="the unit's follow-up by (LAPOR!: 5 working days)")
+
+
+class LaporReportLinked(Envelope):
+    """The complaint has its report in SP4N-LAPOR!. Topic: complaints.status.v1, key: complaint_id."""
+
+    event_type: Literal["complaint.lapor_linked"] = "complaint.lapor_linked"
+    schema_version: Literal[1] = 1
+
+    complaint_id: str
+    tracking_code: str
+    lapor_tracking_id: str
+    lapor_status: str
 
 
 class CitizenReplyRequested(Envelope):

@@ -22,9 +22,13 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:
     )
 
 
-async def migrate(pool: asyncpg.Pool, schema: str, migrations_dir: Path) -> list[str]:
-    """Apply the schema's migrations not applied yet, in file-name order. Returns their names."""
-    files = sorted(migrations_dir.glob("*.sql"))
+async def migrate(pool: asyncpg.Pool, schema: str, *migrations_dirs: Path) -> list[str]:
+    """Apply the schema's migrations not applied yet, in file-name order. Returns their names.
+
+    Several folders may contribute (a service's own, and shared ones such as the jobs table);
+    file names must be unique across them.
+    """
+    files = sorted((path for folder in migrations_dirs for path in folder.glob("*.sql")), key=lambda p: p.name)
     applied_now = []
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")

@@ -36,3 +36,15 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+
+class DeliverySettings(ServiceSettings):
+    """What a service that delivers to the outside through shared/jobs.py adds."""
+
+    # 15 attempts with back-off capped at 10 minutes span a bit over an hour of outage.
+    retry_max_attempts: int = 15
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+    concurrency: int = 8  # deliveries in flight at once
+    lease_seconds: float = 120.0  # a claimed job whose process died runs again after this
+    shutdown_grace_seconds: float = 10.0  # on SIGTERM, deliveries in flight get this long to finish

@@ -56,6 +56,7 @@ class Topics:
             dead_letter_topic(self.assigned, "notifier"): DLQ_PARTITIONS,
             dead_letter_topic(self.assigned, "lapor-sync"): DLQ_PARTITIONS,
             dead_letter_topic(self.assigned, "intake-web"): DLQ_PARTITIONS,
+            dead_letter_topic(self.replies, "notifier"): DLQ_PARTITIONS,
         }
         main = {self.received: PARTITIONS, self.assigned: PARTITIONS, self.status: PARTITIONS,
                 self.replies: PARTITIONS}

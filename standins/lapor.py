@@ -1,7 +1,8 @@
 """STAND-IN for SP4N-LAPOR!, NOT the real system.
 
 Speaks exactly the contract in services/lapor_sync/lapor_contract.py, keeps reports in
-memory, and checks the bearer token. For `make run` and the tests only.
+memory, and checks the bearer token. Faults (500s, timeouts, 429, slowness) can be switched
+on for tests: see standins/faults.py. For `make run` and the tests only.
 Run: python -m standins.lapor  (port ADUAN_LAPOR_STANDIN_PORT, default 8099)
 """
 
@@ -16,10 +17,12 @@ from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
 
 from services.lapor_sync.lapor_contract import CreateReport, FollowUp, Report
+from standins import faults
 
 
 def create_app(token: str) -> FastAPI:
     app = FastAPI(title="SP4N-LAPOR! STAND-IN (not the real LAPOR!)")
+    faults.install(app, "/api/")
     reports: dict[str, dict] = {}  # tracking_id -> stored report
     by_reference: dict[str, str] = {}
     numbers = itertools.count(1)

@@ -90,3 +90,30 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 def lapor_standin(processes: Processes):
     return processes.start("lapor-standin", "standins.lapor", "ADUAN_LAPOR_STANDIN_PORT",
                            ready_path="/openapi.json")
+
+
+@pytest.fixture
+def sms_standin(processes: Processes):
+    return processes.start("sms-standin", "standins.sms_gateway", "ADUAN_SMS_STANDIN_PORT",
+                           ready_path="/openapi.json")
+
+
+@pytest.fixture
+def whatsapp_standin(processes: Processes):
+    return processes.start("whatsapp-standin", "standins.whatsapp_cloud", "ADUAN_WHATSAPP_STANDIN_PORT",
+                           ready_path="/openapi.json")
+
+
+@pytest.fixture
+def webhook_sink(processes: Processes):
+    return processes.start("webhook-sink", "standins.webhook_sink", "ADUAN_WEBHOOK_SINK_PORT",
+                           ready_path="/openapi.json")
+
+
+# Deliveries retry within a second in tests (production: 5 s doubling to 10 minutes).
+FAST_RETRIES = {"RETRY_BASE_SECONDS": "0.2", "RETRY_MAX_SECONDS": "1", "RETRY_MAX_ATTEMPTS": "200",
+                "LEASE_SECONDS": "5"}
+
+
+def fast_retries(prefix: str, **overrides: str) -> dict[str, str]:
+    return {f"{prefix}{key}": value for key, value in {**FAST_RETRIES, **overrides}.items()}

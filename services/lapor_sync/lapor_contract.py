@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel
 
 from shared.contracts import Anonymity, ComplaintAssigned
+from shared.jobs import raise_for_http
 
 REPORTS_PATH = "/api/v1/reports"
 
@@ -61,10 +62,6 @@ def follow_up_for_reassignment(assigned: ComplaintAssigned) -> FollowUp:
                     text=f"Aduan dialihkan kepada {assigned.unit.name}. Alasan: {assigned.reason or '-'}")
 
 
-class LaporError(Exception):
-    """LAPOR! answered something we cannot use (or not at all)."""
-
-
 def report_from_assignment(assigned: ComplaintAssigned) -> CreateReport:
     reporter = assigned.reporter_for_unit
     return CreateReport(
@@ -92,7 +89,7 @@ class LaporClient:
 
     async def find_by_reference(self, reference: str) -> Report | None:
         response = await self._http.get(REPORTS_PATH, params={"reference": reference})
-        self._raise_for_status(response)
+        raise_for_http(response, "LAPOR! find")
         items = response.json().get("items", [])
         return Report.model_validate(items[0]) if items else None
 
@@ -101,12 +98,12 @@ class LaporClient:
                                          headers={"Content-Type": "application/json"})
         if response.status_code == 409:  # already created by an earlier attempt
             return Report.model_validate(response.json())
-        self._raise_for_status(response)
+        raise_for_http(response, "LAPOR! create")
         return Report.model_validate(response.json())
 
     async def get_report(self, tracking_id: str) -> Report:
         response = await self._http.get(f"{REPORTS_PATH}/{tracking_id}")
-        self._raise_for_status(response)
+        raise_for_http(response, "LAPOR! status")
         return Report.model_validate(response.json())
 
     async def add_follow_up(self, tracking_id: str, follow_up: FollowUp) -> None:
@@ -115,9 +112,4 @@ class LaporClient:
                                          headers={"Content-Type": "application/json"})
         if response.status_code == 409:  # this follow-up was posted by an earlier attempt
             return
-        self._raise_for_status(response)
-
-    @staticmethod
-    def _raise_for_status(response: httpx.Response) -> None:
-        if response.is_error:
-            raise LaporError(f"LAPOR! answered {response.status_code}: {response.text[:300]}")
+        raise_for_http(response, "LAPOR! follow-up")

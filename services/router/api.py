@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr
 from services.router.assignment import ReassignmentRefused, build_reassignment
 from services.router.live_ruleset import LiveRuleSet
 from services.router.repository import NotFound, RouterRepository
+from services.router.working_days import WorkingCalendar
 from shared.contracts import ComplaintAssigned, normalise_tracking_code
 
 
@@ -45,6 +46,7 @@ def create_api(
     publish: Callable[[ComplaintAssigned], Awaitable[bool]],
     operator_tokens: dict[str, SecretStr],
     unit_tokens: dict[str, SecretStr],
+    calendar: WorkingCalendar,
 ) -> FastAPI:
     api = FastAPI(title="Aduan router API", description=__doc__, docs_url="/api/docs",
                   openapi_url="/api/openapi.json", redoc_url=None)
@@ -93,7 +95,8 @@ def create_api(
             raise HTTPException(422, f"unknown unit {body.unit!r}")
         return await store_and_publish(ref, lambda current: build_reassignment(
             current, ruleset.unit(body.unit), ruleset_version=ruleset.version,
-            assigned_by=str(who), reason=body.reason))
+            deadlines=ruleset.registry.deadlines_for(body.unit), assigned_by=str(who), reason=body.reason,
+            calendar=calendar))
 
     @api.post("/api/v1/complaints/{ref}/not-our-authority", status_code=202)
     async def not_our_authority(ref: str, body: HandBack, who: Principal = Depends(principal)) -> dict:
@@ -105,7 +108,8 @@ def create_api(
                 # Same answer as for a complaint that does not exist: no hint about others' complaints.
                 raise NotFound(ref)
             return build_reassignment(current, triage, ruleset_version=ruleset.version,
-                                      assigned_by=str(who), reason=f"Bukan wewenang: {body.reason}")
+                                      deadlines=ruleset.registry.deadlines_for(triage.code), assigned_by=str(who),
+                                      reason=f"Bukan wewenang: {body.reason}", calendar=calendar)
 
         return await store_and_publish(ref, decide)
 

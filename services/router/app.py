@@ -14,6 +14,7 @@ from services.router.assignment import build_assignment
 from services.router.live_ruleset import LiveRuleSet
 from services.router.repository import RouterRepository
 from services.router.settings import RouterSettings
+from services.router.working_days import WorkingCalendar
 from shared.consumer import WithHttpApi, consumer_app, consumer_broker, subscriber_options
 from shared.contracts import ComplaintAssigned, ComplaintReceived
 from shared.topics import Topics
@@ -31,6 +32,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     topics = Topics(settings.kafka.topic_prefix)
     broker = consumer_broker(SERVICE, settings)
     live = LiveRuleSet(settings.rules_file, settings.units_file)  # invalid rules: refuse to start
+    calendar = WorkingCalendar(settings.collective_leave)
     state: dict = {}  # "db": RouterRepository, "tasks": background tasks; filled at start-up
     assigned_topic = broker.publisher(topics.assigned, schema=ComplaintAssigned)
 
@@ -46,7 +48,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
             ruleset = live.current
             decision = ruleset.route(received.text, received.channel, received.category)
             stored = await state["db"].assign_once(
-                received, lambda sequence: build_assignment(received, decision, sequence))
+                received, lambda sequence: build_assignment(received, decision, sequence, calendar))
             # Published after the database commit and before the offset commit: a crash in
             # between republishes the stored event (same event_id), never a second decision.
             if not stored.published:
@@ -93,7 +95,8 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
             task.cancel()
 
     api = create_api(repository=lambda: state["db"], live=live, publish=publish_if_possible,
-                     operator_tokens=settings.operator_tokens, unit_tokens=settings.unit_tokens)
+                     operator_tokens=settings.operator_tokens, unit_tokens=settings.unit_tokens,
+                     calendar=calendar)
     app = consumer_app(SERVICE, broker, settings, schema="router", migrations=MIGRATIONS, on_pool=on_pool)
     app.on_shutdown(stop_tasks)
     log.info("ruleset_loaded", version=live.current.version, rules=len(live.current.rules))

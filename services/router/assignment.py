@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime
 
 from services.router.rules import Decision
+from services.router.units import Deadlines
+from services.router.working_days import WorkingCalendar
 from shared.contracts import ComplaintAssigned, ComplaintReceived, Unit
 
 PRODUCER = "router"
@@ -16,7 +18,11 @@ def assignment_id_for(complaint_id: str, sequence: int) -> str:
     return str(uuid.uuid5(uuid.UUID(complaint_id), f"assignment:{sequence}"))
 
 
-def build_assignment(received: ComplaintReceived, decision: Decision, sequence: int) -> ComplaintAssigned:
+CALENDAR = WorkingCalendar()
+
+
+def build_assignment(received: ComplaintReceived, decision: Decision, sequence: int,
+                     calendar: WorkingCalendar = CALENDAR) -> ComplaintAssigned:
     hides_identity = received.anonymity.hides_identity
     return ComplaintAssigned(
         producer=PRODUCER,
@@ -39,6 +45,8 @@ def build_assignment(received: ComplaintReceived, decision: Decision, sequence: 
         is_fallback=decision.is_fallback,
         attachments=received.attachments,
         location=received.location,
+        forward_due=calendar.add_working_days(received.received_at, decision.deadlines.forward),
+        follow_up_due=calendar.add_working_days(datetime.now(UTC), decision.deadlines.follow_up),
     )
 
 
@@ -49,8 +57,8 @@ class ReassignmentRefused(ValueError):
     """A re-assignment that must not happen (same unit, or a unit moving what is not its own)."""
 
 
-def build_reassignment(current: ComplaintAssigned, unit: Unit, *, ruleset_version: str,
-                       assigned_by: str, reason: str) -> ComplaintAssigned:
+def build_reassignment(current: ComplaintAssigned, unit: Unit, *, ruleset_version: str, deadlines: Deadlines,
+                       assigned_by: str, reason: str, calendar: WorkingCalendar = CALENDAR) -> ComplaintAssigned:
     """The next assignment of a complaint, made by a person: everything else travels as it was."""
     if unit.code == current.unit.code:
         raise ReassignmentRefused(f"the complaint is already assigned to {unit.code}")
@@ -68,4 +76,5 @@ def build_reassignment(current: ComplaintAssigned, unit: Unit, *, ruleset_versio
         "is_fallback": False,
         "assigned_by": assigned_by,
         "reason": reason,
+        "follow_up_due": calendar.add_working_days(datetime.now(UTC), deadlines.follow_up),
     })

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from services.router.normalise import normalise
-from services.router.units import DEFAULT_UNITS_FILE, RegistryError, UnitsRegistry, parse_registry
+from services.router.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegistry, parse_registry
 from shared.contracts import Unit
 
 DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
@@ -100,6 +100,7 @@ class Decision:
     matched_terms: list[str]
     is_fallback: bool
     ruleset_version: str
+    deadlines: Deadlines
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,11 @@ class RuleSet:
         normalised = normalise(text)
         for rule in self.rules:
             if (matched := rule.match(normalised, channel, category)) is not None:
-                return Decision(self.unit(rule.unit), rule.id, matched, False, self.version)
-        return Decision(self.unit(self.registry.fallback), FALLBACK_RULE_ID, [], True, self.version)
+                return Decision(self.unit(rule.unit), rule.id, matched, False, self.version,
+                                self.registry.deadlines_for(rule.unit))
+        fallback = self.registry.fallback
+        return Decision(self.unit(fallback), FALLBACK_RULE_ID, [], True, self.version,
+                        self.registry.deadlines_for(fallback))
 
     def unit(self, code: str) -> Unit:
         entry = self.registry.get(code)

@@ -1,3 +1,4 @@
+from datetime import date
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -20,3 +21,5 @@ class RouterSettings(ServiceSettings):
     # Bearer tokens, as JSON: {"<operator name>": "<token>"} and {"<unit code>": "<token>"}.
     operator_tokens: dict[str, SecretStr] = {}
     unit_tokens: dict[str, SecretStr] = {}
+    # Collective leave days (cuti bersama) of the year's decree, as JSON: ["2026-03-23", ...].
+    collective_leave: list[date] = []

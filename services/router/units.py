@@ -37,7 +37,8 @@ class UnitEntry(BaseModel):
     deadlines: Deadlines | None = None  # None: the registry's defaults
 
     def as_unit(self) -> Unit:
-        return Unit(code=self.code, name=self.name, email=self.email)
+        return Unit(code=self.code, name=self.name, email=self.email,
+                    webhook_url=str(self.webhook_url) if self.webhook_url else None)
 
 
 class UnitsRegistry(BaseModel):
