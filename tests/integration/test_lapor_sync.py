@@ -1,44 +1,59 @@
-"""lapor_sync against the real broker and database and the LAPOR! stand-in server."""
+"""lapor_sync against the real broker and database and the LAPOR! stand-in, with its faults."""
 
 from __future__ import annotations
+
+import signal
 
 import httpx
 import pytest
 
+from tests.conftest import fast_retries
 from tests.support import events
-from tests.support.kafka import eventually, publish
+from tests.support.kafka import eventually, json_values, publish, publish_many, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 TOKEN = {"Authorization": "Bearer local-standin-token"}
 
 
+def lapor_env(standin, **extra: str) -> dict[str, str]:
+    return {"ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": standin.url, "ADUAN_LAPOR_SYNC_LAPOR_TIMEOUT_SECONDS": "1",
+            "ADUAN_LAPOR_SYNC_CIRCUIT_OPEN_SECONDS": "1", **fast_retries("ADUAN_LAPOR_SYNC_"), **extra}
+
+
 @pytest.fixture
 def lapor_sync(processes, lapor_standin):
-    return processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT",
-                           {"ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": lapor_standin.url})
+    return processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT", lapor_env(lapor_standin))
+
+
+def reports(standin) -> list[dict]:
+    return httpx.get(f"{standin.url}/api/v1/reports", headers=TOKEN).json()["items"]
 
 
 def reports_for(standin, reference: str) -> list[dict]:
-    items = httpx.get(f"{standin.url}/api/v1/reports", headers=TOKEN).json()["items"]
-    return [item for item in items if item["reference"] == reference]
+    return [item for item in reports(standin) if item["reference"] == reference]
 
 
-async def test_one_lapor_report_per_complaint_and_its_id_stored(lapor_sync, lapor_standin, infra, topics, db):
+def faults(standin, **spec) -> None:
+    httpx.post(f"{standin.url}/_standin/faults", json=spec).raise_for_status()
+
+
+async def send(infra, topics, assigned) -> None:
+    await publish(infra.kafka_bootstrap, topics.assigned, assigned.model_dump_json().encode(),
+                  key=assigned.complaint_id.encode())
+
+
+async def test_one_report_per_complaint_its_id_stored_and_published(lapor_sync, lapor_standin, infra, topics, db):
     assigned = events.assigned("Kendaraan dinas bekas lelang aset daerah belum diserahkan ke pemenang")
     for _ in range(3):
-        await publish(infra.kafka_bootstrap, topics.assigned, assigned.model_dump_json().encode(),
-                      key=assigned.complaint_id.encode())
-
+        await send(infra, topics, assigned)
     stored = await eventually(lambda: db.fetchval(
         "SELECT lapor_tracking_id FROM lapor_sync.reports WHERE complaint_id = $1", assigned.complaint_id))
-    # Let all three copies be processed, then count what LAPOR! holds.
-    later = events.assigned("Hotspot wifi di alun-alun lemot sekali")
-    await publish(infra.kafka_bootstrap, topics.assigned, later.model_dump_json().encode(),
-                  key=assigned.complaint_id.encode())  # same key: same partition, after the copies
-    assert await eventually(lambda: reports_for(lapor_standin, later.complaint_id))
-    reports = reports_for(lapor_standin, assigned.complaint_id)
-    assert [r["tracking_id"] for r in reports] == [stored]
-    assert reports[0]["request"]["reporter"]["name"] == "Siti Aminah"
+    [linked] = json_values(await read_topic(infra.kafka_bootstrap, topics.status, until=lambda r: len(r) >= 1))
+    assert (linked["event_type"], linked["lapor_tracking_id"]) == ("complaint.lapor_linked", stored)
+    assert await eventually(lambda: db.fetchval(
+        "SELECT status = 'done' FROM lapor_sync.jobs WHERE job_key = $1", f"lapor_create:{assigned.complaint_id}"))
+    [report] = reports_for(lapor_standin, assigned.complaint_id)
+    assert report["tracking_id"] == stored and report["request"]["reporter"]["name"] == "Siti Aminah"
 
 
 async def test_existing_report_is_found_not_created_again(lapor_sync, lapor_standin, infra, topics, db):
@@ -50,12 +65,91 @@ async def test_existing_report_is_found_not_created_again(lapor_sync, lapor_stan
     client = LaporClient(lapor_standin.url, "local-standin-token")
     created_before = await client.create_report(report_from_assignment(assigned))
     await client.close()
-
-    await publish(infra.kafka_bootstrap, topics.assigned, assigned.model_dump_json().encode(),
-                  key=assigned.complaint_id.encode())
+    await send(infra, topics, assigned)
     stored = await eventually(lambda: db.fetchval(
         "SELECT lapor_tracking_id FROM lapor_sync.reports WHERE complaint_id = $1", assigned.complaint_id))
     assert stored == created_before.tracking_id
     [report] = reports_for(lapor_standin, assigned.complaint_id)
-    assert report["request"]["reporter"] is None  # anonim: identity not sent to LAPOR! either
-    assert report["request"]["anonymity"] == "anonim"
+    assert report["request"]["reporter"] is None and report["request"]["anonymity"] == "anonim"
+
+
+async def test_lapor_failing_and_timing_out_then_healthy_every_complaint_has_exactly_one_report(
+        lapor_sync, lapor_standin, infra, topics, db):
+    batch = [events.assigned(f"Aduan {n} pajak reklame", message_id=f"lapor-faults-{topics.prefix}{n}")
+             for n in range(60)]
+    faults(lapor_standin, mode="error", count=40)
+    await publish_many(infra.kafka_bootstrap, topics.assigned,
+                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch[:30]])
+    assert await eventually(lambda: db.fetchval(
+        "SELECT count(*) > 0 FROM lapor_sync.jobs WHERE last_error LIKE '%500%'"), timeout=30)
+    # Timeouts: the stand-in creates the report, then answers too late (the client gives up after 1 s).
+    faults(lapor_standin, mode="timeout", count=30, delay_seconds=2)
+    await publish_many(infra.kafka_bootstrap, topics.assigned,
+                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch[30:]])
+    ids = {a.complaint_id for a in batch}
+    assert await eventually(lambda: db.fetchval(
+        "SELECT count(*) = 60 FROM lapor_sync.reports WHERE complaint_id = ANY($1::uuid[])", list(ids)), timeout=120)
+    held = [r for r in reports(lapor_standin) if r["reference"] in ids]
+    assert sorted(r["reference"] for r in held) == sorted(ids), "a complaint has no report, or two"
+    stored = {str(r["complaint_id"]): r["lapor_tracking_id"] for r in await db.fetch(
+        "SELECT complaint_id, lapor_tracking_id FROM lapor_sync.reports WHERE complaint_id = ANY($1::uuid[])", list(ids))}
+    assert stored == {r["reference"]: r["tracking_id"] for r in held}
+    failed = await db.fetchval("SELECT count(*) FROM lapor_sync.jobs WHERE job_key = ANY($1) AND attempts > 1",
+                               [f"lapor_create:{i}" for i in ids])
+    print(f"lapor faults: 60 complaints, {len(held)} reports, {len(held) - len(ids)} duplicated, "
+          f"{failed} needed more than one attempt")
+    assert failed > 0  # the faults really happened
+
+
+async def test_rate_limit_is_respected(lapor_sync, lapor_standin, infra, topics, db):
+    faults(lapor_standin, mode="rate_limit", count=1, retry_after=3)
+    assigned = events.assigned("Lelang aset kendaraan belum selesai")
+    await send(infra, topics, assigned)
+    key = f"lapor_create:{assigned.complaint_id}"
+    wait = await eventually(lambda: db.fetchval(
+        "SELECT extract(epoch FROM next_attempt_at - updated_at) FROM lapor_sync.jobs"
+        " WHERE job_key = $1 AND last_error LIKE '%429%'", key))
+    assert wait >= 2.9  # Retry-After: 3, although our own back-off would have tried after a second
+    assert await eventually(lambda: reports_for(lapor_standin, assigned.complaint_id), timeout=30)
+
+
+async def test_reassignment_becomes_one_follow_up(lapor_sync, lapor_standin, infra, topics):
+    from services.router.assignment import build_reassignment
+    from services.router.rules import load_ruleset
+
+    first = events.assigned("SURGA nama di SPPT PBB masih atas nama pemilik lama")
+    ruleset = load_ruleset()
+    second = build_reassignment(first, ruleset.unit("hukum"), ruleset_version=ruleset.version,
+                                deadlines=ruleset.registry.deadlines_for("hukum"), assigned_by="operator:t",
+                                reason="Sengketa waris")
+    for event in (first, second, second):
+        await send(infra, topics, event)
+
+    async def follow_ups() -> list:
+        found = reports_for(lapor_standin, first.complaint_id)
+        return found[0]["followups"] if found else []
+
+    [follow_up] = await eventually(follow_ups, timeout=30)
+    assert follow_up["reference"] == second.assignment_id and "Sengketa waris" in follow_up["text"]
+
+
+async def test_lapor_sync_killed_mid_stream_loses_and_doubles_nothing(processes, lapor_standin, infra, topics, db):
+    env = lapor_env(lapor_standin)
+    worker = processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT", env)
+    batch = [events.assigned(f"Aduan {n} retribusi pasar", message_id=f"kill-l-{topics.prefix}{n}") for n in range(300)]
+    faults(lapor_standin, mode="slow", delay_seconds=0.02)  # keep the stream going long enough to cut it
+    await publish_many(infra.kafka_bootstrap, topics.assigned,
+                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch])
+    ids = [a.complaint_id for a in batch]
+    stored_at_kill = await eventually(lambda: db.fetchval(
+        "SELECT count(*) FROM lapor_sync.reports WHERE complaint_id = ANY($1::uuid[]) HAVING count(*) >= 50", ids),
+        timeout=60, interval=0.02)
+    processes.stop(worker, signal.SIGKILL)
+    httpx.delete(f"{lapor_standin.url}/_standin/faults")
+    processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT", env)
+    assert await eventually(lambda: db.fetchval(
+        "SELECT count(*) = 300 FROM lapor_sync.reports WHERE complaint_id = ANY($1::uuid[])", ids), timeout=120)
+    held = [r["reference"] for r in reports(lapor_standin) if r["reference"] in set(ids)]
+    assert sorted(held) == sorted(ids) and stored_at_kill < 300
+    print(f"lapor_sync SIGKILL at {stored_at_kill} stored: 300 complaints, {len(held)} LAPOR reports, "
+          f"{len(held) - len(set(held))} duplicated")
