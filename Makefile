@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra browser stop reset venv bench-rules bench-web new-channel
+.PHONY: run test unit infra browser stop reset venv bench-rules bench-web bench-deliveries new-channel replay
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -45,6 +45,14 @@ bench-rules: venv
 # Accept rate and latency of the web JSON endpoint on one core, beside a bare Kafka-producing endpoint.
 bench-web: infra
 	$(PY) -m bench.web_intake
+
+# Deliveries per second to the local SMTP server and the LAPOR! stand-in, beside direct sends.
+bench-deliveries: infra
+	$(PY) -m bench.deliveries
+
+# Re-deliver a service's dead letters after fixing their cause: make replay service=notifier
+replay: venv
+	$(PY) -m shared.replay $(service)
 
 new-channel: venv
 	$(PY) -m shared.scaffold $(name)

@@ -162,24 +162,43 @@ class JobRunner:
                 self.task.cancel()
 
     async def run_once(self) -> int:
+        """Run one batch of due jobs to the end (tests and tools); `run` keeps every slot busy instead."""
         jobs = await self.queue.claim(self.concurrency)
         await asyncio.gather(*(self._run(job) for job in jobs))
         return len(jobs)
 
     async def run(self) -> None:
+        in_flight: set[asyncio.Task] = set()
         while not self.stopping:
+            free = self.concurrency - len(in_flight)
             try:
-                ran = await self.run_once()
-                JOBS_WAITING.labels(self.queue.service).set(await self.queue.waiting())
+                jobs = await self.queue.claim(free) if free else []
             except (OSError, asyncpg.PostgresError) as error:  # database away: try again shortly
                 log.warning("job_runner_database_error", error=repr(error))
-                ran = 0
-            if not ran and not self.stopping:
-                self.queue.wake.clear()
-                try:
-                    await asyncio.wait_for(self.queue.wake.wait(), self.idle_seconds)
-                except TimeoutError:
-                    pass
+                jobs = []
+                await asyncio.sleep(self.idle_seconds)
+            for job in jobs:
+                task = asyncio.create_task(self._run(job))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if jobs and len(jobs) == free:
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)  # every slot busy
+            elif not jobs:
+                await self._idle(in_flight)
+        if in_flight:  # stopping: let the running ones finish and be recorded
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _idle(self, in_flight: set[asyncio.Task]) -> None:
+        """Until new work is enqueued, a slot frees up, or `idle_seconds` pass (retries come due)."""
+        self.queue.wake.clear()
+        waiters = {asyncio.create_task(self.queue.wake.wait()), *in_flight}
+        done, _ = await asyncio.wait(waiters, timeout=self.idle_seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters - in_flight:
+            waiter.cancel()
+        try:
+            JOBS_WAITING.labels(self.queue.service).set(await self.queue.waiting())
+        except (OSError, asyncpg.PostgresError):
+            pass
 
     async def _run(self, job: Job) -> None:
         service, policy = self.queue.service, self.queue.policy

@@ -21,7 +21,8 @@ from aiosmtpd.controller import Controller
 
 class MaildirHandler:
     def __init__(self, maildir: Path) -> None:
-        maildir.parent.mkdir(parents=True, exist_ok=True)
+        for sub in ("tmp", "new", "cur"):  # Maildir(create=True) skips them when the folder exists
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
         self.mailbox = mailbox.Maildir(maildir, create=True)
         self.lock = threading.Lock()
 

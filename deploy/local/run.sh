@@ -29,6 +29,8 @@ Aduan is starting. Where things listen (all on 127.0.0.1):
   router API       http://127.0.0.1:8090/api/v1/complaints/<code>/assignments (token: local-operator-token)
   SMTP stand-in    127.0.0.1:8025, mail kept in $ADUAN_SMTP_SINK_MAILDIR/new
   LAPOR! stand-in  http://127.0.0.1:8099/api/v1/reports (token: local-standin-token)
+  SMS gateway stand-in (Kannel sendsms)  http://127.0.0.1:13013/_standin/messages  (what would have been sent)
+  WhatsApp Cloud API stand-in            http://127.0.0.1:8098/_standin/messages
   Kafka            127.0.0.1:9092      PostgreSQL  postgresql://aduan:aduan@127.0.0.1:55432/aduan
 
 Send a first complaint:
