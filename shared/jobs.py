@@ -260,3 +260,22 @@ def raise_for_http(response: Any, what: str) -> None:
     if status >= 500 or status == 408:
         raise ConnectionError(detail)
     raise PermanentFailure(detail)
+
+
+class Deliveries:
+    """The jobs side of a delivering service: its queue and runner, started once the pool exists."""
+
+    def __init__(self, service: str, broker: Any, settings: Any, handlers: dict[str, Handler]) -> None:
+        self.service, self.broker, self.settings, self.handlers = service, broker, settings, handlers
+        self.queue: JobQueue | None = None
+        self.runner: JobRunner | None = None
+
+    def start(self, pool: asyncpg.Pool) -> None:
+        self.queue = JobQueue(pool, self.service, RetryPolicy.from_settings(self.settings))
+        self.runner = JobRunner(self.queue, self.handlers, publish_dead_letter(self.broker, self.service),
+                                concurrency=self.settings.concurrency)
+        self.runner.start()
+
+    async def stop(self) -> None:
+        if self.runner:
+            await self.runner.stop(timeout=self.settings.shutdown_grace_seconds)

@@ -86,28 +86,29 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     controller.stop()
 
 
+def standin(processes: Processes, name: str, module: str, port_env: str):
+    """A stand-in server as its own process; each serves its OpenAPI document once it is up."""
+    return processes.start(name, module, port_env, ready_path="/openapi.json")
+
+
 @pytest.fixture
 def lapor_standin(processes: Processes):
-    return processes.start("lapor-standin", "standins.lapor", "ADUAN_LAPOR_STANDIN_PORT",
-                           ready_path="/openapi.json")
+    return standin(processes, "lapor-standin", "standins.lapor", "ADUAN_LAPOR_STANDIN_PORT")
 
 
 @pytest.fixture
 def sms_standin(processes: Processes):
-    return processes.start("sms-standin", "standins.sms_gateway", "ADUAN_SMS_STANDIN_PORT",
-                           ready_path="/openapi.json")
+    return standin(processes, "sms-standin", "standins.sms_gateway", "ADUAN_SMS_STANDIN_PORT")
 
 
 @pytest.fixture
 def whatsapp_standin(processes: Processes):
-    return processes.start("whatsapp-standin", "standins.whatsapp_cloud", "ADUAN_WHATSAPP_STANDIN_PORT",
-                           ready_path="/openapi.json")
+    return standin(processes, "whatsapp-standin", "standins.whatsapp_cloud", "ADUAN_WHATSAPP_STANDIN_PORT")
 
 
 @pytest.fixture
 def webhook_sink(processes: Processes):
-    return processes.start("webhook-sink", "standins.webhook_sink", "ADUAN_WEBHOOK_SINK_PORT",
-                           ready_path="/openapi.json")
+    return standin(processes, "webhook-sink", "standins.webhook_sink", "ADUAN_WEBHOOK_SINK_PORT")
 
 
 # Deliveries retry within a second in tests (production: 5 s doubling to 10 minutes).

@@ -19,7 +19,7 @@ from services.lapor_sync.settings import LaporSyncSettings
 from shared.consumer import consumer_app, consumer_broker, subscriber_options
 from shared.contracts import ComplaintAssigned, LaporReportLinked
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
-from shared.jobs import Job, JobQueue, JobRunner, RetryLater, RetryPolicy, publish_dead_letter
+from shared.jobs import Deliveries, Job, RetryLater
 from shared.topics import Topics
 
 SERVICE = "lapor-sync"
@@ -37,11 +37,11 @@ def build_app(settings: LaporSyncSettings | None = None) -> AsgiFastStream:
                         settings.lapor_timeout_seconds)
     breaker = CircuitBreaker(settings.circuit_failures, settings.circuit_open_seconds)
     status_topic = broker.publisher(topics.status, schema=LaporReportLinked)
-    state: dict = {}  # "queue", "reports", "runner": filled at start-up
+    state: dict = {}  # "reports": filled at start-up
 
     @broker.subscriber(topics.assigned, **subscriber_options(settings.group_id, "lapor-sync"))
     async def on_complaint_assigned(assigned: ComplaintAssigned) -> None:
-        queue: JobQueue = state["queue"]
+        queue = deliveries.queue
         kind, key = (("lapor_create", assigned.complaint_id) if assigned.sequence == 1
                      else ("lapor_follow_up", assigned.assignment_id))
         async with queue.pool.acquire() as conn:
@@ -84,20 +84,15 @@ def build_app(settings: LaporSyncSettings | None = None) -> AsgiFastStream:
             LAPOR_REPORTS.labels("follow_up").inc()
         return {"lapor_tracking_id": tracking_id, "sequence": assigned.sequence}
 
+    deliveries = Deliveries(SERVICE, broker, settings, {"lapor_create": create_report,
+                                                        "lapor_follow_up": post_follow_up})
+
     def on_pool(pool) -> None:
         state["reports"] = ReportRepository(pool)
-        queue = state["queue"] = JobQueue(pool, SERVICE, RetryPolicy.from_settings(settings))
-        runner = JobRunner(queue, {"lapor_create": create_report, "lapor_follow_up": post_follow_up},
-                           publish_dead_letter(broker, SERVICE), concurrency=settings.concurrency)
-        runner.start()
-        state["runner"] = runner
-
-    async def stop() -> None:
-        if runner := state.get("runner"):
-            await runner.stop(timeout=settings.shutdown_grace_seconds)
-        await lapor.close()
+        deliveries.start(pool)
 
     app = consumer_app(SERVICE, broker, settings, schema="lapor_sync", migrations=(MIGRATIONS, JOB_MIGRATIONS),
                        on_pool=on_pool)
-    app.on_shutdown(stop)
+    app.on_shutdown(deliveries.stop)
+    app.on_shutdown(lapor.close)
     return app

@@ -24,7 +24,7 @@ from services.notifier.settings import NotifierSettings
 from shared.consumer import consumer_app, consumer_broker, subscriber_options
 from shared.contracts import Channel, CitizenReplyRequested, ComplaintAssigned
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
-from shared.jobs import Job, JobQueue, JobRunner, PermanentFailure, RetryPolicy, publish_dead_letter
+from shared.jobs import Deliveries, Job, PermanentFailure
 from shared.topics import Topics
 
 SERVICE = "notifier"
@@ -37,15 +37,13 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     topics = Topics(settings.kafka.topic_prefix)
     broker = consumer_broker(SERVICE, settings)
     mailer, outbound = SmtpMailer(settings), Outbound(settings)
-    policy = RetryPolicy.from_settings(settings)
-    state: dict = {}  # "queue", "runner" task: filled at start-up
 
     def message_id(kind: str, key: str) -> str:
         return f"<{key}.{kind}@{settings.mail_domain}>"
 
     @broker.subscriber(topics.assigned, **subscriber_options(settings.group_id, "notifier"))
     async def on_complaint_assigned(assigned: ComplaintAssigned) -> None:
-        queue: JobQueue = state["queue"]
+        queue = deliveries.queue
         contact = assigned.citizen_contact
         jobs = [("unit_email", assigned.assignment_id)]
         if assigned.unit.webhook_url:
@@ -60,7 +58,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
 
     @broker.subscriber(topics.replies, **subscriber_options(settings.group_id, "notifier-replies"))
     async def on_reply_requested(reply: CitizenReplyRequested) -> None:
-        queue: JobQueue = state["queue"]
+        queue = deliveries.queue
         async with queue.pool.acquire() as conn:
             await queue.enqueue(conn, job_key=f"citizen_reply:{reply.reply_id}", kind="citizen_reply",
                                 complaint_id=None, payload=reply.model_dump_json(), source_topic=topics.replies)
@@ -105,20 +103,11 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             raise PermanentFailure(f"replies on channel {reply.channel} are not supported")
         return {"channel": reply.channel}
 
-    def on_pool(pool) -> None:
-        queue = state["queue"] = JobQueue(pool, SERVICE, policy)
-        runner = JobRunner(queue, {"unit_email": unit_email, "unit_webhook": unit_webhook,
-                                   "citizen_ack": citizen_ack, "citizen_reply": citizen_reply},
-                           publish_dead_letter(broker, SERVICE), concurrency=settings.concurrency)
-        runner.start()
-        state["runner"] = runner
-
-    async def stop() -> None:
-        if runner := state.get("runner"):
-            await runner.stop(timeout=settings.shutdown_grace_seconds)
-        await outbound.close()
-
+    deliveries = Deliveries(SERVICE, broker, settings, {
+        "unit_email": unit_email, "unit_webhook": unit_webhook, "citizen_ack": citizen_ack,
+        "citizen_reply": citizen_reply})
     app = consumer_app(SERVICE, broker, settings, schema="notifier", migrations=(MIGRATIONS, JOB_MIGRATIONS),
-                       on_pool=on_pool)
-    app.on_shutdown(stop)
+                       on_pool=deliveries.start)
+    app.on_shutdown(deliveries.stop)
+    app.on_shutdown(outbound.close)
     return app
