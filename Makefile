@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra browser stop reset venv bench-rules bench-web bench-deliveries new-channel replay
+.PHONY: run test unit infra browser k8s-tools k8s-check stop reset venv bench-rules bench-web bench-deliveries new-channel replay
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -29,8 +29,21 @@ run: infra
 browser:
 	deploy/local/install-browser.sh
 
-# The whole suite against the real broker and database, and a real browser.
-test: infra browser
+# kustomize, built from the Go module proxy into .local/bin (once).
+KUSTOMIZE := .local/bin/kustomize
+$(KUSTOMIZE):
+	GOBIN=$(CURDIR)/.local/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
+
+k8s-tools: $(KUSTOMIZE)
+
+# Everything about deploy/ that can be checked without a cluster or a Docker engine.
+k8s-check: venv k8s-tools
+	$(VENV)/bin/yamllint -s deploy/k8s
+	$(VENV)/bin/hadolint Dockerfile
+	$(PY) -m pytest -q tests/deploy
+
+# The whole suite against the real broker and database, and a real browser; deploy/ checks too.
+test: infra browser k8s-check
 	$(PY) -m pytest
 
 # Only the tests that need no broker or database (seconds).

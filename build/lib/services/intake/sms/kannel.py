@@ -1,0 +1,60 @@
+"""Kannel's sms-service, calling us per inbound SMS with `get-url` (GET) or `post-url` (POST).
+
+Configure Kannel (smsbox) with, for example:
+
+    group = sms-service
+    keyword = default
+    get-url = "http://aduan-sms:8081/kannel/inbound?id=%I&sender=%p&receiver=%P&time=%t&text=%a"
+    max-messages = 0        # the answer body is not an SMS: replies come from the notifier
+    catch-all = true
+
+For `post-url` the text is the body and the numbers come in X-Kannel-From / X-Kannel-To
+headers (or the same query parameters). Escapes: %I message id, %p sender, %P receiver,
+%t time, %a the whole text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+
+from services.intake.sms.inbound import InboundSms, fallback_message_id
+from shared.channel_kit import InvalidText
+
+GATEWAY = "kannel"
+
+
+def _time(value: str | None, zone: ZoneInfo) -> datetime | None:
+    """Kannel's %t is "YYYY-MM-DD HH:MM:SS" in the gateway's local time."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("+", " ")).replace(tzinfo=zone)
+    except ValueError:
+        return None
+
+
+async def parse(request: Request, zone: ZoneInfo) -> InboundSms:
+    params = request.query_params
+    if request.method == "POST":
+        body = await request.body()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            # Kannel sends the charset it was given; Latin-1 cannot fail and keeps the message.
+            text = body.decode(request.headers.get("x-kannel-charset") or "latin-1", errors="replace")
+        sender = params.get("sender") or request.headers.get("x-kannel-from")
+        receiver = params.get("receiver") or request.headers.get("x-kannel-to")
+        sent_at = params.get("time") or request.headers.get("x-kannel-time")
+    else:
+        text, sender, receiver, sent_at = (params.get("text"), params.get("sender"),
+                                           params.get("receiver"), params.get("time"))
+    if not sender:
+        raise InvalidText("missing_sender", "Kannel did not send the sender (%p).")
+    if text is None:
+        raise InvalidText("missing_text", "Kannel did not send the text (%a).")
+    message_id = params.get("id") or fallback_message_id(GATEWAY, sender, sent_at or "", text)
+    return InboundSms(gateway=GATEWAY, message_id=message_id, sender=sender, receiver=receiver,
+                      text=text, received_at=_time(sent_at, zone))

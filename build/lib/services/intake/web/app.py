@@ -1,0 +1,218 @@
+"""Web intake: the HTML form (works without JavaScript), the status page, and the JSON API.
+
+Every complaint, whatever channel it came by, can be looked up here by tracking code: the
+intake keeps its own read model of the events (docs/adr/0002).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, EmailStr, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from services.intake.web import csrf
+from services.intake.web.form import MAX_PHOTO_BYTES, MAX_TEXT, MIN_TEXT, read_submission
+from services.intake.web.rate_limit import RateLimiter
+from services.intake.web.status import StatusRepository
+from services.intake.web.uploads import UploadRepository
+from shared.channel_kit import IntakeKit, clean_text, create_intake_app
+from shared.consumer import consumer_broker, subscriber_options
+from shared.contracts import (
+    Anonymity,
+    Channel,
+    ComplaintAssigned,
+    ComplaintReceived,
+    Reporter,
+    normalise_tracking_code,
+)
+from shared.database import create_pool, migrate
+from shared.health import database_check
+from shared.phone import to_e164
+from shared.settings import ServiceSettings
+
+SERVICE = "intake-web"
+HERE = Path(__file__).parent
+FORM_BODY_LIMIT = MAX_PHOTO_BYTES + 512 * 1024  # the photo plus the fields
+log = structlog.get_logger(__name__)
+
+
+class WebSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ADUAN_WEB_")
+
+    port: int = 8080
+    status_group_id: str = "web-status"
+    # Shared by all replicas in production; a random one per process is fine for one replica.
+    csrf_secret: SecretStr = SecretStr(secrets.token_hex(32))
+    secure_cookies: bool = False  # True behind HTTPS
+    submissions_per_minute: float = 2.0  # per client address, after a burst of...
+    submissions_burst: int = 10
+    trust_forwarded_for: bool = False  # True behind an ingress that sets X-Forwarded-For
+
+
+class ComplaintForm(BaseModel):
+    text: str = Field(min_length=MIN_TEXT, max_length=MAX_TEXT, description="isi aduan")
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    email: EmailStr | None = None
+    anonymity: Anonymity = Anonymity.NONE
+    category: str | None = Field(default=None, max_length=100)
+
+
+class Accepted(BaseModel):
+    complaint_id: str
+    tracking_code: str
+    status_url: str
+
+
+def build_app(settings: WebSettings | None = None) -> FastAPI:
+    settings = settings or WebSettings()
+    broker = consumer_broker(SERVICE, settings)  # it also consumes, for the status read model
+    kit = IntakeKit(settings, producer=SERVICE, channel=Channel.WEB, broker=broker)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    limiter = RateLimiter(settings.submissions_per_minute, settings.submissions_burst)
+    csrf_secret = settings.csrf_secret.get_secret_value()
+    state: dict = {}
+
+    @broker.subscriber(kit.topics.received, **subscriber_options(settings.status_group_id, "web-status"))
+    async def on_received(event: ComplaintReceived) -> None:
+        await state["status"].received(event)
+
+    @broker.subscriber(kit.topics.assigned, **subscriber_options(settings.status_group_id, "web-status"))
+    async def on_assigned(event: ComplaintAssigned) -> None:
+        await state["status"].assigned(event)
+
+    async def connect_database() -> None:
+        state["pool"] = await create_pool(settings.db, "web")
+        await migrate(state["pool"], "web", HERE / "migrations")
+        state["status"] = StatusRepository(state["pool"])
+        state["uploads"] = UploadRepository(state["pool"])
+
+    async def close_database() -> None:
+        await state["pool"].close()
+
+    app = create_intake_app(kit, title="Aduan web intake",
+                            extra_checks={"postgres": database_check(lambda: state.get("pool"))},
+                            on_startup=connect_database, on_shutdown=close_database,
+                            body_limits_by_path={"/aduan": FORM_BODY_LIMIT})
+
+    def client_of(request: Request) -> str:
+        if settings.trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
+            return forwarded.split(",")[0].strip()
+        return request.client.host if request.client else "unknown"
+
+    def rate_limited(request: Request) -> float:
+        return limiter.allow(client_of(request))
+
+    def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def problem(request: Request, status: int, heading: str, message: str, **headers: str) -> HTMLResponse:
+        response = page(request, "problem.html", status, heading=heading, message=message)
+        response.headers.update(headers)
+        return response
+
+    def form_page(request: Request, status: int = 200, values: dict | None = None,
+                  errors: dict | None = None, submission_id: str | None = None) -> HTMLResponse:
+        token = request.cookies.get(csrf.COOKIE)
+        if not csrf.is_valid(csrf_secret, token, token):
+            token = csrf.new_token(csrf_secret)
+        response = page(request, "form.html", status, csrf_token=token, values=values or {}, errors=errors or {},
+                        submission_id=submission_id or str(uuid.uuid4()), min_text=MIN_TEXT, max_text=MAX_TEXT,
+                        max_photo_mb=MAX_PHOTO_BYTES // (1024 * 1024))
+        response.set_cookie(csrf.COOKIE, token, httponly=True, samesite="strict", secure=settings.secure_cookies,
+                            max_age=24 * 3600)
+        return response
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def complaint_form(request: Request) -> HTMLResponse:
+        return form_page(request)
+
+    @app.post("/aduan", response_class=HTMLResponse, include_in_schema=False)
+    async def submit_form(request: Request) -> HTMLResponse:
+        if wait := rate_limited(request):
+            return problem(request, 429, "Terlalu banyak aduan", "Mohon tunggu sebentar sebelum mengirim lagi.",
+                          **{"Retry-After": str(int(wait) + 1)})
+        if not request.headers.get("content-type", "").startswith(("multipart/form-data",
+                                                                     "application/x-www-form-urlencoded")):
+            return problem(request, 415, "Format tidak didukung", "Kirim aduan lewat formulir di halaman ini.")
+        try:
+            form = await request.form(max_files=1, max_fields=20)
+        except Exception as error:  # malformed multipart, too many parts
+            log.info("form_unreadable", error=repr(error))
+            return problem(request, 400, "Formulir tidak terbaca", "Formulir rusak atau tidak lengkap.")
+        if not csrf.is_valid(csrf_secret, request.cookies.get(csrf.COOKIE), str(form.get(csrf.FIELD) or "")):
+            return problem(request, 403, "Sesi formulir kedaluwarsa",
+                           "Muat ulang halaman formulir, lalu kirim aduan sekali lagi.")
+        submission = await read_submission(form)
+        if submission.errors:
+            return form_page(request, 422, submission.values, submission.errors, submission.submission_id)
+        event = ComplaintReceived.new(
+            channel=Channel.WEB, channel_message_id=f"form:{submission.submission_id}", text=submission.text,
+            producer=SERVICE, anonymity=submission.anonymity, reporter=submission.reporter,
+            location=submission.location)
+        upload_id = await state["uploads"].store(event.complaint_id, submission.photo) if submission.photo else None
+        event = event.model_copy(update={"attachments": submission.attachments(upload_id)})
+        await kit.publish(event)  # a broker outage answers 503 here; the form can be sent again safely
+        await state["status"].received(event, durable=False)
+        return page(request, "confirmation.html", tracking_code=event.tracking_code, text=event.text,
+                    photo=bool(upload_id))
+
+    @app.get("/status", response_class=HTMLResponse, include_in_schema=False)
+    async def status_page(request: Request, kode: str = "") -> HTMLResponse:
+        if not kode:
+            return page(request, "status.html", code="")
+        code = normalise_tracking_code(kode)
+        if code is None:
+            return page(request, "status.html", 400, code=kode,
+                        message="Kode lacak tidak valid: 10 huruf/angka, mis. ABCDE-12345.")
+        found = await state["status"].find(code)
+        if found is None:
+            return page(request, "status.html", 404, code=kode, message="Kode lacak tidak ditemukan.")
+        return page(request, "status.html", code=code, found=found)
+
+    @app.post("/api/v1/complaints", status_code=202, response_model=Accepted,
+              responses={415: {"description": "not JSON"}, 422: {"description": "invalid fields, with reasons"},
+                         429: {"description": "too many submissions from this client"},
+                         503: {"description": "Kafka unavailable; retry with the same Idempotency-Key"}})
+    async def submit_complaint(request: Request, form: ComplaintForm,
+                               idempotency_key: str | None = Header(default=None, max_length=200)):
+        """Answers only after Kafka acknowledged the complaint. Send an Idempotency-Key to make retries safe."""
+        if wait := rate_limited(request):
+            response = kit.reject("rate_limited", "Terlalu banyak aduan; coba lagi nanti.", status=429)
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        phone = None
+        if form.phone:
+            phone = to_e164(form.phone)
+            if phone is None:
+                return kit.reject("invalid_phone", "Nomor telepon tidak valid.")
+        event = ComplaintReceived.new(
+            channel=Channel.WEB, channel_message_id=f"api:{idempotency_key or uuid.uuid4()}",
+            text=clean_text(form.text, MAX_TEXT), producer=SERVICE, anonymity=form.anonymity,
+            category=form.category, reporter=Reporter(name=form.name, phone=phone, email=form.email))
+        await kit.publish(event)
+        # So the status page knows it at once; the status consumer writes it durably from Kafka.
+        await state["status"].received(event, durable=False)
+        return Accepted(complaint_id=event.complaint_id, tracking_code=event.tracking_code,
+                        status_url=f"/api/v1/complaints/{event.tracking_code}")
+
+    @app.get("/api/v1/complaints/{tracking_code}", responses={400: {}, 404: {}})
+    async def complaint_status(tracking_code: str):
+        code = normalise_tracking_code(tracking_code)
+        if code is None:
+            return kit.reject("invalid_tracking_code", "Kode lacak tidak valid (10 huruf/angka, mis. ABCDE-12345).",
+                              status=400)
+        found = await state["status"].find(code)
+        if found is None:
+            return JSONResponse(status_code=404, content={"detail": "Kode lacak tidak ditemukan.",
+                                                          "reason": "not_found"})
+        return found
+
+    return app

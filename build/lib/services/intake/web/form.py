@@ -1,0 +1,115 @@
+"""The HTML form: from submitted fields to a complaint, or to messages saying what to fix."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from starlette.datastructures import FormData, UploadFile
+
+from shared.channel_kit import InvalidText, clean_text
+from shared.contracts import Anonymity, Attachment, Location, Reporter
+from shared.phone import to_e164
+
+MIN_TEXT, MAX_TEXT = 10, 5000
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+# The photo's type is read from its first bytes, never from what the browser claims.
+_SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+FIELDS = ("text", "name", "phone", "email", "anonymity", "address", "latitude", "longitude")
+
+
+@dataclass
+class Photo:
+    data: bytes
+    mime_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Submission:
+    values: dict[str, str]  # what was typed, to show the form again
+    errors: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    reporter: Reporter = field(default_factory=Reporter)
+    anonymity: Anonymity = Anonymity.NONE
+    location: Location | None = None
+    photo: Photo | None = None
+    submission_id: str = ""
+
+    def attachments(self, upload_id: str | None) -> list[Attachment]:
+        if not self.photo or not upload_id:
+            return []
+        return [Attachment(kind="image", reference=f"web-upload:{upload_id}", mime_type=self.photo.mime_type,
+                           sha256=self.photo.sha256)]
+
+
+def photo_type(data: bytes) -> str | None:
+    for signature, mime in _SIGNATURES.items():
+        if data.startswith(signature):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+async def read_submission(form: FormData) -> Submission:
+    values = {name: str(form.get(name) or "") for name in FIELDS}
+    sub = Submission(values=values)
+    try:
+        sub.submission_id = str(uuid.UUID(str(form.get("submission_id") or "")))
+    except ValueError:
+        sub.submission_id = str(uuid.uuid4())  # an old or hand-made form: still accepted, once
+    try:
+        sub.text = clean_text(values["text"], MAX_TEXT)
+        if len(sub.text) < MIN_TEXT:
+            sub.errors["text"] = f"Isi aduan terlalu pendek (paling sedikit {MIN_TEXT} karakter)."
+    except InvalidText as error:
+        sub.errors["text"] = str(error)
+    try:
+        sub.anonymity = Anonymity(values["anonymity"] or "none")
+    except ValueError:
+        sub.errors["anonymity"] = "Pilihan identitas tidak dikenal."
+    phone = None
+    if values["phone"].strip():
+        phone = to_e164(values["phone"])
+        if phone is None:
+            sub.errors["phone"] = "Nomor telepon tidak valid."
+    email = None
+    if values["email"].strip():
+        try:
+            email = validate_email(values["email"].strip(), check_deliverability=False).normalized
+        except EmailNotValidError:
+            sub.errors["email"] = "Alamat e-mail tidak valid."
+    name = " ".join(values["name"].split())[:200] or None
+    sub.reporter = Reporter(name=name, phone=phone, email=email)
+    sub.location = _location(values, sub.errors)
+    if values["address"].strip() and sub.location is None and "location" not in sub.errors:
+        sub.text = f"{sub.text}\n\nLokasi: {clean_text(values['address'], 500)}"
+    photo = form.get("photo")
+    if isinstance(photo, UploadFile) and photo.filename:
+        data = await photo.read(MAX_PHOTO_BYTES + 1)
+        mime = photo_type(data)
+        if len(data) > MAX_PHOTO_BYTES:
+            sub.errors["photo"] = f"Foto terlalu besar (paling besar {MAX_PHOTO_BYTES // (1024 * 1024)} MB)."
+        elif mime is None:
+            sub.errors["photo"] = "Foto harus berupa JPEG, PNG, atau WebP."
+        else:
+            sub.photo = Photo(data, mime)
+    return sub
+
+
+def _location(values: dict[str, str], errors: dict[str, str]) -> Location | None:
+    lat, lon, address = values["latitude"].strip(), values["longitude"].strip(), values["address"].strip()
+    if not (lat or lon):
+        return None  # an address alone travels in the text (see read_submission)
+    try:
+        return Location(latitude=float(lat.replace(",", ".")), longitude=float(lon.replace(",", ".")),
+                        address=address[:500] or None)
+    except ValueError:
+        errors["location"] = "Lintang dan bujur harus berupa angka yang valid (mis. -7.8166 dan 112.0111)."
+        return None

@@ -1,0 +1,113 @@
+"""The notifier's composition root: tells units about assignments, answers citizens on their channel.
+
+Events become delivery jobs (one per assignment and recipient, or per reply), committed with
+the offset; shared/jobs.py runs them with retries and dead letters, off the Kafka partition.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+from faststream.asgi import AsgiFastStream
+
+from services.notifier.mailer import SmtpMailer
+from services.notifier.messages import (
+    citizen_ack_email,
+    citizen_ack_text,
+    status_link,
+    unit_assignment_email,
+    unit_webhook_payload,
+)
+from services.notifier.outbound import Outbound
+from services.notifier.settings import NotifierSettings
+from shared.consumer import consumer_app, consumer_broker, subscriber_options
+from shared.contracts import Channel, CitizenReplyRequested, ComplaintAssigned
+from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
+from shared.jobs import Deliveries, Job, PermanentFailure
+from shared.topics import Topics
+
+SERVICE = "notifier"
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger(__name__)
+
+
+def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
+    settings = settings or NotifierSettings()
+    topics = Topics(settings.kafka.topic_prefix)
+    broker = consumer_broker(SERVICE, settings)
+    mailer, outbound = SmtpMailer(settings), Outbound(settings)
+
+    def message_id(kind: str, key: str) -> str:
+        return f"<{key}.{kind}@{settings.mail_domain}>"
+
+    @broker.subscriber(topics.assigned, **subscriber_options(settings.group_id, "notifier"))
+    async def on_complaint_assigned(assigned: ComplaintAssigned) -> None:
+        queue = deliveries.queue
+        contact = assigned.citizen_contact
+        jobs = [("unit_email", assigned.assignment_id)]
+        if assigned.unit.webhook_url:
+            jobs.append(("unit_webhook", assigned.assignment_id))
+        # The citizen hears once, when the complaint is first assigned, on the channel they used.
+        if assigned.sequence == 1 and (contact.phone if assigned.channel != Channel.WEB else contact.email):
+            jobs.append(("citizen_ack", assigned.complaint_id))
+        async with queue.pool.acquire() as conn, conn.transaction():
+            for kind, key in jobs:
+                await queue.enqueue(conn, job_key=f"{kind}:{key}", kind=kind, complaint_id=assigned.complaint_id,
+                                    payload=assigned.model_dump_json(), source_topic=topics.assigned)
+
+    @broker.subscriber(topics.replies, **subscriber_options(settings.group_id, "notifier-replies"))
+    async def on_reply_requested(reply: CitizenReplyRequested) -> None:
+        queue = deliveries.queue
+        async with queue.pool.acquire() as conn:
+            await queue.enqueue(conn, job_key=f"citizen_reply:{reply.reply_id}", kind="citizen_reply",
+                                complaint_id=None, payload=reply.model_dump_json(), source_topic=topics.replies)
+
+    async def unit_email(job: Job) -> dict:
+        assigned = ComplaintAssigned.model_validate(job.payload)
+        await mailer.send(unit_assignment_email(
+            assigned, mail_from=settings.mail_from, message_id=message_id("unit_email", assigned.assignment_id),
+            link=status_link(settings.public_base_url, assigned.tracking_code)))
+        return {"to": str(assigned.unit.email)}
+
+    async def unit_webhook(job: Job) -> dict:
+        assigned = ComplaintAssigned.model_validate(job.payload)
+        await outbound.unit_webhook(assigned.unit.webhook_url, assigned.unit.code, unit_webhook_payload(assigned),
+                                    delivery_id=job.job_key)
+        return {"to": assigned.unit.webhook_url}
+
+    async def citizen_ack(job: Job) -> dict:
+        assigned = ComplaintAssigned.model_validate(job.payload)
+        link = status_link(settings.public_base_url, assigned.tracking_code)
+        contact = assigned.citizen_contact
+        if assigned.channel == Channel.SMS:
+            await outbound.sms(contact.phone, citizen_ack_text(assigned, link), reference=job.job_key)
+        elif assigned.channel == Channel.WHATSAPP:
+            await outbound.whatsapp(contact.phone, citizen_ack_text(assigned, link), assigned.received_at,
+                                    [assigned.tracking_code, assigned.unit.name])
+        elif contact.email:
+            await mailer.send(citizen_ack_email(assigned, to=str(contact.email), mail_from=settings.mail_from,
+                                                message_id=message_id("citizen_ack", assigned.complaint_id),
+                                                link=link))
+        else:
+            raise PermanentFailure(f"no way to reach the citizen on channel {assigned.channel}")
+        return {"channel": assigned.channel}
+
+    async def citizen_reply(job: Job) -> dict:
+        reply = CitizenReplyRequested.model_validate(job.payload)
+        if reply.channel == Channel.SMS:
+            await outbound.sms(reply.to, reply.text, reference=reply.reply_id)
+        elif reply.channel == Channel.WHATSAPP:
+            await outbound.whatsapp(reply.to, reply.text, reply.occurred_at, [reply.text])
+        else:
+            raise PermanentFailure(f"replies on channel {reply.channel} are not supported")
+        return {"channel": reply.channel}
+
+    deliveries = Deliveries(SERVICE, broker, settings, {
+        "unit_email": unit_email, "unit_webhook": unit_webhook, "citizen_ack": citizen_ack,
+        "citizen_reply": citizen_reply})
+    app = consumer_app(SERVICE, broker, settings, schema="notifier", migrations=(MIGRATIONS, JOB_MIGRATIONS),
+                       on_pool=deliveries.start)
+    app.on_shutdown(deliveries.stop)
+    app.on_shutdown(outbound.close)
+    return app

@@ -1,0 +1,77 @@
+"""The notifier's outbound adapters: unit webhooks, SMS gateways, the WhatsApp Cloud API.
+
+Each raises what shared/jobs.py understands: RetryLater (429/503), PermanentFailure (the
+counterpart refused the content), anything else for a transient failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from services.notifier.settings import NotifierSettings
+from shared.jobs import PermanentFailure, raise_for_http
+
+WHATSAPP_WINDOW = timedelta(hours=24)  # Meta allows free text only this long after the citizen wrote
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class Outbound:
+    def __init__(self, settings: NotifierSettings) -> None:
+        self.settings = settings
+        self.http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def unit_webhook(self, url: str, unit_code: str, payload: dict, delivery_id: str) -> None:
+        """JSON signed over "<timestamp>.<body>", so a captured request cannot be replayed later."""
+        secret = self.settings.webhook_secrets.get(unit_code)
+        if secret is None:
+            raise PermanentFailure(f"no webhook secret configured for unit {unit_code}")
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        timestamp = str(int(time.time()))
+        response = await self.http.post(url, content=body, headers={
+            "Content-Type": "application/json", "X-Aduan-Timestamp": timestamp, "X-Aduan-Delivery": delivery_id,
+            "X-Aduan-Signature": sign(secret.get_secret_value(), timestamp, body)})
+        raise_for_http(response, "unit webhook")
+
+    async def sms(self, to: str, text: str, reference: str) -> None:
+        s = self.settings
+        if s.sms_gateway == "kannel":
+            response = await self.http.get(s.kannel_sendsms_url, params={
+                "username": s.kannel_username, "password": s.kannel_password.get_secret_value(),
+                "from": s.sms_sender, "to": to, "text": text, "charset": "UTF-8", "coding": "0"})
+        else:
+            body = json.dumps({"to": to, "text": text, "reference": reference}).encode()
+            timestamp = str(int(time.time()))
+            response = await self.http.post(s.generic_sms_url, content=body, headers={
+                "Content-Type": "application/json", "X-Timestamp": timestamp,
+                "X-Signature": sign(s.generic_sms_secret.get_secret_value(), timestamp, body)})
+        raise_for_http(response, f"SMS gateway ({s.sms_gateway})")
+
+    async def whatsapp(self, to: str, text: str, last_inbound_at: datetime, template_parameters: list[str]) -> str:
+        """Free text inside the 24-hour window after the citizen's last message, the template outside it."""
+        s = self.settings
+        wa_id = to.lstrip("+")
+        if datetime.now(UTC) - last_inbound_at < WHATSAPP_WINDOW:
+            message = {"type": "text", "text": {"body": text, "preview_url": False}}
+        else:
+            message = {"type": "template", "template": {
+                "name": s.whatsapp_template, "language": {"code": s.whatsapp_template_language},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": p}
+                                                               for p in template_parameters]}]}}
+        response = await self.http.post(
+            f"{s.whatsapp_api_url}/{s.whatsapp_phone_number_id}/messages",
+            json={"messaging_product": "whatsapp", "recipient_type": "individual", "to": wa_id, **message},
+            headers={"Authorization": f"Bearer {s.whatsapp_token.get_secret_value()}"})
+        raise_for_http(response, "WhatsApp Cloud API")
+        return response.json()["messages"][0]["id"]

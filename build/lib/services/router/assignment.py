@@ -1,0 +1,80 @@
+"""Turning a routing decision into the ComplaintAssigned event: pure, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from services.router.rules import Decision
+from services.router.units import Deadlines
+from services.router.working_days import WorkingCalendar
+from shared.contracts import ComplaintAssigned, ComplaintReceived, Unit
+
+PRODUCER = "router"
+
+
+def assignment_id_for(complaint_id: str, sequence: int) -> str:
+    """Deterministic, so the same decision replayed has the same id downstream."""
+    return str(uuid.uuid5(uuid.UUID(complaint_id), f"assignment:{sequence}"))
+
+
+CALENDAR = WorkingCalendar()
+
+
+def build_assignment(received: ComplaintReceived, decision: Decision, sequence: int,
+                     calendar: WorkingCalendar = CALENDAR) -> ComplaintAssigned:
+    hides_identity = received.anonymity.hides_identity
+    return ComplaintAssigned(
+        producer=PRODUCER,
+        correlation_id=received.correlation_id,
+        assignment_id=assignment_id_for(received.complaint_id, sequence),
+        sequence=sequence,
+        complaint_id=received.complaint_id,
+        tracking_code=received.tracking_code,
+        channel=received.channel,
+        text=received.text,
+        anonymity=received.anonymity,
+        received_at=received.received_at,
+        # The unit never sees who reported when the reporter asked for anonim or rahasia.
+        reporter_for_unit=None if hides_identity else received.reporter,
+        citizen_contact=received.reporter,
+        unit=decision.unit,
+        rule_id=decision.rule_id,
+        ruleset_version=decision.ruleset_version,
+        matched_terms=decision.matched_terms,
+        is_fallback=decision.is_fallback,
+        attachments=received.attachments,
+        location=received.location,
+        forward_due=calendar.add_working_days(received.received_at, decision.deadlines.forward),
+        follow_up_due=calendar.add_working_days(datetime.now(UTC), decision.deadlines.follow_up),
+    )
+
+
+MANUAL_RULE_ID = "manual"
+
+
+class ReassignmentRefused(ValueError):
+    """A re-assignment that must not happen (same unit, or a unit moving what is not its own)."""
+
+
+def build_reassignment(current: ComplaintAssigned, unit: Unit, *, ruleset_version: str, deadlines: Deadlines,
+                       assigned_by: str, reason: str, calendar: WorkingCalendar = CALENDAR) -> ComplaintAssigned:
+    """The next assignment of a complaint, made by a person: everything else travels as it was."""
+    if unit.code == current.unit.code:
+        raise ReassignmentRefused(f"the complaint is already assigned to {unit.code}")
+    sequence = current.sequence + 1
+    return current.model_copy(update={
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": datetime.now(UTC),
+        "producer": PRODUCER,
+        "assignment_id": assignment_id_for(current.complaint_id, sequence),
+        "sequence": sequence,
+        "unit": unit,
+        "rule_id": MANUAL_RULE_ID,
+        "ruleset_version": ruleset_version,
+        "matched_terms": [],
+        "is_fallback": False,
+        "assigned_by": assigned_by,
+        "reason": reason,
+        "follow_up_due": calendar.add_working_days(datetime.now(UTC), deadlines.follow_up),
+    })

@@ -1,0 +1,210 @@
+"""Routing rules: an ordered list read from a data file, first match wins. Pure, no I/O but reading.
+
+A rule matches when every condition it states holds:
+  any / patterns  at least one of these terms or patterns appears
+  all             every one of these terms appears; "a | b | c" in one entry means one of them
+  none            none of these terms appears
+  channels        the complaint came on one of these channels
+  categories      the citizen chose one of these categories
+What no rule claims goes to the registry's fallback unit. Each decision carries the rule id,
+the rule set version (a hash of both files' content) and the terms that matched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from services.router.normalise import normalise
+from services.router.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegistry, parse_registry
+from shared.contracts import Unit
+
+DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
+FALLBACK_RULE_ID = "fallback"
+_RULE_KEYS = {"id", "unit", "description", "any", "all", "none", "patterns", "channels", "categories"}
+_CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+
+
+class RuleSetError(ValueError):
+    """The rule set or the units registry cannot be used; the message says where and why."""
+
+
+Matcher = tuple[str, re.Pattern[str]]  # (what the administrator wrote, compiled)
+
+
+# Enclitics written onto the last word: "perwalinya", "dasar hukumnya", "pajaklah".
+# Javanese -e/-ne ("perdane", "pajake") are written the same way.
+_ENCLITICS = r"(?:nya|lah|kah|pun|ku|mu|ne|e)?"
+
+
+def term_pattern(term: str) -> re.Pattern[str]:
+    """A word or phrase on word boundaries; "*" at either end stands for more letters.
+
+    The last word may carry an enclitic (-nya, -lah, -kah, -pun, -ku, -mu, Javanese -ne, -e).
+    """
+    core = term.strip().strip("*")
+    words = normalise(core).split()
+    if not words:
+        raise ValueError("no letters or digits in the term")
+    head = r"\w*" if term.strip().startswith("*") else ""
+    tail = r"\w*" if term.strip().endswith("*") else _ENCLITICS
+    body = r"\s+".join(map(re.escape, words))
+    return re.compile(rf"\b{head}{body}{tail}\b")
+
+
+def _either(matchers: tuple[Matcher, ...]) -> re.Pattern[str] | None:
+    """One regex for "any of these": one scan in C instead of one Python call per term."""
+    return re.compile("|".join(f"(?:{p.pattern})" for _, p in matchers)) if matchers else None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    unit: str
+    any: tuple[Matcher, ...]
+    all: tuple[Matcher, ...]
+    none: tuple[Matcher, ...]
+    channels: frozenset[str]
+    categories: frozenset[str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_any", _either(self.any))
+        object.__setattr__(self, "_none", _either(self.none))
+
+    def match(self, text: str, channel: str, category: str | None) -> list[str] | None:
+        """The terms that made the rule match, or None when it does not."""
+        if self.channels and channel not in self.channels:
+            return None
+        if self.categories and (category or "").strip().lower() not in self.categories:
+            return None
+        if self._none is not None and self._none.search(text):
+            return None
+        if self._any is not None and not self._any.search(text):
+            return None
+        found_all = [term for term, pattern in self.all if pattern.search(text)]
+        if len(found_all) < len(self.all):
+            return None
+        # Only for the rule that matched: which terms, for the record.
+        found_any = [term for term, pattern in self.any if pattern.search(text)]
+        return found_all + found_any or [f"category:{category}"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    unit: Unit
+    rule_id: str
+    matched_terms: list[str]
+    is_fallback: bool
+    ruleset_version: str
+    deadlines: Deadlines
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    registry: UnitsRegistry
+    version: str
+
+    def route(self, text: str, channel: str, category: str | None = None) -> Decision:
+        normalised = normalise(text)
+        for rule in self.rules:
+            if (matched := rule.match(normalised, channel, category)) is not None:
+                return Decision(self.unit(rule.unit), rule.id, matched, False, self.version,
+                                self.registry.deadlines_for(rule.unit))
+        fallback = self.registry.fallback
+        return Decision(self.unit(fallback), FALLBACK_RULE_ID, [], True, self.version,
+                        self.registry.deadlines_for(fallback))
+
+    def unit(self, code: str) -> Unit:
+        entry = self.registry.get(code)
+        if entry is None:
+            raise KeyError(code)
+        return entry.as_unit()
+
+
+def _compile(field: str, value: str) -> re.Pattern[str]:
+    if field == "patterns":
+        return re.compile(value)
+    if field == "all" and "|" in value:  # one entry of 'all' may offer alternatives
+        alternatives = [term_pattern(part).pattern for part in value.split("|")]
+        return re.compile("|".join(f"(?:{alt})" for alt in alternatives))
+    return term_pattern(value)
+
+
+def _matchers(where: str, field: str, values: object) -> tuple[Matcher, ...]:
+    if values is None:
+        return ()
+    if not isinstance(values, list) or not values:
+        raise RuleSetError(f"{where}: {field!r} must be a non-empty list")
+    matchers = []
+    for value in values:
+        try:
+            pattern = _compile(field, str(value))
+        except (ValueError, re.error) as error:
+            raise RuleSetError(f"{where}: bad {'pattern' if field == 'patterns' else 'term'} "
+                               f"{value!r} in {field!r}: {error}") from error
+        matchers.append((str(value), pattern))
+    return tuple(matchers)
+
+
+def _string_set(where: str, field: str, values: object, pattern: re.Pattern[str] | None = None) -> frozenset[str]:
+    if values is None:
+        return frozenset()
+    if not isinstance(values, list) or not values:
+        raise RuleSetError(f"{where}: {field!r} must be a non-empty list")
+    found = frozenset(str(v).strip().lower() for v in values)
+    if pattern is not None and (bad := sorted(v for v in found if not pattern.match(v))):
+        raise RuleSetError(f"{where}: not a valid name in {field}: {bad}")
+    return found
+
+
+def parse_rules(raw: bytes, path: Path, registry: UnitsRegistry) -> tuple[Rule, ...]:
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        raise RuleSetError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise RuleSetError(f"{path}: expected a mapping with a 'rules' list")
+    rules: list[Rule] = []
+    for index, entry in enumerate(data["rules"]):
+        if not isinstance(entry, dict):
+            raise RuleSetError(f"{path}: rule #{index + 1}: expected a mapping")
+        rule_id = str(entry.get("id") or "")
+        where = f"{path}: rule #{index + 1} {rule_id!r}"
+        if not rule_id:
+            raise RuleSetError(f"{where}: missing id")
+        if rule_id == FALLBACK_RULE_ID or any(rule.id == rule_id for rule in rules):
+            raise RuleSetError(f"{where}: duplicate id" if rule_id != FALLBACK_RULE_ID
+                               else f"{where}: 'fallback' is reserved")
+        if unknown_keys := set(entry) - _RULE_KEYS:
+            raise RuleSetError(f"{where}: unknown condition {sorted(unknown_keys)} (known: {sorted(_RULE_KEYS)})")
+        if registry.get(str(entry.get("unit"))) is None:
+            raise RuleSetError(f"{where}: unknown unit {entry.get('unit')!r} (not in the units registry)")
+        rule = Rule(
+            id=rule_id, unit=str(entry["unit"]),
+            any=_matchers(where, "any", entry.get("any")) + _matchers(where, "patterns", entry.get("patterns")),
+            all=_matchers(where, "all", entry.get("all")),
+            none=_matchers(where, "none", entry.get("none")),
+            channels=_string_set(where, "channels", entry.get("channels"), _CHANNEL_NAME),
+            categories=_string_set(where, "categories", entry.get("categories")),
+        )
+        if not (rule.any or rule.all or rule.categories):
+            raise RuleSetError(f"{where}: needs at least one of 'any', 'all', 'patterns' or 'categories'")
+        rules.append(rule)
+    return tuple(rules)
+
+
+def load_ruleset(rules_file: Path = DEFAULT_RULES_FILE, units_file: Path = DEFAULT_UNITS_FILE) -> RuleSet:
+    """Both files, validated together; any problem raises RuleSetError naming file, rule and problem."""
+    rules_raw, units_raw = Path(rules_file).read_bytes(), Path(units_file).read_bytes()
+    try:
+        registry = parse_registry(units_raw, Path(units_file))
+    except RegistryError as error:
+        raise RuleSetError(str(error)) from error
+    rules = parse_rules(rules_raw, Path(rules_file), registry)
+    version = hashlib.sha256(rules_raw + b"\0" + units_raw).hexdigest()[:12]
+    return RuleSet(rules, registry, version)

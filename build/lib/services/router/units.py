@@ -1,0 +1,83 @@
+"""The units registry: which work units exist, how to reach them, their deadlines. Data, not code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, ValidationError
+
+from shared.contracts import Unit
+
+DEFAULT_UNITS_FILE = Path(__file__).parent / "units.yaml"
+
+
+class RegistryError(ValueError):
+    """The registry cannot be used; the message names the file, the entry and the problem."""
+
+
+class Deadlines(BaseModel):
+    """Working days, SP4N-LAPOR!'s by default; a unit may override any of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    forward: int = Field(default=3, ge=1)
+    follow_up: int = Field(default=5, ge=1)
+    close_after_response: int = Field(default=10, ge=1)
+
+
+class UnitEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name: str = Field(min_length=3)
+    email: EmailStr
+    head_email: EmailStr | None = None  # escalations go here
+    webhook_url: HttpUrl | None = None
+    deadlines: Deadlines | None = None  # None: the registry's defaults
+
+    def as_unit(self) -> Unit:
+        return Unit(code=self.code, name=self.name, email=self.email,
+                    webhook_url=str(self.webhook_url) if self.webhook_url else None)
+
+
+class UnitsRegistry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fallback: str
+    defaults: Deadlines = Deadlines()
+    units: list[UnitEntry]
+
+    def get(self, code: str) -> UnitEntry | None:
+        return next((unit for unit in self.units if unit.code == code), None)
+
+    def deadlines_for(self, code: str) -> Deadlines:
+        entry = self.get(code)
+        overrides = entry.deadlines.model_dump(exclude_unset=True) if entry and entry.deadlines else {}
+        return self.defaults.model_copy(update=overrides)
+
+
+def parse_registry(raw: bytes, path: Path) -> UnitsRegistry:
+    try:
+        data = yaml.safe_load(raw)
+        registry = UnitsRegistry.model_validate(data)
+    except yaml.YAMLError as error:
+        raise RegistryError(f"{path}: not valid YAML: {error}") from error
+    except ValidationError as error:
+        problems = "; ".join(f"{_where(data, e['loc'])}: {e['msg']}" for e in error.errors())
+        raise RegistryError(f"{path}: {problems}") from error
+    codes = [unit.code for unit in registry.units]
+    if duplicates := sorted({code for code in codes if codes.count(code) > 1}):
+        raise RegistryError(f"{path}: unit {duplicates[0]!r}: duplicate code")
+    if registry.get(registry.fallback) is None:
+        raise RegistryError(f"{path}: fallback unit {registry.fallback!r} is not in the units list")
+    return registry
+
+
+def _where(data: object, loc: tuple) -> str:
+    """'unit "bppkad" email' rather than 'units.2.email'."""
+    if len(loc) >= 2 and loc[0] == "units" and isinstance(loc[1], int) and isinstance(data, dict):
+        entry = (data.get("units") or [{}])[loc[1]] if loc[1] < len(data.get("units") or []) else {}
+        code = entry.get("code") if isinstance(entry, dict) else None
+        return f"unit #{loc[1] + 1} {code!r} " + ".".join(map(str, loc[2:]))
+    return ".".join(map(str, loc))

@@ -1,0 +1,32 @@
+"""Working days in Kota Kediri: Monday to Friday, minus Indonesian public holidays (the maintained
+`holidays` package) and the government's collective leave days (cuti bersama), which are set
+by decree each year and so are configuration. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+class WorkingCalendar:
+    def __init__(self, collective_leave: Iterable[date] = ()) -> None:
+        self.collective_leave = frozenset(collective_leave)
+        self._public = holidays.Indonesia()
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self._public and day not in self.collective_leave
+
+    def add_working_days(self, start: datetime, days: int) -> date:
+        """The date `days` working days after `start` (its local date in WIB), e.g. a deadline."""
+        day = start.astimezone(WIB).date()
+        added = 0
+        while added < days:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                added += 1
+        return day

@@ -1,0 +1,1 @@
+"""Aduan's common package: event contracts, topics, settings, logging, health, channel kit."""

@@ -1,0 +1,255 @@
+"""Event contracts: one pydantic model per event, each with the common envelope.
+
+Compatibility rule: add optional fields freely; anything else is a new
+`schema_version` and a new topic suffix (`.v2`), see shared/topics.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+# Fixed namespace: complaint ids must be the same on every machine, forever.
+COMPLAINT_NAMESPACE = uuid.UUID("6f1b2c1e-5c1a-4f57-9a53-0d7b6a1f2e10")
+
+# Crockford base32: no I, L, O, U, so a code read aloud or typed on a phone is unambiguous.
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_TYPO_FIXES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+TRACKING_CODE_LENGTH = 10  # 50 bits: collision odds below 1e-5 at 100,000 complaints
+
+
+# A channel is a name, not a closed list: a new channel is a new folder, not a contract change.
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,30}$")]
+_CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+
+
+class Channel:
+    """The channels that ship today."""
+
+    WEB = "web"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+class Anonymity(StrEnum):
+    """The reporter's choice, as SP4N-LAPOR! offers it."""
+
+    NONE = "none"  # identity may be shown to the unit
+    ANONIM = "anonim"  # report may be public, identity hidden
+    RAHASIA = "rahasia"  # report not public, identity hidden
+
+    @property
+    def hides_identity(self) -> bool:
+        return self is not Anonymity.NONE
+
+
+def complaint_id_for(channel: str, channel_message_id: str) -> str:
+    """Same channel message, same complaint: a gateway or Meta retry cannot create a second one."""
+    if not _CHANNEL_NAME.match(channel):
+        raise ValueError(f"not a channel name: {channel!r}")
+    return str(uuid.uuid5(COMPLAINT_NAMESPACE, f"{channel}:{channel_message_id}"))
+
+
+def tracking_code_for(complaint_id: str) -> str:
+    """Short code a citizen can type: 10 Crockford base32 characters shown as XXXXX-XXXXX."""
+    number = int.from_bytes(hashlib.sha256(complaint_id.encode()).digest()[:8], "big")
+    chars = []
+    for _ in range(TRACKING_CODE_LENGTH):
+        number, index = divmod(number, 32)
+        chars.append(_CROCKFORD[index])
+    code = "".join(chars)
+    return f"{code[:5]}-{code[5:]}"
+
+
+def normalise_tracking_code(typed: str) -> str | None:
+    """What the citizen typed (any case, spaces, O for 0) as the canonical code, or None."""
+    cleaned = "".join(ch for ch in typed.upper() if ch.isalnum()).translate(_TYPO_FIXES)
+    if len(cleaned) != TRACKING_CODE_LENGTH or any(ch not in _CROCKFORD for ch in cleaned):
+        return None
+    return f"{cleaned[:5]}-{cleaned[5:]}"
+
+
+class Reporter(BaseModel):
+    """Who sent the complaint. Every field is optional: a citizen may give nothing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, description="E.164, e.g. +6281234567890")
+    email: EmailStr | None = None
+
+
+class Attachment(BaseModel):
+    """A file that came with the complaint. The bytes stay with the channel; this is a reference."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["image", "document", "audio", "video", "sticker"]
+    reference: str = Field(max_length=500, description="where the channel keeps it (WhatsApp media id, web upload id)")
+    mime_type: str | None = Field(default=None, max_length=100)
+    sha256: str | None = Field(default=None, max_length=100)
+    filename: str | None = Field(default=None, max_length=255)
+    caption: str | None = Field(default=None, max_length=3000)
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = Field(default=None, max_length=300)
+    address: str | None = Field(default=None, max_length=500)
+
+
+class Unit(BaseModel):
+    """A work unit as consumers need it: carried in the event, not looked up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+    email: EmailStr
+    webhook_url: str | None = Field(default=None, description="the unit's system, notified with a signed POST")
+
+
+class Envelope(BaseModel):
+    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    event_type: str
+    schema_version: int
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    producer: str
+    correlation_id: str
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _must_be_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("occurred_at must carry a time zone (UTC)")
+        return value.astimezone(UTC)
+
+
+class ComplaintReceived(Envelope):
+    """An intake accepted a complaint from a channel. Key: complaint_id."""
+
+    event_type: Literal["complaint.received"] = "complaint.received"
+    schema_version: Literal[1] = 1
+
+    complaint_id: str
+    tracking_code: str
+    channel: ChannelName
+    channel_message_id: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=5000)
+    reporter: Reporter = Field(default_factory=Reporter)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("complaint text is empty")
+        return value
+    anonymity: Anonymity = Anonymity.NONE
+    received_at: datetime
+    category: str | None = Field(default=None, description="Category the citizen chose, if any")
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    location: Location | None = None
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        channel: str,
+        channel_message_id: str,
+        text: str,
+        producer: str,
+        reporter: Reporter | None = None,
+        anonymity: Anonymity = Anonymity.NONE,
+        received_at: datetime | None = None,
+        category: str | None = None,
+        attachments: list[Attachment] | None = None,
+        location: Location | None = None,
+    ) -> ComplaintReceived:
+        complaint_id = complaint_id_for(channel, channel_message_id)
+        return cls(
+            complaint_id=complaint_id,
+            tracking_code=tracking_code_for(complaint_id),
+            channel=channel,
+            channel_message_id=channel_message_id,
+            text=text,
+            reporter=reporter or Reporter(),
+            anonymity=anonymity,
+            received_at=received_at or datetime.now(UTC),
+            category=category,
+            attachments=attachments or [],
+            location=location,
+            producer=producer,
+            correlation_id=complaint_id,
+        )
+
+
+class ComplaintAssigned(Envelope):
+    """The router decided which unit must act. Key: complaint_id.
+
+    `reporter_for_unit` is already empty when the reporter asked for anonimity, so
+    nothing downstream can show the identity to a unit by mistake. `citizen_contact`
+    exists only to answer the citizen on their own channel.
+    """
+
+    event_type: Literal["complaint.assigned"] = "complaint.assigned"
+    schema_version: Literal[1] = 1
+
+    assignment_id: str
+    sequence: int = Field(ge=1, description="1 for the first assignment, +1 per re-assignment")
+    complaint_id: str
+    tracking_code: str
+    channel: ChannelName
+    text: str
+    anonymity: Anonymity
+    received_at: datetime
+    reporter_for_unit: Reporter | None
+    citizen_contact: Reporter
+    unit: Unit
+    rule_id: str = Field(description='the rule that decided; "fallback", or "manual" for a re-assignment')
+    ruleset_version: str
+    matched_terms: list[str]
+    is_fallback: bool
+    assigned_by: str = Field(default="rules", description='"rules", "operator:<name>" or "unit:<code>"')
+    reason: str | None = Field(default=None, description="why a person re-assigned it")
+    attachments: list[Attachment] = Field(default_factory=list)
+    location: Location | None = None
+    forward_due: date | None = Field(default=None, description="verify and forward by (LAPOR!: 3 working days)")
+    follow_up_due: date | None = Field(default=None, description="the unit's follow-up by (LAPOR!: 5 working days)")
+
+
+class LaporReportLinked(Envelope):
+    """The complaint has its report in SP4N-LAPOR!. Topic: complaints.status.v1, key: complaint_id."""
+
+    event_type: Literal["complaint.lapor_linked"] = "complaint.lapor_linked"
+    schema_version: Literal[1] = 1
+
+    complaint_id: str
+    tracking_code: str
+    lapor_tracking_id: str
+    lapor_status: str
+
+
+class CitizenReplyRequested(Envelope):
+    """A message the citizen must get on their channel (e.g. the SMS format help). Key: `to`.
+
+    Published by an intake, sent by the notifier through the channel's gateway.
+    """
+
+    event_type: Literal["citizen.reply_requested"] = "citizen.reply_requested"
+    schema_version: Literal[1] = 1
+
+    reply_id: str = Field(description="deterministic: the same trigger never sends twice")
+    channel: ChannelName
+    to: str = Field(description="E.164 phone number or e-mail address")
+    text: str = Field(min_length=1, max_length=1600)
+    reason: Literal["format_help", "acknowledgement", "status"]
+    gateway: str | None = Field(default=None, description="which gateway received the trigger, to answer through it")

@@ -1,0 +1,48 @@
+"""PostgreSQL access: a pool per service and per-service schema migrations.
+
+Each service owns one schema and a folder of numbered `.sql` files. Migrations run at
+start-up under an advisory lock, so replicas starting together apply each file once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+from shared.settings import DatabaseSettings
+
+
+async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        settings.url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        server_settings={"search_path": schema, "application_name": f"aduan-{schema}"},
+    )
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, *migrations_dirs: Path) -> list[str]:
+    """Apply the schema's migrations not applied yet, in file-name order. Returns their names.
+
+    Several folders may contribute (a service's own, and shared ones such as the jobs table);
+    file names must be unique across them.
+    """
+    files = sorted((path for folder in migrations_dirs for path in folder.glob("*.sql")), key=lambda p: p.name)
+    applied_now = []
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations ('
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch(f'SELECT name FROM "{schema}".schema_migrations')}
+        for path in files:
+            if path.name in done:
+                continue
+            await conn.execute(f'SET LOCAL search_path TO "{schema}"')
+            await conn.execute(path.read_text())
+            await conn.execute(f'INSERT INTO "{schema}".schema_migrations (name) VALUES ($1)', path.name)
+            applied_now.append(path.name)
+    return applied_now

@@ -1,0 +1,281 @@
+"""Deliveries that survive outages: a scheduled-retry table per service, shared by notifier and lapor_sync.
+
+A consumer turns an event into jobs (`enqueue`, in its own transaction) and commits the
+offset at once: a mail server or LAPOR! being down never blocks a Kafka partition. A runner
+in the same process takes due jobs (`FOR UPDATE SKIP LOCKED`, so replicas share them), runs
+them, and either records the result, schedules another attempt with exponential back-off and
+full jitter (or after the counterpart's Retry-After), or, after `max_attempts` or a permanent
+failure, marks the job dead and publishes it to the service's dead-letter topic with the
+error and the attempt count. Replaying a dead letter (`python -m shared.replay`) re-delivers
+the event, and enqueueing it again revives the dead job.
+
+The job key makes everything idempotent: one job per (kind, thing, recipient), and a job
+that is done is never run again, whatever is redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from prometheus_client import Counter, Gauge
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "jobs"
+
+JOB_OUTCOMES = Counter("aduan_jobs_total", "Job attempts, by kind and outcome", ["service", "kind", "outcome"])
+JOBS_WAITING = Gauge("aduan_jobs_waiting", "Jobs not done yet (pending or retrying)", ["service"])
+DEAD_LETTERS = Counter("aduan_dead_letters_total", "Jobs given up and dead-lettered", ["service", "kind"])
+
+
+class RetryLater(Exception):
+    """The counterpart asked us to wait (HTTP 429/503 with Retry-After), or is known to be down."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+class PermanentFailure(Exception):
+    """Retrying can never succeed (the counterpart refused the content itself)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 15
+    base_seconds: float = 5.0
+    max_seconds: float = 600.0  # 15 attempts with this cap span a bit over an hour of outage
+    lease_seconds: float = 120.0  # a job claimed by a process that died is taken again after this;
+    # longer than any single attempt may take (the SMTP and HTTP timeouts)
+
+    def delay(self, attempts: int) -> float:
+        """Between half and all of min(cap, base * 2^(attempts-1)): spread out, so retries do not stampede."""
+        ceiling = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RetryPolicy:
+        return cls(settings.retry_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds,
+                   settings.lease_seconds)
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    job_key: str
+    kind: str
+    complaint_id: str | None
+    payload: dict
+    source_topic: str
+    attempts: int
+
+
+Handler = Callable[[Job], Awaitable[dict | None]]
+DeadLetter = Callable[[Job, str], Awaitable[None]]
+
+
+class JobQueue:
+    def __init__(self, pool: asyncpg.Pool, service: str, policy: RetryPolicy) -> None:
+        self.pool, self.service, self.policy = pool, service, policy
+        self.wake = asyncio.Event()
+
+    async def enqueue(self, conn: asyncpg.Connection, *, job_key: str, kind: str, complaint_id: str | None,
+                      payload: Any, source_topic: str) -> None:
+        """Add a job unless it exists; a dead one (given up before) is revived for a replay."""
+        await conn.execute(
+            """INSERT INTO jobs (job_key, kind, complaint_id, payload, source_topic, status)
+               VALUES ($1, $2, $3, $4, $5, 'pending')
+               ON CONFLICT (job_key) DO UPDATE
+               SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL, updated_at = now()
+               WHERE jobs.status = 'dead'""",
+            job_key, kind, complaint_id, payload if isinstance(payload, str) else json.dumps(payload), source_topic)
+        self.wake.set()
+
+    async def claim(self, limit: int) -> list[Job]:
+        rows = await self.pool.fetch(
+            """UPDATE jobs SET attempts = attempts + 1, locked_until = now() + make_interval(secs => $2),
+                              updated_at = now()
+               WHERE job_id IN (SELECT job_id FROM jobs
+                                WHERE status = 'pending' AND next_attempt_at <= now()
+                                  AND (locked_until IS NULL OR locked_until < now())
+                                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+               RETURNING job_id, job_key, kind, complaint_id, payload, source_topic, attempts""",
+            limit, self.policy.lease_seconds)
+        return [Job(r["job_id"], r["job_key"], r["kind"], str(r["complaint_id"]) if r["complaint_id"] else None,
+                    json.loads(r["payload"]), r["source_topic"], r["attempts"]) for r in rows]
+
+    async def done(self, job: Job, result: dict | None) -> None:
+        await self.pool.execute(
+            """UPDATE jobs SET status = 'done', result = $2, last_error = NULL, locked_until = NULL,
+                              done_at = now(), updated_at = now() WHERE job_id = $1""",
+            job.job_id, json.dumps(result) if result is not None else None)
+
+    async def retry(self, job: Job, error: str, at_least_seconds: float = 0) -> None:
+        delay = max(self.policy.delay(job.attempts), at_least_seconds)
+        await self.pool.execute(
+            """UPDATE jobs SET last_error = $2, locked_until = NULL, updated_at = now(),
+                              next_attempt_at = now() + make_interval(secs => $3) WHERE job_id = $1""",
+            job.job_id, error[:2000], delay)
+
+    async def dead(self, job: Job, error: str) -> None:
+        await self.pool.execute(
+            """UPDATE jobs SET status = 'dead', last_error = $2, locked_until = NULL, updated_at = now()
+               WHERE job_id = $1""", job.job_id, error[:2000])
+
+    async def waiting(self) -> int:
+        return await self.pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'pending'")
+
+
+class JobRunner:
+    """Runs due jobs of one queue, `concurrency` at a time, until cancelled."""
+
+    def __init__(self, queue: JobQueue, handlers: dict[str, Handler], dead_letter: DeadLetter,
+                 concurrency: int = 8, idle_seconds: float = 1.0) -> None:
+        self.queue, self.handlers, self.dead_letter = queue, handlers, dead_letter
+        self.concurrency, self.idle_seconds = concurrency, idle_seconds
+        self.stopping = False
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.run())
+
+    async def stop(self, timeout: float) -> None:
+        """Take no new jobs; let the ones running finish (and be recorded) for up to `timeout` seconds.
+
+        A job still running then is abandoned unrecorded: its lease expires and it runs again.
+        """
+        self.stopping = True
+        self.queue.wake.set()
+        if self.task:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.task), timeout)
+            except TimeoutError:
+                self.task.cancel()
+
+    async def run_once(self) -> int:
+        """Run one batch of due jobs to the end (tests and tools); `run` keeps every slot busy instead."""
+        jobs = await self.queue.claim(self.concurrency)
+        await asyncio.gather(*(self._run(job) for job in jobs))
+        return len(jobs)
+
+    async def run(self) -> None:
+        in_flight: set[asyncio.Task] = set()
+        while not self.stopping:
+            free = self.concurrency - len(in_flight)
+            try:
+                jobs = await self.queue.claim(free) if free else []
+            except (OSError, asyncpg.PostgresError) as error:  # database away: try again shortly
+                log.warning("job_runner_database_error", error=repr(error))
+                jobs = []
+                await asyncio.sleep(self.idle_seconds)
+            for job in jobs:
+                task = asyncio.create_task(self._run(job))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if jobs and len(jobs) == free:
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)  # every slot busy
+            elif not jobs:
+                await self._idle(in_flight)
+        if in_flight:  # stopping: let the running ones finish and be recorded
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _idle(self, in_flight: set[asyncio.Task]) -> None:
+        """Until new work is enqueued, a slot frees up, or `idle_seconds` pass (retries come due)."""
+        self.queue.wake.clear()
+        waiters = {asyncio.create_task(self.queue.wake.wait()), *in_flight}
+        done, _ = await asyncio.wait(waiters, timeout=self.idle_seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters - in_flight:
+            waiter.cancel()
+        try:
+            JOBS_WAITING.labels(self.queue.service).set(await self.queue.waiting())
+        except (OSError, asyncpg.PostgresError):
+            pass
+
+    async def _run(self, job: Job) -> None:
+        service, policy = self.queue.service, self.queue.policy
+        with structlog.contextvars.bound_contextvars(complaint_id=job.complaint_id, job_kind=job.kind,
+                                                     attempt=job.attempts):
+            try:
+                result = await self.handlers[job.kind](job)
+            except PermanentFailure as error:
+                await self._give_up(job, f"permanent: {error}")
+            except RetryLater as error:
+                JOB_OUTCOMES.labels(service, job.kind, "deferred").inc()
+                if job.attempts >= policy.max_attempts:
+                    await self._give_up(job, str(error))
+                else:
+                    await self.queue.retry(job, str(error), error.seconds)
+            except Exception as error:  # a transient failure: timeouts, connection refused, 5xx
+                JOB_OUTCOMES.labels(service, job.kind, "failed").inc()
+                log.warning("job_failed", error=repr(error))
+                if job.attempts >= policy.max_attempts:
+                    await self._give_up(job, repr(error))
+                else:
+                    await self.queue.retry(job, repr(error))
+            else:
+                await self.queue.done(job, result)
+                JOB_OUTCOMES.labels(service, job.kind, "done").inc()
+                log.info("job_done", attempts=job.attempts)
+
+    async def _give_up(self, job: Job, error: str) -> None:
+        # Dead-letter first: if that fails, the job stays pending and is tried again.
+        await self.dead_letter(job, error)
+        await self.queue.dead(job, error)
+        DEAD_LETTERS.labels(self.queue.service, job.kind).inc()
+        log.error("job_dead_lettered", error=error, attempts=job.attempts)
+
+
+def publish_dead_letter(broker: Any, service: str) -> DeadLetter:
+    """Dead letters of jobs go where the service's poison messages go: `<topic>.dlq.<service>`."""
+    from shared.topics import dead_letter_topic
+
+    async def publish(job: Job, error: str) -> None:
+        await broker.publish(
+            json.dumps(job.payload).encode(), topic=dead_letter_topic(job.source_topic, service),
+            key=(job.complaint_id or job.job_key).encode(),
+            headers={"x-error": error[:2000], "x-attempts": str(job.attempts), "x-job-kind": job.kind,
+                     "x-job-key": job.job_key, "x-consumer": service, "x-original-topic": job.source_topic})
+
+    return publish
+
+
+def raise_for_http(response: Any, what: str) -> None:
+    """Map a counterpart's HTTP answer to a job outcome: 429 and 503 wait, 5xx retries, other 4xx give up."""
+    status = response.status_code
+    if status < 400:
+        return
+    detail = f"{what} answered {status}: {response.text[:300]}"
+    if status in (429, 503):
+        retry_after = response.headers.get("retry-after", "")
+        raise RetryLater(float(retry_after) if retry_after.isdigit() else 30.0, detail)
+    if status >= 500 or status == 408:
+        raise ConnectionError(detail)
+    raise PermanentFailure(detail)
+
+
+class Deliveries:
+    """The jobs side of a delivering service: its queue and runner, started once the pool exists."""
+
+    def __init__(self, service: str, broker: Any, settings: Any, handlers: dict[str, Handler]) -> None:
+        self.service, self.broker, self.settings, self.handlers = service, broker, settings, handlers
+        self.queue: JobQueue | None = None
+        self.runner: JobRunner | None = None
+
+    def start(self, pool: asyncpg.Pool) -> None:
+        self.queue = JobQueue(pool, self.service, RetryPolicy.from_settings(self.settings))
+        self.runner = JobRunner(self.queue, self.handlers, publish_dead_letter(self.broker, self.service),
+                                concurrency=self.settings.concurrency)
+        self.runner.start()
+
+    async def stop(self) -> None:
+        if self.runner:
+            await self.runner.stop(timeout=self.settings.shutdown_grace_seconds)

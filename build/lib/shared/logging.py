@@ -1,0 +1,101 @@
+"""JSON logs through structlog, with personal data masked before anything is written.
+
+Every log line of the process (ours, FastStream's, aiokafka's, uvicorn's) goes through the
+same processors, so a phone number in a library's message is masked too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+# Keys whose values identify a person. Matched case-insensitively on the last key segment.
+PERSONAL_KEYS = {"name", "phone", "email", "sender", "from", "to", "msisdn", "reporter",
+                 "citizen_contact", "reporter_for_unit", "wa_id", "profile_name"}
+
+# Keys that hold identifiers, never personal data: not scanned for phone-like digit runs.
+IDENTIFIER_KEYS = {"complaint_id", "correlation_id", "event_id", "assignment_id", "message_id",
+                   "tracking_code", "lapor_tracking_id", "topic", "group_id", "timestamp", "offset",
+                   "partition", "ruleset_version", "rule_id", "logger", "level", "service"}
+
+_EMAIL = re.compile(r"[\w.+-]+@([\w-]+\.)+[\w-]+")
+# Indonesian mobile and landline numbers, local (08..) or international (+62 / 62), with separators.
+_PHONE = re.compile(r"(?<![\w-])(?:\+?62|0)[\s.-]?\d{2,4}(?:[\s.-]?\d{2,4}){2,3}(?!\w)")
+
+
+def mask_phone(value: str) -> str:
+    digits = "".join(ch for ch in value if ch.isdigit() or ch == "+")
+    return f"{digits[:5]}***{digits[-2:]}" if len(digits) > 7 else "***"
+
+
+def mask_email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_text(text: str) -> str:
+    """Mask e-mail addresses and phone numbers inside free text."""
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def _mask_value(key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if key in PERSONAL_KEYS:
+        if isinstance(value, str):
+            if "@" in value:
+                return mask_email(value)
+            if sum(ch.isdigit() for ch in value) >= 7:
+                return mask_phone(value)
+            return f"{value[:1]}***" if value else value
+        return "***"  # structured identity (a Reporter, a dict): never written
+    if key in IDENTIFIER_KEYS:
+        return value
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _mask_value(str(k).lower(), v) for k, v in value.items()}
+    return value
+
+
+def mask_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of the message
+    return {key: _mask_value(key.lower(), value) for key, value in event_dict.items()}
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),  # FastStream puts topic, group and message id in `extra`
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+    ]
+    structlog.configure(
+        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            mask_personal_data,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "kafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    structlog.contextvars.bind_contextvars(service=service)

@@ -1,0 +1,100 @@
+"""Topic names and sizes: the one place they are defined.
+
+Every message is keyed by complaint_id, so one complaint's events stay in order on one
+partition. Six partitions let up to six consumers of a group share the work.
+Dead letters: `<topic>.dlq.<consuming service>`, one per consumer, so replaying one
+consumer's failures never re-feeds another consumer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.settings import KafkaSettings
+
+PARTITIONS = 6
+DLQ_PARTITIONS = 1
+
+
+def dead_letter_topic(topic: str, consumer: str) -> str:
+    return f"{topic}.dlq.{consumer}"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names under an optional prefix (tests run each stack under its own prefix)."""
+
+    prefix: str = ""
+
+    @property
+    def received(self) -> str:
+        return f"{self.prefix}complaints.received.v1"
+
+    @property
+    def assigned(self) -> str:
+        return f"{self.prefix}complaints.assigned.v1"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}complaints.status.v1"
+
+    @property
+    def replies(self) -> str:
+        """Messages to citizens that are not about an assignment (e.g. the SMS format help)."""
+        return f"{self.prefix}citizen.replies.v1"
+
+    def all_topics(self) -> dict[str, int]:
+        """Every topic with its partition count."""
+        dead_letters = {
+            dead_letter_topic(self.received, "router"): DLQ_PARTITIONS,
+            dead_letter_topic(self.received, "intake-web"): DLQ_PARTITIONS,
+            dead_letter_topic(self.assigned, "notifier"): DLQ_PARTITIONS,
+            dead_letter_topic(self.assigned, "lapor-sync"): DLQ_PARTITIONS,
+            dead_letter_topic(self.assigned, "intake-web"): DLQ_PARTITIONS,
+            dead_letter_topic(self.replies, "notifier"): DLQ_PARTITIONS,
+        }
+        main = {self.received: PARTITIONS, self.assigned: PARTITIONS, self.status: PARTITIONS,
+                self.replies: PARTITIONS}
+        return main | dead_letters
+
+
+async def create_topics(settings: KafkaSettings, topics: Topics) -> list[str]:
+    """Create what is missing; existing topics are left as they are. Returns the created names."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=partitions, replication_factor=settings.replication_factor)
+            for name, partitions in topics.all_topics().items()
+            if name not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another process created them first: that is the goal
+        return [topic.name for topic in wanted]
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Create Aduan's Kafka topics if missing.")
+    parser.add_argument("--prefix", default=None, help="topic prefix (default: ADUAN_TOPIC_PREFIX)")
+    args = parser.parse_args()
+    settings = KafkaSettings()
+    topics = Topics(args.prefix if args.prefix is not None else settings.topic_prefix)
+    created = asyncio.run(create_topics(settings, topics))
+    for name, partitions in topics.all_topics().items():
+        state = "created" if name in created else "exists"
+        print(f"{state:8} {name} partitions={partitions}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The Kubernetes manifests, rendered by kustomize and checked offline: what every Deployment must
+have, that the topics match shared/topics.py, and strict schema validation of the core kinds."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.topics import Topics
+
+REPO = Path(__file__).resolve().parents[2]
+OVERLAYS = ["dev", "production"]
+KUSTOMIZE = shutil.which("kustomize") or str(REPO / ".local" / "bin" / "kustomize")
+# FastStream's graceful timeout (15 s) + the deliveries' grace (10 s): the pod must outlive both.
+SHUTDOWN_PATH_SECONDS = 25
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "DB_URL", "DATABASE_URL")
+
+
+def render(overlay: str) -> list[dict]:
+    if not Path(KUSTOMIZE).exists():
+        pytest.fail("kustomize is missing: `make test` builds it (go install) into .local/bin")
+    out = subprocess.run([KUSTOMIZE, "build", "--load-restrictor", "LoadRestrictionsNone",
+                          str(REPO / "deploy" / "k8s" / "overlays" / overlay)],
+                         capture_output=True, text=True, check=True).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def resources(request) -> tuple[str, list[dict]]:
+    return request.param, render(request.param)
+
+
+def of_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def test_every_deployment_has_probes_limits_and_a_locked_down_security_context(resources):
+    _, docs = resources
+    deployments = of_kind(docs, "Deployment")
+    assert {d["metadata"]["name"] for d in deployments} == {
+        "intake-web", "intake-sms", "intake-whatsapp", "router", "notifier", "lapor-sync"}
+    for deployment in deployments:
+        name, pod = deployment["metadata"]["name"], deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["terminationGracePeriodSeconds"] > SHUTDOWN_PATH_SECONDS, name
+        assert pod["automountServiceAccountToken"] is False, name
+        for container in pod["containers"]:
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name  # never Kafka/PostgreSQL
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(container["resources"][kind]), name
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"], name
+            module = container["command"][-1]
+            assert importlib.util.find_spec(module) is not None, f"{name} runs {module}, which does not exist"
+
+
+def test_secrets_are_referenced_never_written(resources):
+    _, docs = resources
+    assert of_kind(docs, "Secret") == []
+    for deployment in of_kind(docs, "Deployment") + of_kind(docs, "Job"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            for var in container.get("env", []):
+                if any(word in var["name"] for word in SECRET_WORDS) and not var["name"].endswith("_FILE"):
+                    assert "secretKeyRef" in var.get("valueFrom", {}), f"{var['name']} is not from a Secret"
+
+
+def test_each_deployment_has_a_service_and_a_disruption_budget(resources):
+    _, docs = resources
+    names = {d["metadata"]["name"] for d in of_kind(docs, "Deployment")}
+    assert names == {s["metadata"]["name"] for s in of_kind(docs, "Service")}
+    assert names == {p["metadata"]["name"] for p in of_kind(docs, "PodDisruptionBudget")}
+
+
+def test_kafka_topics_match_the_code_and_consumers_scale_within_partitions(resources):
+    _, docs = resources
+    topics = {t["spec"]["topicName"]: t["spec"]["partitions"] for t in of_kind(docs, "KafkaTopic")}
+    assert topics == Topics().all_topics()
+    for scaled in of_kind(docs, "ScaledObject"):
+        trigger = scaled["spec"]["triggers"][0]["metadata"]
+        assert scaled["spec"]["maxReplicaCount"] <= topics[trigger["topic"]]
+
+
+def test_network_policies_deny_by_default(resources):
+    _, docs = resources
+    policies = {p["metadata"]["name"]: p for p in of_kind(docs, "NetworkPolicy")}
+    assert policies["default-deny"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_production_runs_postgresql_on_cloudnativepg_and_dev_uses_an_external_one():
+    assert [c["metadata"]["name"] for c in of_kind(render("production"), "Cluster")] == ["aduan-db"]
+    assert of_kind(render("dev"), "Cluster") == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_core_resources_pass_strict_schema_validation(overlay, tmp_path):
+    rendered = tmp_path / f"{overlay}.yaml"
+    rendered.write_text(yaml.safe_dump_all(render(overlay)))
+    result = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet", str(rendered)],
+                            capture_output=True, text=True, check=False)
+    failures = [line for line in (result.stdout + result.stderr).splitlines() if not line.startswith("WARN")]
+    assert result.returncode == 0 and failures == [], "\n".join(failures)
