@@ -37,6 +37,13 @@ def browser():
 
 def test_citizen_submits_the_form_and_checks_the_status(processes, browser, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def wait_for(element_id: str):
+        """A click starts a navigation and returns; wait for the next page's element."""
+        return WebDriverWait(browser, 30).until(shown.presence_of_element_located((By.ID, element_id)),
+                                                message=browser.page_source[:2000])
 
     web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
     browser.get(web.url + "/")
@@ -49,9 +56,9 @@ def test_citizen_submits_the_form_and_checks_the_status(processes, browser, tmp_
     browser.find_element(By.ID, "photo").send_keys(str(photo))
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    code = browser.find_element(By.ID, "tracking-code").text
+    code = wait_for("tracking-code").text
     assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}", code), browser.page_source[:2000]
     assert "Foto terlampir" in browser.page_source
     browser.find_element(By.ID, "status-link").click()
-    assert browser.find_element(By.ID, "status-text").text.startswith("Aduan")
+    assert wait_for("status-text").text.startswith("Aduan")
     assert code in browser.page_source
