@@ -103,6 +103,13 @@ class IntakeKit:
         self.channel = channel
         self.topics = Topics(settings.kafka.topic_prefix)
         self.broker: KafkaBroker = broker or make_broker(settings.kafka, client_id=producer)
+        # Declared publishers, so the AsyncAPI document shows what this intake produces.
+        self._publishers = {
+            self.topics.received: self.broker.publisher(self.topics.received, schema=ComplaintReceived,
+                                                        title=f"{producer}:complaints.received"),
+            self.topics.replies: self.broker.publisher(self.topics.replies, schema=CitizenReplyRequested,
+                                                       title=f"{producer}:citizen.replies"),
+        }
 
     async def _send(self, message: Any, topic: str, key: str) -> None:
         try:

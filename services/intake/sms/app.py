@@ -57,7 +57,8 @@ def build_app(settings: SmsSettings | None = None) -> FastAPI:
     app = create_intake_app(kit, title="Aduan SMS intake", on_startup=start_gammu, on_shutdown=stop_gammu)
     app.state.gammu = gammu
 
-    @app.api_route("/kannel/inbound", methods=["GET", "POST"], status_code=202)
+    @app.get("/kannel/inbound", status_code=202, operation_id="kannel_get_url")
+    @app.post("/kannel/inbound", status_code=202, operation_id="kannel_post_url")
     async def kannel_inbound(request: Request) -> dict:
         """Kannel sms-service get-url / post-url (see services/intake/sms/kannel.py for its config)."""
         return await accept_sms(kit, await kannel.parse(request, zone))

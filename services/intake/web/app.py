@@ -80,11 +80,11 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     csrf_secret = settings.csrf_secret.get_secret_value()
     state: dict = {}
 
-    @broker.subscriber(kit.topics.received, **subscriber_options(settings.status_group_id, "web-status"))
+    @broker.subscriber(kit.topics.received, **subscriber_options(settings.status_group_id, "web-status:received"))
     async def on_received(event: ComplaintReceived) -> None:
         await state["status"].received(event)
 
-    @broker.subscriber(kit.topics.assigned, **subscriber_options(settings.status_group_id, "web-status"))
+    @broker.subscriber(kit.topics.assigned, **subscriber_options(settings.status_group_id, "web-status:assigned"))
     async def on_assigned(event: ComplaintAssigned) -> None:
         await state["status"].assigned(event)
 
