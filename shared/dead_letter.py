@@ -12,6 +12,7 @@ import asyncio
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 from fast_depends.exceptions import ValidationError as DependsValidationError
 from faststream import BaseMiddleware
 from pydantic import ValidationError
@@ -19,6 +20,8 @@ from pydantic import ValidationError
 from shared.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
+POISON = Counter("aduan_poison_messages_total", "Messages that can never be handled, dead-lettered",
+                 ["service", "topic"])
 
 TRANSIENT_PAUSE_SECONDS = 1.0
 
@@ -48,6 +51,7 @@ class DeadLetters:
         topic = dead_letter_topic(record.topic, self.consumer)
         # Same key, so the dead letter stays next to the complaint it belongs to.
         await self.broker.publish(record.value, topic=topic, key=record.key, headers=headers)
+        POISON.labels(self.consumer, record.topic).inc()
         log.error("message_dead_lettered", dead_letter_topic=topic, error=headers["x-error"],
                   original_topic=record.topic, partition=record.partition, offset=record.offset)
 

@@ -107,3 +107,38 @@ def test_core_resources_pass_strict_schema_validation(overlay, tmp_path):
                             capture_output=True, text=True, check=False)
     failures = [line for line in (result.stdout + result.stderr).splitlines() if not line.startswith("WARN")]
     assert result.returncode == 0 and failures == [], "\n".join(failures)
+
+
+OPERATOR_SCHEMAS = {"KafkaTopic": "kafkatopic", "ScaledObject": "scaledobject", "Cluster": "cnpg-cluster"}
+
+
+def test_operator_resources_match_their_schemas(resources):
+    """Strimzi, KEDA and CloudNativePG resources against deploy/k8s/schemas (see its README)."""
+    import json
+
+    import jsonschema
+
+    _, docs = resources
+    checked = 0
+    for kind, schema_name in OPERATOR_SCHEMAS.items():
+        schema = json.loads((REPO / "deploy" / "k8s" / "schemas" / f"{schema_name}.schema.json").read_text())
+        for doc in of_kind(docs, kind):
+            jsonschema.validate(doc, schema)
+            checked += 1
+    known = {"Namespace", "Deployment", "Service", "PodDisruptionBudget", "Job", "Ingress", "NetworkPolicy",
+             "ConfigMap", *OPERATOR_SCHEMAS}
+    assert {d["kind"] for d in docs} <= known, "a new kind needs a schema check"
+    assert checked >= 12
+
+
+def test_operator_schemas_refuse_what_the_operators_would():
+    import json
+
+    import jsonschema
+
+    schema = json.loads((REPO / "deploy" / "k8s" / "schemas" / "kafkatopic.schema.json").read_text())
+    topic = next(d for d in render("dev") if d["kind"] == "KafkaTopic")
+    for broken in ({"partitions": 0}, {"partitions": "six"}, {"replica": 3}):
+        bad = {**topic, "spec": {**topic["spec"], **broken}}
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
