@@ -1,2 +1,0 @@
--- Deliveries are jobs now (shared/jobs.py: the jobs table, one row per delivery, with its attempts).
-DROP TABLE deliveries;

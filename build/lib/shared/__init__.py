@@ -1,1 +1,0 @@
-"""Aduan's common package: event contracts, topics, settings, logging, health, channel kit."""
