@@ -62,6 +62,43 @@ class RouterRepository:
             await self._insert(conn, assigned)
             return StoredAssignment(assigned, True, False)
 
+    async def assign_batch(
+        self, batch: list[ComplaintReceived], decide: Callable[[ComplaintReceived], ComplaintAssigned]
+    ) -> list[StoredAssignment]:
+        """`assign_once` for many complaints in one transaction: one commit for the whole batch."""
+        unique = list({event.complaint_id: event for event in batch}.values())
+        ids = [event.complaint_id for event in unique]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                """INSERT INTO complaints (complaint_id, tracking_code, channel, channel_message_id, text,
+                                           anonymity, reporter, category, received_at, correlation_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   ON CONFLICT (complaint_id) DO NOTHING""",
+                [(e.complaint_id, e.tracking_code, e.channel, e.channel_message_id, e.text, e.anonymity.value,
+                  e.reporter.model_dump_json(), e.category, e.received_at, e.correlation_id) for e in unique])
+            # Row locks in a fixed order: two routers given overlapping batches cannot deadlock.
+            await conn.execute("SELECT 1 FROM complaints WHERE complaint_id = ANY($1::uuid[])"
+                               " ORDER BY complaint_id FOR UPDATE", ids)
+            stored = {str(r["complaint_id"]): r for r in await conn.fetch(
+                "SELECT complaint_id, event, published_at FROM assignments"
+                " WHERE complaint_id = ANY($1::uuid[]) AND sequence = 1", ids)}
+            results, new = [], []
+            for event in unique:
+                if (row := stored.get(event.complaint_id)) is not None:
+                    results.append(StoredAssignment(ComplaintAssigned.model_validate_json(row["event"]), False,
+                                                    row["published_at"] is not None))
+                else:
+                    assigned = decide(event)
+                    new.append(assigned)
+                    results.append(StoredAssignment(assigned, True, False))
+            await conn.executemany(_INSERT_ASSIGNMENT, [_assignment_row(a) for a in new])
+            return results
+
+    async def mark_published_many(self, assignment_ids: list[str]) -> None:
+        await self.pool.execute(
+            "UPDATE assignments SET published_at = now() WHERE assignment_id = ANY($1::uuid[]) AND published_at IS NULL",
+            assignment_ids)
+
     async def reassign(self, complaint_ref: str, decide: Callable[[ComplaintAssigned], ComplaintAssigned],
                        ) -> ComplaintAssigned:
         """Add the next assignment of a complaint; `decide` gets the current one (and may refuse)."""
@@ -104,7 +141,9 @@ class RouterRepository:
 
     @staticmethod
     async def _insert(conn: asyncpg.Connection, assigned: ComplaintAssigned) -> None:
-        await conn.execute(
-            _INSERT_ASSIGNMENT, assigned.assignment_id, assigned.complaint_id, assigned.sequence,
-            assigned.unit.code, assigned.rule_id, assigned.ruleset_version, assigned.matched_terms,
-            assigned.is_fallback, assigned.assigned_by, assigned.reason, assigned.model_dump_json())
+        await conn.execute(_INSERT_ASSIGNMENT, *_assignment_row(assigned))
+
+
+def _assignment_row(a: ComplaintAssigned) -> tuple:
+    return (a.assignment_id, a.complaint_id, a.sequence, a.unit.code, a.rule_id, a.ruleset_version,
+            a.matched_terms, a.is_fallback, a.assigned_by, a.reason, a.model_dump_json())
