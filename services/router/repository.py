@@ -30,42 +30,14 @@ class RouterRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def assign_once(
-        self, received: ComplaintReceived, decide: Callable[[int], ComplaintAssigned]
-    ) -> StoredAssignment:
-        """Store the complaint and its first assignment, exactly once.
-
-        On a redelivery the first assignment comes back as stored, so it is republished
-        as it was (when it was not published yet) and never decided a second time.
-        """
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """INSERT INTO complaints (complaint_id, tracking_code, channel, channel_message_id, text,
-                                           anonymity, reporter, category, received_at, correlation_id)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                   ON CONFLICT (complaint_id) DO NOTHING""",
-                received.complaint_id, received.tracking_code, received.channel,
-                received.channel_message_id, received.text, received.anonymity.value,
-                received.reporter.model_dump_json(), received.category, received.received_at,
-                received.correlation_id,
-            )
-            # Row lock: two routers given the same complaint (a rebalance) decide one at a time.
-            await conn.execute("SELECT 1 FROM complaints WHERE complaint_id = $1 FOR UPDATE",
-                               received.complaint_id)
-            row = await conn.fetchrow(
-                "SELECT event, published_at FROM assignments WHERE complaint_id = $1 AND sequence = 1",
-                received.complaint_id)
-            if row is not None:
-                return StoredAssignment(ComplaintAssigned.model_validate_json(row["event"]), False,
-                                        row["published_at"] is not None)
-            assigned = decide(1)
-            await self._insert(conn, assigned)
-            return StoredAssignment(assigned, True, False)
-
     async def assign_batch(
         self, batch: list[ComplaintReceived], decide: Callable[[ComplaintReceived], ComplaintAssigned]
     ) -> list[StoredAssignment]:
-        """`assign_once` for many complaints in one transaction: one commit for the whole batch."""
+        """Store complaints and their first assignments, exactly once, in one transaction.
+
+        A complaint seen before (a redelivery) comes back with its stored assignment, to be
+        republished as it was when it was not published yet, and never decided a second time.
+        """
         unique = list({event.complaint_id: event for event in batch}.values())
         ids = [event.complaint_id for event in unique]
         async with self.pool.acquire() as conn, conn.transaction():

@@ -27,7 +27,8 @@ async def store_without_publishing(database_url: str, event):
     pool = await create_pool(DatabaseSettings(url=database_url), "router")
     try:
         await migrate(pool, "router", MIGRATIONS)
-        return await RouterRepository(pool).assign_once(event, lambda seq: events.assignment_for(event, seq))
+        [stored] = await RouterRepository(pool).assign_batch([event], events.assignment_for)
+        return stored
     finally:
         await pool.close()
 
