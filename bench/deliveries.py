@@ -32,7 +32,7 @@ from shared.contracts import Channel, ComplaintReceived, Reporter
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.topics import Topics, create_topics
 from standins.smtp_sink import start as start_smtp
-from tests.support.kafka import publish_many
+from tests.support.kafka import publish_events
 from tests.support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,8 +131,7 @@ async def main(count: int) -> None:
                 ("smtp", "services.notifier", "ADUAN_NOTIFIER_PORT", "notifier", "unit_email:{a.assignment_id}"),
                 ("lapor", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT", "lapor_sync", "lapor_create:{a.complaint_id}")):
             batch = events(count, f"{topics.prefix}{name}")
-            await publish_many(kafka.bootstrap_servers, topics.assigned,
-                               [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch])
+            await publish_events(kafka.bootstrap_servers, topics.assigned, batch)
             service, _ = start(module, env, port_env)
             try:
                 rates[name] = await wait_done(db.url, schema, [key.format(a=a) for a in batch])

@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.contracts import Channel, ComplaintReceived, Reporter
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.topics import Topics, create_topics
-from tests.support.kafka import publish_many
+from tests.support.kafka import publish_events
 from tests.support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,8 +73,7 @@ async def main(count: int) -> None:
     db_url = f"{admin_url.rpartition('/')[0]}/{database}"
     events = [ComplaintReceived.new(channel=Channel.SMS, channel_message_id=f"bench-{n}", text=TEXTS[n % len(TEXTS)],
                                     producer="bench", reporter=Reporter(phone="+6281234567890")) for n in range(count)]
-    await publish_many(kafka.bootstrap_servers, topics.received,
-                       [(e.complaint_id.encode(), e.model_dump_json().encode()) for e in events])
+    await publish_events(kafka.bootstrap_servers, topics.received, events)
     baseline = await passthrough(kafka, topics.received, target, count)
     port = free_port()
     router = subprocess.Popen([sys.executable, "-m", "services.router"], cwd=REPO, stdout=subprocess.DEVNULL,

@@ -54,7 +54,7 @@ REJECTED = Counter("aduan_intake_rejected_total", "Requests refused as bad input
 DEFAULT_BODY_LIMIT = 256 * 1024
 MAX_TEXT = 5000
 # Control characters other than line breaks and tabs: invisible, and break logs and terminals.
-_CONTROL = {cat for cat in ("Cc", "Cf", "Cs", "Co", "Cn")}
+_CONTROL = {"Cc", "Cf", "Cs", "Co", "Cn"}  # Unicode categories
 _KEPT = {"\n", "\t"}
 
 

@@ -31,9 +31,7 @@ log = structlog.get_logger(__name__)
 def consumer_broker(service: str, settings: ServiceSettings) -> KafkaBroker:
     configure_logging(service, settings.log_level)
     broker = make_broker(settings.kafka, client_id=service)
-    dead_letters = DeadLetters(service)
-    dead_letters.broker = broker
-    broker.add_middleware(dead_letters)
+    broker.add_middleware(DeadLetters(service, broker))
     return broker
 
 

@@ -1,7 +1,6 @@
 """Consumer error handling shared by every consumer: dead letters for what can never succeed.
 
-- A message that fails validation, or whose handler raises `PermanentError`, is copied with
-  the error to the consumer's dead-letter topic and then committed: the partition moves on.
+- A message that fails validation (it can never be read) is copied with the error to the consumer's dead-letter topic and then committed: the partition moves on.
 - Any other exception is treated as transient (database or broker down): after a short pause
   the message is not committed and is delivered again (the subscriber's NACK_ON_ERROR policy).
 """
@@ -12,9 +11,9 @@ import asyncio
 from typing import Any
 
 import structlog
-from prometheus_client import Counter
 from fast_depends.exceptions import ValidationError as DependsValidationError
 from faststream import BaseMiddleware
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from shared.topics import dead_letter_topic
@@ -26,16 +25,12 @@ POISON = Counter("aduan_poison_messages_total", "Messages that can never be hand
 TRANSIENT_PAUSE_SECONDS = 1.0
 
 
-class PermanentError(Exception):
-    """The message itself is wrong: retrying it can never succeed."""
-
-
 class DeadLetters:
-    """Builds the middleware for one consumer group; `broker` is set once the broker exists."""
+    """The middleware for one consuming service (`broker.add_middleware(dead_letters)`), and `park`
+    for handlers that read messages themselves (the router's batches)."""
 
-    def __init__(self, consumer: str) -> None:
-        self.consumer = consumer
-        self.broker: Any = None
+    def __init__(self, consumer: str, broker: Any) -> None:
+        self.consumer, self.broker = consumer, broker
 
     def __call__(self, msg: Any, /, *, context: Any) -> _DeadLetterMiddleware:
         return _DeadLetterMiddleware(msg, context=context, dead_letters=self)
@@ -64,8 +59,7 @@ class _DeadLetterMiddleware(BaseMiddleware):
     async def consume_scope(self, call_next: Any, msg: Any) -> Any:
         try:
             return await call_next(msg)
-        except (ValidationError, DependsValidationError, PermanentError, UnicodeDecodeError,
-                ValueError) as error:
+        except (ValidationError, DependsValidationError, UnicodeDecodeError, ValueError) as error:
             await self.dead_letters.park(msg.raw_message, error)
             return None
         except Exception:

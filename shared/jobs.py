@@ -27,6 +27,8 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Gauge
 
+from shared.topics import dead_letter_topic
+
 log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "jobs"
@@ -236,7 +238,6 @@ class JobRunner:
 
 def publish_dead_letter(broker: Any, service: str) -> DeadLetter:
     """Dead letters of jobs go where the service's poison messages go: `<topic>.dlq.<service>`."""
-    from shared.topics import dead_letter_topic
 
     async def publish(job: Job, error: str) -> None:
         await broker.publish(

@@ -45,11 +45,13 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     async def on_complaint_assigned(assigned: ComplaintAssigned) -> None:
         queue = deliveries.queue
         contact = assigned.citizen_contact
+        # Web complaints are answered by e-mail, the others on the phone number they came from.
+        reachable = contact.email if assigned.channel == Channel.WEB else contact.phone
         jobs = [("unit_email", assigned.assignment_id)]
         if assigned.unit.webhook_url:
             jobs.append(("unit_webhook", assigned.assignment_id))
         # The citizen hears once, when the complaint is first assigned, on the channel they used.
-        if assigned.sequence == 1 and (contact.phone if assigned.channel != Channel.WEB else contact.email):
+        if assigned.sequence == 1 and reachable:
             jobs.append(("citizen_ack", assigned.complaint_id))
         async with queue.pool.acquire() as conn, conn.transaction():
             for kind, key in jobs:

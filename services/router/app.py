@@ -47,8 +47,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
                                      correlation_id=assigned.correlation_id)
         await state["db"].mark_published(assigned.assignment_id)
 
-    dead_letters = DeadLetters(SERVICE)
-    dead_letters.broker = broker
+    dead_letters = DeadLetters(SERVICE, broker)  # for the batches, which read messages themselves
 
     # Batches: one database transaction, concurrent publishes and one offset commit for up to
     # `batch_size` complaints. A complaint that cannot be read is dead-lettered on its own.

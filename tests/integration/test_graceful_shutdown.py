@@ -12,7 +12,7 @@ import pytest
 from standins.smtp_sink import read_maildir
 from tests.conftest import fast_retries
 from tests.support import events
-from tests.support.kafka import eventually, json_values, publish_many, read_topic
+from tests.support.kafka import eventually, json_values, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 GRACE_SECONDS = 45  # terminationGracePeriodSeconds in deploy/k8s
@@ -34,8 +34,7 @@ async def test_router_sigterm_under_load(processes, infra, topics, db):
     batch = [events.received(f"Aduan {n}: petugas minta imbalan", message_id=f"term-r-{topics.prefix}{n}")
              for n in range(800)]
     router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT")
-    await publish_many(infra.kafka_bootstrap, topics.received,
-                       [(e.complaint_id.encode(), e.model_dump_json().encode()) for e in batch])
+    await publish_events(infra.kafka_bootstrap, topics.received, batch)
     ids = [e.complaint_id for e in batch]
     at_stop = await eventually(lambda: db.fetchval(
         "SELECT count(*) FROM router.assignments WHERE complaint_id = ANY($1::uuid[]) HAVING count(*) >= 150", ids),
@@ -58,8 +57,7 @@ async def test_notifier_sigterm_under_load(processes, smtp_server, infra, topics
     env = {"ADUAN_NOTIFIER_SMTP_PORT": str(port), **fast_retries("ADUAN_NOTIFIER_")}
     notifier = processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", env)
     batch = [events.assigned(f"Aduan {n} jalan rusak", message_id=f"term-n-{topics.prefix}{n}") for n in range(300)]
-    await publish_many(infra.kafka_bootstrap, topics.assigned,
-                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch])
+    await publish_events(infra.kafka_bootstrap, topics.assigned, batch)
     keys = [f"unit_email:{a.assignment_id}" for a in batch]
     at_stop = await eventually(lambda: db.fetchval(
         "SELECT count(*) FROM notifier.jobs WHERE job_key = ANY($1) AND status = 'done' HAVING count(*) >= 60", keys),
@@ -78,8 +76,7 @@ async def test_lapor_sync_sigterm_under_load(processes, lapor_standin, infra, to
     env = {"ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": lapor_standin.url, **fast_retries("ADUAN_LAPOR_SYNC_")}
     worker = processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT", env)
     batch = [events.assigned(f"Aduan {n} pajak parkir", message_id=f"term-l-{topics.prefix}{n}") for n in range(300)]
-    await publish_many(infra.kafka_bootstrap, topics.assigned,
-                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch])
+    await publish_events(infra.kafka_bootstrap, topics.assigned, batch)
     ids = [a.complaint_id for a in batch]
     at_stop = await eventually(lambda: db.fetchval(
         "SELECT count(*) FROM lapor_sync.reports WHERE complaint_id = ANY($1::uuid[]) HAVING count(*) >= 50", ids),

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import fast_retries
 from tests.support import events
-from tests.support.kafka import eventually, json_values, publish, publish_many, read_topic
+from tests.support.kafka import eventually, json_values, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 TOKEN = {"Authorization": "Bearer local-standin-token"}
@@ -38,8 +38,7 @@ def faults(standin, **spec) -> None:
 
 
 async def send(infra, topics, assigned) -> None:
-    await publish(infra.kafka_bootstrap, topics.assigned, assigned.model_dump_json().encode(),
-                  key=assigned.complaint_id.encode())
+    await publish_events(infra.kafka_bootstrap, topics.assigned, [assigned])
 
 
 async def test_one_report_per_complaint_its_id_stored_and_published(lapor_sync, lapor_standin, infra, topics, db):
@@ -78,14 +77,12 @@ async def test_lapor_failing_and_timing_out_then_healthy_every_complaint_has_exa
     batch = [events.assigned(f"Aduan {n} pajak reklame", message_id=f"lapor-faults-{topics.prefix}{n}")
              for n in range(60)]
     faults(lapor_standin, mode="error", count=40)
-    await publish_many(infra.kafka_bootstrap, topics.assigned,
-                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch[:30]])
+    await publish_events(infra.kafka_bootstrap, topics.assigned, batch[:30])
     assert await eventually(lambda: db.fetchval(
         "SELECT count(*) > 0 FROM lapor_sync.jobs WHERE last_error LIKE '%500%'"), timeout=30)
     # Timeouts: the stand-in creates the report, then answers too late (the client gives up after 1 s).
     faults(lapor_standin, mode="timeout", count=30, delay_seconds=2)
-    await publish_many(infra.kafka_bootstrap, topics.assigned,
-                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch[30:]])
+    await publish_events(infra.kafka_bootstrap, topics.assigned, batch[30:])
     ids = {a.complaint_id for a in batch}
     assert await eventually(lambda: db.fetchval(
         "SELECT count(*) = 60 FROM lapor_sync.reports WHERE complaint_id = ANY($1::uuid[])", list(ids)), timeout=120)
@@ -138,8 +135,7 @@ async def test_lapor_sync_killed_mid_stream_loses_and_doubles_nothing(processes,
     worker = processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT", env)
     batch = [events.assigned(f"Aduan {n} retribusi pasar", message_id=f"kill-l-{topics.prefix}{n}") for n in range(300)]
     faults(lapor_standin, mode="slow", delay_seconds=0.02)  # keep the stream going long enough to cut it
-    await publish_many(infra.kafka_bootstrap, topics.assigned,
-                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch])
+    await publish_events(infra.kafka_bootstrap, topics.assigned, batch)
     ids = [a.complaint_id for a in batch]
     stored_at_kill = await eventually(lambda: db.fetchval(
         "SELECT count(*) FROM lapor_sync.reports WHERE complaint_id = ANY($1::uuid[]) HAVING count(*) >= 50", ids),

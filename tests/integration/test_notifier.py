@@ -15,7 +15,7 @@ from shared.topics import dead_letter_topic
 from standins.smtp_sink import read_maildir, start
 from tests.conftest import fast_retries
 from tests.support import events
-from tests.support.kafka import eventually, publish, publish_many, read_topic
+from tests.support.kafka import eventually, publish, publish_events, read_topic
 from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -35,8 +35,7 @@ def notifier(processes, smtp_server, sms_standin, whatsapp_standin):
 
 
 async def send_assigned(infra, topics, assigned) -> None:
-    await publish(infra.kafka_bootstrap, topics.assigned, assigned.model_dump_json().encode(),
-                  key=assigned.complaint_id.encode())
+    await publish_events(infra.kafka_bootstrap, topics.assigned, [assigned])
 
 
 def mails_for(maildir, assignment_id: str) -> list:
@@ -55,8 +54,7 @@ async def test_unit_is_mailed_once_even_when_the_event_is_redelivered(notifier, 
     assert await eventually(lambda: db.fetchval(
         "SELECT status = 'done' FROM notifier.jobs WHERE job_key = $1", f"unit_email:{assigned.assignment_id}"))
     sentinel = events.assigned("Hotspot wifi di alun-alun lemot")  # same partition, after the copies
-    await publish(infra.kafka_bootstrap, topics.assigned, sentinel.model_dump_json().encode(),
-                  key=assigned.complaint_id.encode())
+    await publish_events(infra.kafka_bootstrap, topics.assigned, [sentinel], key=assigned.complaint_id)
     assert await eventually(lambda: mails_for(maildir, sentinel.assignment_id))
     [mail] = mails_for(maildir, assigned.assignment_id)
     assert mail["To"] == "bppkad@kedirikota.go.id" and assigned.tracking_code in mail["Subject"]
@@ -112,7 +110,7 @@ async def test_format_help_reply_goes_out_through_the_sms_gateway(notifier, sms_
                                   text="Format aduan SMS: SURGA <isi aduan>.", reason="format_help",
                                   gateway="kannel", producer="tests", correlation_id="k-9")
     for _ in range(2):  # redelivered: still one SMS
-        await publish(infra.kafka_bootstrap, topics.replies, reply.model_dump_json().encode(), key=reply.to.encode())
+        await publish_events(infra.kafka_bootstrap, topics.replies, [reply], key=reply.to)
     [sent] = await eventually(lambda: httpx.get(f"{sms_standin.url}/_standin/messages").json()["items"])
     assert (sent["to"], sent["text"]) == ("+6281298765432", reply.text)
 
@@ -141,8 +139,7 @@ async def test_mail_server_down_while_200_complaints_flow_then_back_every_mail_e
     processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", notifier_env(port))
     batch = [events.assigned(f"Aduan nomor {n} tentang lampu jalan mati", message_id=f"smtp-down-{topics.prefix}{n}")
              for n in range(200)]
-    await publish_many(infra.kafka_bootstrap, topics.assigned,
-                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch])
+    await publish_events(infra.kafka_bootstrap, topics.assigned, batch)
     keys = [f"unit_email:{a.assignment_id}" for a in batch]
     # Nothing listens on the SMTP port: every mail fails and is rescheduled, none is lost.
     assert await eventually(lambda: db.fetchval(
@@ -213,8 +210,7 @@ async def test_notifier_killed_mid_stream_loses_and_doubles_no_record(processes,
     env = notifier_env(port)
     notifier = processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", env)
     batch = [events.assigned(f"Aduan {n} sampah menumpuk", message_id=f"kill-n-{topics.prefix}{n}") for n in range(300)]
-    await publish_many(infra.kafka_bootstrap, topics.assigned,
-                       [(a.complaint_id.encode(), a.model_dump_json().encode()) for a in batch])
+    await publish_events(infra.kafka_bootstrap, topics.assigned, batch)
     keys = [f"unit_email:{a.assignment_id}" for a in batch]
     done_at_kill = await eventually(lambda: db.fetchval(
         "SELECT count(*) FROM notifier.jobs WHERE job_key = ANY($1) AND status = 'done' HAVING count(*) >= 60", keys),

@@ -12,7 +12,7 @@ from shared.database import create_pool, migrate
 from shared.settings import DatabaseSettings
 from shared.topics import dead_letter_topic
 from tests.support import events
-from tests.support.kafka import eventually, json_values, publish, read_topic
+from tests.support.kafka import eventually, json_values, publish, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -34,14 +34,12 @@ async def store_without_publishing(database_url: str, event):
 
 
 async def send(infra, topic, event, key: str | None = None) -> None:
-    await publish(infra.kafka_bootstrap, topic, event.model_dump_json().encode(),
-                  key=(key or event.complaint_id).encode())
+    await publish_events(infra.kafka_bootstrap, topic, [event], key=key)
 
 
 async def test_complaint_is_stored_assigned_and_published(router, infra, topics, db):
     event = events.received("SURGA nama di SPPT PBB masih atas nama pemilik lama")
-    await publish(infra.kafka_bootstrap, topics.received, event.model_dump_json().encode(),
-                  key=event.complaint_id.encode())
+    await publish_events(infra.kafka_bootstrap, topics.received, [event])
 
     records = await read_topic(infra.kafka_bootstrap, topics.assigned, until=lambda r: len(r) >= 1)
     [assigned] = json_values(records)
@@ -102,8 +100,7 @@ async def test_outbox_publishes_what_was_stored_without_any_redelivery(processes
 async def test_anonymous_reporter_is_not_carried_to_units(router, infra, topics):
     event = events.received("Ada ASN yang ikut kampanye partai politik saat jam dinas",
                             anonymity=events.Anonymity.RAHASIA)
-    await publish(infra.kafka_bootstrap, topics.received, event.model_dump_json().encode(),
-                  key=event.complaint_id.encode())
+    await publish_events(infra.kafka_bootstrap, topics.received, [event])
     [assigned] = json_values(await read_topic(infra.kafka_bootstrap, topics.assigned,
                                               until=lambda r: len(r) >= 1))
     assert assigned["reporter_for_unit"] is None
@@ -122,8 +119,7 @@ async def test_poison_message_is_dead_lettered_and_the_next_one_flows(router, in
         poison = json.dumps(blank).encode()
     await publish(infra.kafka_bootstrap, topics.received, poison, key=b"same-key")
     good = events.received("Pembayaran PBB lewat bank gagal tapi saldo terpotong")
-    await publish(infra.kafka_bootstrap, topics.received, good.model_dump_json().encode(),
-                  key=good.complaint_id.encode())
+    await publish_events(infra.kafka_bootstrap, topics.received, [good])
 
     [dead] = await read_topic(infra.kafka_bootstrap, dead_letter_topic(topics.received, "router"),
                               until=lambda r: len(r) >= 1)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support import events
-from tests.support.kafka import json_values, publish, read_topic
+from tests.support.kafka import json_values, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 OPERATOR = {"Authorization": "Bearer op-secret"}
@@ -32,8 +32,7 @@ async def assigned_events(infra, topics, complaint_id: str, count: int) -> list[
 @pytest.fixture
 async def complaint(router, infra, topics):
     event = events.received("SURGA nama di SPPT PBB masih atas nama pemilik lama")
-    await publish(infra.kafka_bootstrap, topics.received, event.model_dump_json().encode(),
-                  key=event.complaint_id.encode())
+    await publish_events(infra.kafka_bootstrap, topics.received, [event])
     [first] = await assigned_events(infra, topics, event.complaint_id, 1)
     assert first["unit"]["code"] == "bppkad"
     return event

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from tests.support import events
-from tests.support.kafka import eventually, json_values, publish_many, read_topic
+from tests.support.kafka import eventually, json_values, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 COMPLAINTS = 1500
@@ -20,8 +20,7 @@ async def test_router_killed_twice_under_load_assigns_every_complaint_exactly_on
     batch = [events.received(texts[n % len(texts)], message_id=f"crash-{topics.prefix}{n}") for n in range(COMPLAINTS)]
     env = {"ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "1"}
     router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT", env)
-    await publish_many(infra.kafka_bootstrap, topics.received,
-                       [(e.complaint_id.encode(), e.model_dump_json().encode()) for e in batch])
+    await publish_events(infra.kafka_bootstrap, topics.received, batch)
 
     stored_at_kill = []
     for threshold in KILL_AT:

@@ -10,15 +10,14 @@ import pytest
 
 from services.router.units import DEFAULT_UNITS_FILE
 from tests.support import events
-from tests.support.kafka import eventually, json_values, publish, read_topic
+from tests.support.kafka import eventually, json_values, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 async def route_one(infra, topics, text: str) -> dict:
     event = events.received(text)
-    await publish(infra.kafka_bootstrap, topics.received, event.model_dump_json().encode(),
-                  key=event.complaint_id.encode())
+    await publish_events(infra.kafka_bootstrap, topics.received, [event])
     records = await read_topic(infra.kafka_bootstrap, topics.assigned,
                                until=lambda r: event.complaint_id in {v["complaint_id"] for v in json_values(r)})
     return next(v for v in json_values(records) if v["complaint_id"] == event.complaint_id)

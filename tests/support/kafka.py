@@ -32,10 +32,7 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bo
     await consumer.start()
     records: list[Any] = []
     try:
-        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or [])]
-        if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 (fresh topic)
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        partitions = await _partitions(consumer, topic)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         deadline = time.monotonic() + timeout
@@ -46,6 +43,14 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bo
         return records
     finally:
         await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 (a topic created moments ago)
+        partitions = consumer.partitions_for_topic(topic) or []
+    return [TopicPartition(topic, p) for p in partitions]
 
 
 def json_values(records: list[Any]) -> list[dict]:
@@ -64,12 +69,14 @@ async def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: 
         await asyncio.sleep(interval)
 
 
-async def publish_many(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    """(key, value) records through one idempotent producer, all acknowledged on return."""
+async def publish_events(bootstrap: str, topic: str, events: list[Any], key: str | None = None) -> None:
+    """Events as the services publish them (JSON, keyed by complaint id unless `key` is given),
+    through one idempotent producer, all acknowledged on return."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        futures = [await producer.send(topic, value, key=key) for key, value in records]
+        futures = [await producer.send(topic, e.model_dump_json().encode(), key=(key or e.complaint_id).encode())
+                   for e in events]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -80,10 +87,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or [])]
-        if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 (fresh topic)
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        partitions = await _partitions(consumer, topic)
         return {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
     finally:
         await consumer.stop()

@@ -102,6 +102,12 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
                             on_startup=connect_database, on_shutdown=close_database,
                             body_limits_by_path={"/aduan": FORM_BODY_LIMIT})
 
+    async def accept(event: ComplaintReceived) -> None:
+        """Kafka first (BrokerUnavailable -> 503), then the status page, so it knows the code at once;
+        the status consumer writes the same row durably from Kafka, hence no fsync wait here."""
+        await kit.publish(event)
+        await state["status"].received(event, durable=False)
+
     def client_of(request: Request) -> str:
         if settings.trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
             return forwarded.split(",")[0].strip()
@@ -159,8 +165,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
             location=submission.location)
         upload_id = await state["uploads"].store(event.complaint_id, submission.photo) if submission.photo else None
         event = event.model_copy(update={"attachments": submission.attachments(upload_id)})
-        await kit.publish(event)  # a broker outage answers 503 here; the form can be sent again safely
-        await state["status"].received(event, durable=False)
+        await accept(event)  # a broker outage answers 503 here; the form can be sent again safely
         return page(request, "confirmation.html", tracking_code=event.tracking_code, text=event.text,
                     photo=bool(upload_id))
 
@@ -197,9 +202,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
             channel=Channel.WEB, channel_message_id=f"api:{idempotency_key or uuid.uuid4()}",
             text=clean_text(form.text, MAX_TEXT), producer=SERVICE, anonymity=form.anonymity,
             category=form.category, reporter=Reporter(name=form.name, phone=phone, email=form.email))
-        await kit.publish(event)
-        # So the status page knows it at once; the status consumer writes it durably from Kafka.
-        await state["status"].received(event, durable=False)
+        await accept(event)
         return Accepted(complaint_id=event.complaint_id, tracking_code=event.tracking_code,
                         status_url=f"/api/v1/complaints/{event.tracking_code}")
 

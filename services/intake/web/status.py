@@ -26,22 +26,17 @@ class StatusRepository:
         async with self.pool.acquire() as conn, conn.transaction():
             if not durable:
                 await conn.execute("SET LOCAL synchronous_commit TO OFF")
-            await self._write(conn, tracking_code, complaint_id, channel, status, rank, unit_code, unit_name,
-                              received_at, sequence)
-
-    @staticmethod
-    async def _write(conn: asyncpg.Connection, *values: object) -> None:
-        await conn.execute(
-            """INSERT INTO complaint_status (tracking_code, complaint_id, channel, status, status_rank,
-                                             unit_code, unit_name, received_at, assignment_sequence)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-               ON CONFLICT (tracking_code) DO UPDATE
-               SET status = EXCLUDED.status, status_rank = EXCLUDED.status_rank, unit_code = EXCLUDED.unit_code,
-                   unit_name = EXCLUDED.unit_name, assignment_sequence = EXCLUDED.assignment_sequence,
-                   updated_at = now()
-               WHERE (complaint_status.status_rank, complaint_status.assignment_sequence)
-                     <= (EXCLUDED.status_rank, EXCLUDED.assignment_sequence)""",
-            *values)
+            await conn.execute(
+                """INSERT INTO complaint_status (tracking_code, complaint_id, channel, status, status_rank,
+                                                 unit_code, unit_name, received_at, assignment_sequence)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   ON CONFLICT (tracking_code) DO UPDATE
+                   SET status = EXCLUDED.status, status_rank = EXCLUDED.status_rank,
+                       unit_code = EXCLUDED.unit_code, unit_name = EXCLUDED.unit_name,
+                       assignment_sequence = EXCLUDED.assignment_sequence, updated_at = now()
+                   WHERE (complaint_status.status_rank, complaint_status.assignment_sequence)
+                         <= (EXCLUDED.status_rank, EXCLUDED.assignment_sequence)""",
+                tracking_code, complaint_id, channel, status, rank, unit_code, unit_name, received_at, sequence)
 
     async def received(self, event: ComplaintReceived, durable: bool = True) -> None:
         """`durable=False` when the consumer will write it again from Kafka anyway: no fsync wait."""
