@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra browser k8s-tools k8s-check stop reset venv bench-rules bench-web bench-deliveries new-channel replay
+.PHONY: run test unit infra browser k8s-tools k8s-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -49,6 +49,21 @@ test: infra browser k8s-check
 # Only the tests that need no broker or database (seconds).
 unit: venv
 	$(PY) -m pytest tests/unit
+
+# Every benchmark in turn; each prints its figures beside a baseline and one summary line.
+bench: bench-rules bench-router bench-e2e
+
+# Router throughput on 20,000 queued complaints, beside a bare aiokafka pass-through.
+bench-router: infra
+	$(PY) -m bench.router_throughput
+
+# End-to-end latency at a steady offered load through the HTTP intakes, and each service's peak RSS.
+bench-e2e: infra
+	$(PY) -m bench.e2e_latency
+
+# The fault suite: kills and restarts while complaints flow, on a Kafka and PostgreSQL of its own.
+chaos: venv
+	$(PY) -m pytest -p no:cacheprovider -s tests/chaos
 
 # Speed of the pure rule engine (no servers), beside normalisation alone.
 bench-rules: venv
