@@ -72,8 +72,10 @@ class InvalidText(ValueError):
 
 def clean_text(text: str, max_length: int = MAX_TEXT) -> str:
     """NFC-normalised text without control characters; refuses empty and oversized text."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = "".join(ch for ch in text if ch in _KEPT or unicodedata.category(ch) not in _CONTROL).strip()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(ch for ch in text if ch in _KEPT or unicodedata.category(ch) not in _CONTROL)
+    # NFC after the removal: an invisible character between a letter and its accent kept them apart.
+    text = unicodedata.normalize("NFC", text).strip()
     if not text:
         raise InvalidText("empty_text", "Isi aduan kosong.")
     if len(text) > max_length:

@@ -17,6 +17,7 @@ import structlog
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
+from pydantic import BaseModel, ValidationError
 
 from shared.database import create_pool, migrate
 from shared.dead_letter import DeadLetters
@@ -38,6 +39,29 @@ def consumer_broker(service: str, settings: ServiceSettings) -> KafkaBroker:
 def subscriber_options(group_id: str, title: str) -> dict[str, Any]:
     return {"group_id": group_id, "auto_offset_reset": "earliest",
             "ack_policy": AckPolicy.NACK_ON_ERROR, "title": title}
+
+
+def batch_options(settings: ServiceSettings, group_id: str, title: str, model: type[BaseModel]) -> dict[str, Any]:
+    """A batch subscriber: up to `batch_size` events handled and committed together.
+
+    Its items are read one by one (`read_batch`), so the AsyncAPI document names their
+    contract in the description rather than as a schema.
+    """
+    return {"batch": True, "max_records": settings.batch_size, "batch_timeout_ms": 100,
+            "description": f"Batches of {model.__name__} (schema_version 1): see the producer's document.",
+            **subscriber_options(group_id, title)}
+
+
+async def read_batch(bodies: list[Any], records: Any, model: type[BaseModel], dead_letters: DeadLetters) -> list:
+    """The batch's events that can be read; each one that cannot is dead-lettered alone, so one bad
+    message neither fails its batch nor blocks the partition."""
+    events = []
+    for body, record in zip(bodies, records, strict=True):
+        try:
+            events.append(model.model_validate(body) if isinstance(body, dict) else model.model_validate_json(body))
+        except (ValidationError, ValueError, TypeError) as error:
+            await dead_letters.park(record, error)
+    return events
 
 
 def consumer_app(

@@ -25,8 +25,13 @@ from typing import Any
 
 import asyncpg
 import structlog
+from faststream import Context
+from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter, Gauge
+from pydantic import BaseModel
 
+from shared.consumer import batch_options, read_batch
+from shared.dead_letter import DeadLetters
 from shared.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
@@ -81,6 +86,16 @@ class Job:
     attempts: int
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """A job to add for an event: one per (kind, thing, recipient), so adding it twice is harmless."""
+
+    job_key: str
+    kind: str
+    complaint_id: str | None
+    payload: str  # the event, as JSON
+
+
 Handler = Callable[[Job], Awaitable[dict | None]]
 DeadLetter = Callable[[Job, str], Awaitable[None]]
 
@@ -90,16 +105,15 @@ class JobQueue:
         self.pool, self.service, self.policy = pool, service, policy
         self.wake = asyncio.Event()
 
-    async def enqueue(self, conn: asyncpg.Connection, *, job_key: str, kind: str, complaint_id: str | None,
-                      payload: Any, source_topic: str) -> None:
-        """Add a job unless it exists; a dead one (given up before) is revived for a replay."""
-        await conn.execute(
+    async def enqueue(self, conn: asyncpg.Connection, jobs: list[NewJob], source_topic: str) -> None:
+        """Add jobs unless they exist; a dead one (given up before) is revived for a replay."""
+        await conn.executemany(
             """INSERT INTO jobs (job_key, kind, complaint_id, payload, source_topic, status)
                VALUES ($1, $2, $3, $4, $5, 'pending')
                ON CONFLICT (job_key) DO UPDATE
                SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL, updated_at = now()
                WHERE jobs.status = 'dead'""",
-            job_key, kind, complaint_id, payload if isinstance(payload, str) else json.dumps(payload), source_topic)
+            [(job.job_key, job.kind, job.complaint_id, job.payload, source_topic) for job in jobs])
         self.wake.set()
 
     async def claim(self, limit: int) -> list[Job]:
@@ -270,6 +284,21 @@ class Deliveries:
         self.service, self.broker, self.settings, self.handlers = service, broker, settings, handlers
         self.queue: JobQueue | None = None
         self.runner: JobRunner | None = None
+
+    def consume(self, topic: str, model: type[BaseModel], title: str,
+                jobs_for: Callable[[Any], list[NewJob]]) -> None:
+        """Turn `topic`'s events into jobs, a batch at a time: the jobs of up to `batch_size` events are
+        added in one transaction, then their offsets committed together. An event that cannot be
+        read is dead-lettered alone."""
+        dead_letters = DeadLetters(self.service, self.broker)
+
+        @self.broker.subscriber(topic, **batch_options(self.settings, self.settings.group_id, title, model))
+        async def on_batch(bodies: list[Any], message: KafkaMessage = Context("message")) -> None:
+            events = await read_batch(bodies, message.raw_message, model, dead_letters)
+            jobs = [job for event in events for job in jobs_for(event)]
+            if jobs:
+                async with self.queue.pool.acquire() as conn, conn.transaction():
+                    await self.queue.enqueue(conn, jobs, topic)
 
     def start(self, pool: asyncpg.Pool) -> None:
         self.queue = JobQueue(pool, self.service, RetryPolicy.from_settings(self.settings))

@@ -23,8 +23,9 @@ IDENTIFIER_KEYS = {"complaint_id", "correlation_id", "event_id", "assignment_id"
                    "partition", "ruleset_version", "rule_id", "logger", "level", "service"}
 
 _EMAIL = re.compile(r"[\w.+-]+@([\w-]+\.)+[\w-]+")
-# Indonesian mobile and landline numbers, local (08..) or international (+62 / 62), with separators.
-_PHONE = re.compile(r"(?<![\w-])(?:\+?62|0)[\s.-]?\d{2,4}(?:[\s.-]?\d{2,4}){2,3}(?!\w)")
+# Indonesian mobile and landline numbers, local (08..) or international (+62 / 62), with separators;
+# landlines also with the area code in brackets, as they are printed: "(0354) 682955".
+_PHONE = re.compile(r"(?<![\w-])(?:(?:\+?62|0)[\s.-]?\d{2,4}|\(0\d{2,4}\))(?:[\s.-]?\d{2,4}){2,3}(?!\w)")
 
 
 def mask_phone(value: str) -> str:
@@ -60,6 +61,9 @@ def _mask_value(key: str, value: Any) -> Any:
         return mask_text(value)
     if isinstance(value, dict):
         return {k: _mask_value(str(k).lower(), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        # e.g. the contacts of a webhook: each item is masked as if it stood alone under this key
+        return [_mask_value(key, item) for item in value]
     return value
 
 

@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    # Events a consumer takes from Kafka, stores and commits together (one transaction, one commit).
+    batch_size: int = 200
 
 
 class DeliverySettings(ServiceSettings):

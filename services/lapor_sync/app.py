@@ -16,10 +16,10 @@ from services.lapor_sync.circuit_breaker import CircuitBreaker
 from services.lapor_sync.lapor_contract import LaporClient, follow_up_for_reassignment, report_from_assignment
 from services.lapor_sync.repository import ReportRepository
 from services.lapor_sync.settings import LaporSyncSettings
-from shared.consumer import consumer_app, consumer_broker, subscriber_options
+from shared.consumer import consumer_app, consumer_broker
 from shared.contracts import ComplaintAssigned, LaporReportLinked
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
-from shared.jobs import Deliveries, Job, RetryLater
+from shared.jobs import Deliveries, Job, NewJob, RetryLater
 from shared.topics import Topics
 
 SERVICE = "lapor-sync"
@@ -39,14 +39,10 @@ def build_app(settings: LaporSyncSettings | None = None) -> AsgiFastStream:
     status_topic = broker.publisher(topics.status, schema=LaporReportLinked)
     state: dict = {}  # "reports": filled at start-up
 
-    @broker.subscriber(topics.assigned, **subscriber_options(settings.group_id, "lapor-sync"))
-    async def on_complaint_assigned(assigned: ComplaintAssigned) -> None:
-        queue = deliveries.queue
+    def jobs_for_assignment(assigned: ComplaintAssigned) -> list[NewJob]:
         kind, key = (("lapor_create", assigned.complaint_id) if assigned.sequence == 1
                      else ("lapor_follow_up", assigned.assignment_id))
-        async with queue.pool.acquire() as conn:
-            await queue.enqueue(conn, job_key=f"{kind}:{key}", kind=kind, complaint_id=assigned.complaint_id,
-                                payload=assigned.model_dump_json(), source_topic=topics.assigned)
+        return [NewJob(f"{kind}:{key}", kind, assigned.complaint_id, assigned.model_dump_json())]
 
     async def create_report(job: Job) -> dict:
         assigned = ComplaintAssigned.model_validate(job.payload)
@@ -86,6 +82,7 @@ def build_app(settings: LaporSyncSettings | None = None) -> AsgiFastStream:
 
     deliveries = Deliveries(SERVICE, broker, settings, {"lapor_create": create_report,
                                                         "lapor_follow_up": post_follow_up})
+    deliveries.consume(topics.assigned, ComplaintAssigned, "lapor-sync", jobs_for_assignment)
 
     def on_pool(pool) -> None:
         state["reports"] = ReportRepository(pool)

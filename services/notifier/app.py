@@ -21,10 +21,10 @@ from services.notifier.messages import (
 )
 from services.notifier.outbound import Outbound
 from services.notifier.settings import NotifierSettings
-from shared.consumer import consumer_app, consumer_broker, subscriber_options
+from shared.consumer import consumer_app, consumer_broker
 from shared.contracts import Channel, CitizenReplyRequested, ComplaintAssigned
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
-from shared.jobs import Deliveries, Job, PermanentFailure
+from shared.jobs import Deliveries, Job, NewJob, PermanentFailure
 from shared.topics import Topics
 
 SERVICE = "notifier"
@@ -41,9 +41,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     def message_id(kind: str, key: str) -> str:
         return f"<{key}.{kind}@{settings.mail_domain}>"
 
-    @broker.subscriber(topics.assigned, **subscriber_options(settings.group_id, "notifier"))
-    async def on_complaint_assigned(assigned: ComplaintAssigned) -> None:
-        queue = deliveries.queue
+    def jobs_for_assignment(assigned: ComplaintAssigned) -> list[NewJob]:
         contact = assigned.citizen_contact
         # Web complaints are answered by e-mail, the others on the phone number they came from.
         reachable = contact.email if assigned.channel == Channel.WEB else contact.phone
@@ -53,17 +51,11 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         # The citizen hears once, when the complaint is first assigned, on the channel they used.
         if assigned.sequence == 1 and reachable:
             jobs.append(("citizen_ack", assigned.complaint_id))
-        async with queue.pool.acquire() as conn, conn.transaction():
-            for kind, key in jobs:
-                await queue.enqueue(conn, job_key=f"{kind}:{key}", kind=kind, complaint_id=assigned.complaint_id,
-                                    payload=assigned.model_dump_json(), source_topic=topics.assigned)
+        payload = assigned.model_dump_json()
+        return [NewJob(f"{kind}:{key}", kind, assigned.complaint_id, payload) for kind, key in jobs]
 
-    @broker.subscriber(topics.replies, **subscriber_options(settings.group_id, "notifier-replies"))
-    async def on_reply_requested(reply: CitizenReplyRequested) -> None:
-        queue = deliveries.queue
-        async with queue.pool.acquire() as conn:
-            await queue.enqueue(conn, job_key=f"citizen_reply:{reply.reply_id}", kind="citizen_reply",
-                                complaint_id=None, payload=reply.model_dump_json(), source_topic=topics.replies)
+    def jobs_for_reply(reply: CitizenReplyRequested) -> list[NewJob]:
+        return [NewJob(f"citizen_reply:{reply.reply_id}", "citizen_reply", None, reply.model_dump_json())]
 
     async def unit_email(job: Job) -> dict:
         assigned = ComplaintAssigned.model_validate(job.payload)
@@ -108,6 +100,8 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     deliveries = Deliveries(SERVICE, broker, settings, {
         "unit_email": unit_email, "unit_webhook": unit_webhook, "citizen_ack": citizen_ack,
         "citizen_reply": citizen_reply})
+    deliveries.consume(topics.assigned, ComplaintAssigned, "notifier", jobs_for_assignment)
+    deliveries.consume(topics.replies, CitizenReplyRequested, "notifier-replies", jobs_for_reply)
     app = consumer_app(SERVICE, broker, settings, schema="notifier", migrations=(MIGRATIONS, JOB_MIGRATIONS),
                        on_pool=deliveries.start)
     app.on_shutdown(deliveries.stop)

@@ -11,7 +11,6 @@ import structlog
 from faststream import Context
 from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter
-from pydantic import ValidationError
 
 from services.router.api import create_api
 from services.router.assignment import build_assignment
@@ -19,7 +18,7 @@ from services.router.live_ruleset import LiveRuleSet
 from services.router.repository import RouterRepository
 from services.router.settings import RouterSettings
 from services.router.working_days import WorkingCalendar
-from shared.consumer import WithHttpApi, consumer_app, consumer_broker, subscriber_options
+from shared.consumer import WithHttpApi, batch_options, consumer_app, consumer_broker, read_batch
 from shared.contracts import ComplaintAssigned, ComplaintReceived
 from shared.dead_letter import DeadLetters
 from shared.topics import Topics
@@ -50,20 +49,10 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     dead_letters = DeadLetters(SERVICE, broker)  # for the batches, which read messages themselves
 
     # Batches: one database transaction, concurrent publishes and one offset commit for up to
-    # `batch_size` complaints. A complaint that cannot be read is dead-lettered on its own.
-    # Items are read one by one below (so one bad message does not fail its batch): the
-    # AsyncAPI document names their contract in the description rather than as a schema.
-    @broker.subscriber(topics.received, batch=True, max_records=settings.batch_size, batch_timeout_ms=100,
-                       description="Batches of ComplaintReceived (schema_version 1): see the intakes' documents.",
-                       **subscriber_options(settings.group_id, "router"))
+    # `batch_size` complaints.
+    @broker.subscriber(topics.received, **batch_options(settings, settings.group_id, "router", ComplaintReceived))
     async def on_complaints_received(bodies: list[Any], message: KafkaMessage = Context("message")) -> None:
-        received: list[ComplaintReceived] = []
-        for body, record in zip(bodies, message.raw_message, strict=True):
-            try:
-                received.append(ComplaintReceived.model_validate(body) if isinstance(body, dict)
-                                else ComplaintReceived.model_validate_json(body))
-            except (ValidationError, ValueError, TypeError) as error:
-                await dead_letters.park(record, error)
+        received = await read_batch(bodies, message.raw_message, ComplaintReceived, dead_letters)
         if not received:
             return
         ruleset = live.current

@@ -7,17 +7,20 @@ would write it ("tidak", "100 ribu") and still matches "tdk" or "100rb" in an SM
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 # The SMS keyword and its lenient variants at the start: "SURGA x", "surga: x", "Surga.x".
-_KEYWORD = re.compile(r"^\W*surga(?![a-z])\W*", re.IGNORECASE)
+# Typed twice ("SURGA surga x") both go, so normalised text never starts with the keyword.
+_KEYWORD = re.compile(r"^(?:[\W_]*surga(?![a-z]))+[\W_]*", re.IGNORECASE)
 # Runs of three or more of one letter are emphasis ("lemooot", "tolonggg"); pairs are spelling ("maaf").
 _ELONGATED = re.compile(r"([a-z])\1{2,}")
-# Money: "100rb", "100 ribu", "1,5jt", "2 juta", "Rp 50.000", "Rp50rb".
+# Money: "100rb", "100 ribu", "1,5jt", "2 juta", "Rp 50.000", "Rp50rb", "Rp: 1,000,000".
+# Any punctuation may stand between "Rp", the number and the unit: it is gone after normalising,
+# so "rp, 5" must be money the first time as it would be the second ("rp 5").
 _MONEY = re.compile(
-    r"\b(rp\.?\s*)?(\d+(?:[.,]\d+)*)\s*(rb|ribu|rebu|k|jt|juta|miliar|milyar)?\b"
+    r"\b((?:rp[^\w]*)+)?(\d+(?:[.,]\d+)*)[^\w]*(rb|ribu|rebu|k|jt|juta|miliar|milyar)?\b"
 )
-_MULTIPLIERS = {"rb": 1_000, "ribu": 1_000, "rebu": 1_000, "k": 1_000, "jt": 1_000_000,
-                "juta": 1_000_000, "miliar": 1_000_000_000, "milyar": 1_000_000_000}
+_EXPONENTS = {"rb": 3, "ribu": 3, "rebu": 3, "k": 3, "jt": 6, "juta": 6, "miliar": 9, "milyar": 9}
 _NOT_WORD = re.compile(r"[^\w]+")
 # "Bu Wali", "Pak Wali", "Mas Wali" is how people name the mayor; "wali murid" (a pupil's parent) is not.
 _MAYOR = re.compile(r"\b(bu|ibu|pak|bapak|mas|mbak)\s+wali\b(?!\s+(?:kota|murid|kelas|santri|nikah))")
@@ -48,20 +51,34 @@ def strip_keyword(text: str) -> str:
     return _KEYWORD.sub("", text, count=1)
 
 
+def _amount(digits: str) -> Decimal:
+    """"50.000", "1,000,000", "1,5", "1.5", "50.000,00": a separator before exactly three digits
+    groups thousands (either mark, as people type them); a last one before other counts is the
+    decimal mark. Never fails: every digit string has one reading."""
+    *head, last = re.split(r"[.,]", digits)
+    if not head or len(last) == 3:
+        return Decimal("".join([*head, last]))
+    return Decimal(f"{''.join(head)}.{last}")
+
+
 def _money(match: re.Match[str]) -> str:
     rupiah, digits, unit = match.group(1), match.group(2), (match.group(3) or "").lower()
     if not unit and not rupiah:
         return match.group(0)  # a plain number: a year, a house number
-    # Indonesian notation: "." groups thousands, "," is the decimal mark ("1,5jt", "Rp 50.000,00").
-    value = float(digits.replace(".", "").replace(",", "."))
-    return f" {round(value * _MULTIPLIERS.get(unit, 1))} rupiah "
+    # Decimal, not float: "Rp 999...9" (hundreds of digits) overflowed float and crashed the router.
+    exact = Context(prec=len(digits) + 10)  # every digit kept, however long
+    value = _amount(digits).scaleb(_EXPONENTS.get(unit, 0), exact).to_integral_value(ROUND_HALF_UP, exact)
+    return f" {value:f} rupiah "
 
 
 def normalise(text: str) -> str:
-    """Lower case, no keyword, money as "<n> rupiah", no emphasis, no punctuation, abbreviations out."""
-    text = strip_keyword(text).lower()
-    text = _MAYOR.sub(r"\1 wali kota", text)
-    text = _MONEY.sub(_money, text)
-    text = _ELONGATED.sub(r"\1", text)
-    words = _NOT_WORD.sub(" ", text.replace("_", " ")).split()
-    return " ".join(SMS_ABBREVIATIONS.get(word, word) for word in words)
+    """Lower case, no keyword, money as "<n> rupiah", no emphasis, no punctuation, abbreviations out.
+
+    Idempotent: normalised text normalises to itself. Hence the order: emphasis goes first (so
+    "ribuuu" is a unit and "surgaaa" the keyword) and the mayor is recognised on the final words
+    (so "Bu.Wali" is "bu wali").
+    """
+    text = _ELONGATED.sub(r"\1", text.lower().replace("_", " "))
+    text = _MONEY.sub(_money, strip_keyword(text))
+    words = _NOT_WORD.sub(" ", text).split()
+    return _MAYOR.sub(r"\1 wali kota", " ".join(SMS_ABBREVIATIONS.get(word, word) for word in words))

@@ -14,7 +14,6 @@ class RouterSettings(ServiceSettings):
 
     port: int = 8090  # health, metrics and the API for people
     group_id: str = "router"
-    batch_size: int = 200  # complaints taken from Kafka, stored and committed together
     rules_file: Path = DEFAULT_RULES_FILE
     units_file: Path = DEFAULT_UNITS_FILE
     rules_check_seconds: float = 5.0  # how often the rule files are checked for changes

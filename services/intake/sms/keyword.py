@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 # "SURGA x", "surga: x", "Surga. x", "SURGA  x": case, punctuation and spacing do not matter.
-_KEYWORD = re.compile(r"^\s*surga\b[\s\W_]*", re.IGNORECASE)
+# "SURGA_x" too: "_" is a word character to \b, but not a letter that makes "surga" another word.
+_KEYWORD = re.compile(r"^\s*surga(?![^\W_])[\s\W_]*", re.IGNORECASE)
 
 FORMAT_HELP = "Format aduan SMS: SURGA <isi aduan>. Contoh: SURGA lampu jalan di Jl. Dhoho mati."
 
