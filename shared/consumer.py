@@ -17,7 +17,7 @@ import structlog
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from shared.database import create_pool, migrate
 from shared.dead_letter import DeadLetters
@@ -58,7 +58,8 @@ async def read_batch(bodies: list[Any], records: Any, model: type[BaseModel], de
     events = []
     for body, record in zip(bodies, records, strict=True):
         try:
-            events.append(model.model_validate(body) if isinstance(body, dict) else model.model_validate_json(body))
+            event = model.model_validate(body) if isinstance(body, dict) else model.model_validate_json(body)
+            events.append(event.root if isinstance(event, RootModel) else event)  # a union of event types
         except (ValidationError, ValueError, TypeError) as error:
             await dead_letters.park(record, error)
     return events

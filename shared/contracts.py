@@ -11,9 +11,9 @@ import re
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, RootModel, StringConstraints, field_validator
 
 # Fixed namespace: complaint ids must be the same on every machine, forever.
 COMPLAINT_NAMESPACE = uuid.UUID("6f1b2c1e-5c1a-4f57-9a53-0d7b6a1f2e10")
@@ -116,6 +116,7 @@ class Unit(BaseModel):
     name: str
     email: EmailStr
     webhook_url: str | None = Field(default=None, description="the unit's system, notified with a signed POST")
+    head_email: EmailStr | None = Field(default=None, description="the unit's head: escalations go here")
 
 
 class Envelope(BaseModel):
@@ -226,6 +227,68 @@ class ComplaintAssigned(Envelope):
     follow_up_due: date | None = Field(default=None, description="the unit's follow-up by (LAPOR!: 5 working days)")
 
 
+class ComplaintStatus(StrEnum):
+    """Where a complaint stands after its assignment (which is ComplaintAssigned, on its own topic)."""
+
+    ACKNOWLEDGED = "acknowledged"  # the unit has read it and takes it on
+    RESPONDED = "responded"  # the unit answered the citizen (LAPOR!: ditindaklanjuti)
+    DONE = "done"  # the unit marked it finished (LAPOR!: selesai)
+    CLOSED = "closed"  # closed by the system: no reply from the citizen within the deadline after a response
+    RETURNED = "returned"  # the unit said "not our authority": back to triage (a new assignment follows)
+
+
+def status_change_id_for(complaint_id: str, sequence: int) -> str:
+    return str(uuid.uuid5(uuid.UUID(complaint_id), f"status:{sequence}"))
+
+
+class ComplaintStatusChanged(Envelope):
+    """A complaint moved on. Topic: complaints.status.v1, key: complaint_id.
+
+    `message` is what the citizen is told (a response) or why (not our authority). It is
+    written by a unit for the citizen; it never carries the reporter's identity.
+    """
+
+    event_type: Literal["complaint.status_changed"] = "complaint.status_changed"
+    schema_version: Literal[1] = 1
+
+    change_id: str = Field(description="deterministic from complaint and sequence: redelivery is harmless")
+    sequence: int = Field(ge=1, description="per complaint, 1 for its first change, +1 for each next one")
+    complaint_id: str
+    tracking_code: str
+    channel: ChannelName
+    status: ComplaintStatus
+    message: str | None = Field(default=None, max_length=3000)
+    actor: str = Field(description='"unit:<code>", "operator:<name>" or "system"')
+    unit: Unit = Field(description="the unit the complaint was with when it changed")
+    assignment_sequence: int = Field(ge=1)
+    citizen_contact: Reporter = Field(description="only to answer the citizen on their own channel")
+    close_due: date | None = Field(default=None, description="closes by itself on this day if the citizen is silent")
+
+
+class EscalationStage(StrEnum):
+    FORWARD = "forward"  # not taken on (acknowledged) by forward_due
+    FOLLOW_UP = "follow_up"  # not answered by follow_up_due
+
+
+class ComplaintEscalated(Envelope):
+    """A deadline passed: the unit's head and the PPID coordinator must hear, once per stage and assignment.
+
+    Topic: complaints.status.v1, key: complaint_id.
+    """
+
+    event_type: Literal["complaint.escalated"] = "complaint.escalated"
+    schema_version: Literal[1] = 1
+
+    escalation_id: str = Field(description="deterministic from assignment and stage")
+    complaint_id: str
+    tracking_code: str
+    stage: EscalationStage
+    due: date
+    unit: Unit
+    assignment_sequence: int = Field(ge=1)
+    coordinator_email: EmailStr | None = Field(default=None, description="the PPID coordinator")
+
+
 class LaporReportLinked(Envelope):
     """The complaint has its report in SP4N-LAPOR!. Topic: complaints.status.v1, key: complaint_id."""
 
@@ -253,3 +316,10 @@ class CitizenReplyRequested(Envelope):
     text: str = Field(min_length=1, max_length=1600)
     reason: Literal["format_help", "acknowledgement", "status"]
     gateway: str | None = Field(default=None, description="which gateway received the trigger, to answer through it")
+
+
+class StatusEvent(RootModel):
+    """Anything on complaints.status.v1, told apart by `event_type`."""
+
+    root: Annotated[Union[ComplaintStatusChanged, ComplaintEscalated, LaporReportLinked],  # noqa: UP007
+                    Field(discriminator="event_type")]

@@ -37,7 +37,7 @@ class UnitEntry(BaseModel):
     deadlines: Deadlines | None = None  # None: the registry's defaults
 
     def as_unit(self) -> Unit:
-        return Unit(code=self.code, name=self.name, email=self.email,
+        return Unit(code=self.code, name=self.name, email=self.email, head_email=self.head_email,
                     webhook_url=str(self.webhook_url) if self.webhook_url else None)
 
 
@@ -45,6 +45,7 @@ class UnitsRegistry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fallback: str
+    coordinator_email: EmailStr | None = None  # the PPID coordinator: hears of every escalation
     defaults: Deadlines = Deadlines()
     units: list[UnitEntry]
 
