@@ -93,7 +93,9 @@ def signature_is_valid(secret: str, payload: bytes, header: str | None, prefix: 
     if not secret or not header or not header.startswith(prefix):
         return False
     expected = hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix(prefix).strip().lower())
+    # As bytes: compare_digest raises TypeError on non-ASCII str, and a header byte such as 0xE9
+    # arrives as "é" (latin-1), which made a forged header a 500 instead of a 401.
+    return hmac.compare_digest(expected.encode(), header.removeprefix(prefix).strip().lower().encode())
 
 
 class IntakeKit:
