@@ -97,17 +97,17 @@ def consumer_app(
 
 
 class WithHttpApi:
-    """A consumer's ASGI app plus a FastAPI app for its `/api/` paths.
+    """A consumer's ASGI app plus a FastAPI app for the paths under `prefixes` (its API, pages).
 
     AsgiFastStream serves exact paths only (health, metrics); the API needs path parameters.
     Lifespan events go to the FastStream app, which owns the broker and the pool.
     """
 
-    def __init__(self, stream_app: AsgiFastStream, api: Any, prefix: str = "/api/") -> None:
-        self.stream_app, self.api, self.prefix = stream_app, api, prefix
+    def __init__(self, stream_app: AsgiFastStream, api: Any, prefixes: tuple[str, ...] = ("/api/",)) -> None:
+        self.stream_app, self.api, self.prefixes = stream_app, api, prefixes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
             await self.api(scope, receive, send)
         else:
             await self.stream_app(scope, receive, send)

@@ -1,23 +1,26 @@
-"""The router's HTTP API for people: why a complaint went where it did, and re-assignment.
+"""The router's HTTP API for people and the units' systems: why a complaint went where it did,
+re-assignment, and the units' steps (acknowledge, respond, done, not our authority).
 
-Operators (PPID secretariat) may move any complaint to any unit. A unit may only hand back a
-complaint currently assigned to it as "not our authority" (LAPOR!'s *Bukan Wewenang*), which
-sends it to the triage unit. The rule set is never edited here.
+Operators (PPID secretariat) may move any complaint to any unit. A unit acts only on a
+complaint currently assigned to it; any other complaint answers 404, as if it did not exist.
+"Not our authority" (LAPOR!'s *Bukan Wewenang*) sends it to the triage unit. The rule set is
+never edited here.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field, SecretStr
 
-from services.router.assignment import ReassignmentRefused, build_reassignment
-from services.router.live_ruleset import LiveRuleSet
+from services.router.assignment import ReassignmentRefused
+from services.router.desk import Desk
+from services.router.lifecycle import TransitionRefused, UnitAction
 from services.router.repository import NotFound, RouterRepository
-from services.router.working_days import WorkingCalendar
 from shared.contracts import ComplaintAssigned, normalise_tracking_code
 
 
@@ -39,14 +42,17 @@ class HandBack(BaseModel):
     reason: str = Field(min_length=5, max_length=1000, description="why this is not the unit's authority")
 
 
+class Step(BaseModel):
+    message: str | None = Field(default=None, min_length=5, max_length=3000,
+                                description="for the citizen: required to respond, optional when done")
+
+
 def create_api(
     *,
     repository: Callable[[], RouterRepository],
-    live: LiveRuleSet,
-    publish: Callable[[ComplaintAssigned], Awaitable[bool]],
+    desk: Desk,
     operator_tokens: dict[str, SecretStr],
     unit_tokens: dict[str, SecretStr],
-    calendar: WorkingCalendar,
 ) -> FastAPI:
     api = FastAPI(title="Aduan router API", description=__doc__, docs_url="/api/docs",
                   openapi_url="/api/openapi.json", redoc_url=None)
@@ -68,17 +74,8 @@ def create_api(
             raise HTTPException(403, "only operators may do this")
         return who
 
-    async def store_and_publish(ref: str, decide: Callable[[ComplaintAssigned], ComplaintAssigned]) -> dict:
-        try:
-            assigned = await repository().reassign(normalise_tracking_code(ref) or ref, decide)
-        except NotFound:
-            raise HTTPException(404, "no such complaint") from None
-        except ReassignmentRefused as error:
-            raise HTTPException(409, str(error)) from None
-        # Stored first: if Kafka is down now, the outbox publishes it later.
-        published = await publish(assigned)
-        return {"assignment_id": assigned.assignment_id, "sequence": assigned.sequence,
-                "unit": assigned.unit.code, "published": published}
+    def own_unit(who: Principal) -> str | None:
+        return who.name if who.kind == "unit" else None  # operators act on any complaint
 
     @api.get("/api/v1/complaints/{ref}/assignments")
     async def assignment_history(ref: str, _: Principal = Depends(operator)) -> list[dict]:
@@ -90,27 +87,49 @@ def create_api(
 
     @api.post("/api/v1/complaints/{ref}/reassign", status_code=202)
     async def reassign(ref: str, body: Reassignment, who: Principal = Depends(operator)) -> dict:
-        ruleset = live.current
-        if ruleset.registry.get(body.unit) is None:
+        if desk.live.current.registry.get(body.unit) is None:
             raise HTTPException(422, f"unknown unit {body.unit!r}")
-        return await store_and_publish(ref, lambda current: build_reassignment(
-            current, ruleset.unit(body.unit), ruleset_version=ruleset.version,
-            deadlines=ruleset.registry.deadlines_for(body.unit), assigned_by=str(who), reason=body.reason,
-            calendar=calendar))
+        with refusals():
+            assigned, published = await desk.reassign(normalise_tracking_code(ref) or ref, body.unit, actor=str(who),
+                                           reason=body.reason)
+        return _assignment_answer(assigned, published)
 
     @api.post("/api/v1/complaints/{ref}/not-our-authority", status_code=202)
     async def not_our_authority(ref: str, body: HandBack, who: Principal = Depends(principal)) -> dict:
-        ruleset = live.current
-        triage = ruleset.unit(ruleset.registry.fallback)
+        with refusals():
+            assigned, published = await desk.hand_back(normalise_tracking_code(ref) or ref, actor=str(who),
+                                            unit_code=own_unit(who), reason=body.reason)
+        return _assignment_answer(assigned, published)
 
-        def decide(current: ComplaintAssigned) -> ComplaintAssigned:
-            if who.kind == "unit" and current.unit.code != who.name:
-                # Same answer as for a complaint that does not exist: no hint about others' complaints.
-                raise NotFound(ref)
-            return build_reassignment(current, triage, ruleset_version=ruleset.version,
-                                      deadlines=ruleset.registry.deadlines_for(triage.code), assigned_by=str(who),
-                                      reason=f"Bukan wewenang: {body.reason}", calendar=calendar)
-
-        return await store_and_publish(ref, decide)
+    @api.post("/api/v1/complaints/{ref}/{action}", status_code=202)
+    async def step(ref: str, action: UnitAction, body: Step, who: Principal = Depends(principal)) -> dict:
+        """acknowledge, respond (with the message for the citizen) or done: by the unit that has the complaint."""
+        if action is UnitAction.RESPOND and not body.message:
+            raise HTTPException(422, "a response needs a message for the citizen")
+        with refusals():
+            change = await desk.act(normalise_tracking_code(ref) or ref, action, actor=str(who),
+                                    unit_code=own_unit(who), message=body.message)
+        if change is None:
+            return {"changed": False}
+        return {"changed": True, "status": change.status, "sequence": change.sequence,
+                "close_due": change.close_due}
 
     return api
+
+
+@contextmanager
+def refusals():
+    """The answers every step shares: 404 for a complaint that is not there (or not the caller's), 409
+    for a step that does not fit where it stands."""
+    try:
+        yield
+    except NotFound:
+        raise HTTPException(404, "no such complaint") from None
+    except (ReassignmentRefused, TransitionRefused) as error:
+        raise HTTPException(409, str(error)) from None
+
+
+def _assignment_answer(assigned: ComplaintAssigned, published: bool) -> dict:
+    """`published: false`: stored, and the outbox publishes it once Kafka takes it."""
+    return {"assignment_id": assigned.assignment_id, "sequence": assigned.sequence, "unit": assigned.unit.code,
+            "published": published}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,15 @@ from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter
 
 from services.router.api import create_api
+from services.router.desk import Desk
+from services.router.inbox import add_inbox
 from services.router.assignment import build_assignment
 from services.router.live_ruleset import LiveRuleSet
-from services.router.repository import RouterRepository
+from services.router.repository import OutboxEvent, RouterRepository
 from services.router.settings import RouterSettings
-from services.router.working_days import WorkingCalendar
+from services.router.working_days import WIB, WorkingCalendar
 from shared.consumer import WithHttpApi, batch_options, consumer_app, consumer_broker, read_batch
-from shared.contracts import ComplaintAssigned, ComplaintReceived
+from shared.contracts import ComplaintAssigned, ComplaintEscalated, ComplaintReceived, ComplaintStatusChanged
 from shared.dead_letter import DeadLetters
 from shared.topics import Topics
 
@@ -40,11 +43,14 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     calendar = WorkingCalendar(settings.collective_leave)
     state: dict = {}  # "db": RouterRepository, "tasks": background tasks; filled at start-up
     assigned_topic = broker.publisher(topics.assigned, schema=ComplaintAssigned)
+    status_topic = broker.publisher(topics.status, schema=ComplaintStatusChanged | ComplaintEscalated,
+                                    description="ComplaintStatusChanged and ComplaintEscalated, told apart by event_type")
 
-    async def publish(assigned: ComplaintAssigned) -> None:
-        await assigned_topic.publish(assigned, key=assigned.complaint_id.encode(),
-                                     correlation_id=assigned.correlation_id)
-        await state["db"].mark_published(assigned.assignment_id)
+    async def publish(event: OutboxEvent) -> None:
+        """Publish a stored event, then mark it so; assignments and status events go to their own topics."""
+        topic = assigned_topic if isinstance(event, ComplaintAssigned) else status_topic
+        await topic.publish(event, key=event.complaint_id.encode(), correlation_id=event.correlation_id)
+        await state["db"].mark_published(event)
 
     dead_letters = DeadLetters(SERVICE, broker)  # for the batches, which read messages themselves
 
@@ -63,7 +69,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
         unpublished = [s.event for s in stored if not s.published]
         await asyncio.gather(*(assigned_topic.publish(a, key=a.complaint_id.encode(), correlation_id=a.correlation_id)
                                for a in unpublished))
-        await state["db"].mark_published_many([a.assignment_id for a in unpublished])
+        await state["db"].mark_published(*unpublished)
         for item in stored:
             a = item.event
             if item.created:
@@ -72,16 +78,16 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
                      unit=a.unit.code, rule_id=a.rule_id, ruleset_version=a.ruleset_version,
                      is_fallback=a.is_fallback, redelivered=not item.created)
 
-    async def publish_if_possible(assigned: ComplaintAssigned) -> bool:
+    async def publish_if_possible(event: OutboxEvent) -> bool:
         try:
-            await publish(assigned)
+            await publish(event)
             return True
         except Exception as error:  # stored already: the outbox relay publishes it later
-            log.warning("publish_deferred_to_outbox", assignment_id=assigned.assignment_id, error=repr(error))
+            log.warning("publish_deferred_to_outbox", event_type=event.event_type, error=repr(error))
             return False
 
     async def relay_outbox() -> None:
-        """Publish assignments stored but never published (router died, or Kafka was down)."""
+        """Publish events stored but never published (router died, or Kafka was down)."""
         while True:
             await asyncio.sleep(settings.outbox_check_seconds)
             try:
@@ -89,27 +95,43 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
             except Exception as error:  # database down: try again next round
                 log.warning("outbox_check_failed", error=repr(error))
                 continue
-            for assigned in pending:
-                if not await publish_if_possible(assigned):
+            for event in pending:
+                if not await publish_if_possible(event):
                     break
-                log.info("outbox_published", assignment_id=assigned.assignment_id,
-                         complaint_id=assigned.complaint_id)
+                log.info("outbox_published", event_type=event.event_type, complaint_id=event.complaint_id)
+
+    async def watch_deadlines() -> None:
+        """Escalate overdue complaints and close the silent ones, on working-day deadlines (WIB)."""
+        while True:
+            try:
+                today = datetime.now(UTC).astimezone(WIB).date()
+                events = await state["db"].sweep(today, live.current.registry.coordinator_email)
+                for event in events:
+                    log.info("deadline_step", event_type=event.event_type, complaint_id=event.complaint_id,
+                             stage=getattr(event, "stage", None), status=getattr(event, "status", None))
+                    await publish_if_possible(event)
+            except Exception as error:  # database down: next round
+                log.warning("deadline_check_failed", error=repr(error))
+            await asyncio.sleep(settings.deadline_check_seconds)
 
     def on_pool(pool) -> None:
         state["db"] = RouterRepository(pool)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, live.reload)
         state["tasks"] = [asyncio.create_task(live.watch(settings.rules_check_seconds)),
-                          asyncio.create_task(relay_outbox())]
+                          asyncio.create_task(relay_outbox()), asyncio.create_task(watch_deadlines())]
 
     async def stop_tasks() -> None:
         for task in state.get("tasks", []):
             task.cancel()
 
-    api = create_api(repository=lambda: state["db"], live=live, publish=publish_if_possible,
-                     operator_tokens=settings.operator_tokens, unit_tokens=settings.unit_tokens,
-                     calendar=calendar)
+    desk = Desk(lambda: state["db"], live, calendar, publish_if_possible)
+    api = create_api(repository=lambda: state["db"], desk=desk, operator_tokens=settings.operator_tokens,
+                     unit_tokens=settings.unit_tokens)
+    add_inbox(api, repository=lambda: state["db"], desk=desk, secret=settings.inbox_secret,
+              unit_tokens=settings.unit_tokens, session_hours=settings.inbox_session_hours,
+              cookie_secure=settings.inbox_cookie_secure)
     app = consumer_app(SERVICE, broker, settings, schema="router", migrations=MIGRATIONS, on_pool=on_pool)
     app.on_shutdown(stop_tasks)
     log.info("ruleset_loaded", version=live.current.version, rules=len(live.current.rules))
-    return WithHttpApi(app, api)
+    return WithHttpApi(app, api, prefixes=("/api/", "/unit"))

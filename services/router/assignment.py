@@ -76,5 +76,7 @@ def build_reassignment(current: ComplaintAssigned, unit: Unit, *, ruleset_versio
         "is_fallback": False,
         "assigned_by": assigned_by,
         "reason": reason,
+        # The new unit's clock starts now: it cannot be late for days it did not have the complaint.
+        "forward_due": calendar.add_working_days(datetime.now(UTC), deadlines.forward),
         "follow_up_due": calendar.add_working_days(datetime.now(UTC), deadlines.follow_up),
     })

@@ -1,18 +1,39 @@
-"""The router's PostgreSQL adapter: complaints, their assignments, and the outbox of assignment events."""
+"""The router's PostgreSQL adapter: complaints, their assignments and status changes, escalations, and the
+outbox of the events they publish."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import asyncpg
 
-from shared.contracts import ComplaintAssigned, ComplaintReceived
+from services.router import lifecycle
+from shared.contracts import (
+    ComplaintAssigned,
+    ComplaintEscalated,
+    ComplaintReceived,
+    ComplaintStatus,
+    ComplaintStatusChanged,
+    EscalationStage,
+)
+
+OutboxEvent = ComplaintAssigned | ComplaintStatusChanged | ComplaintEscalated
+# Where each published event is kept, and its key there.
+_OUTBOX = {ComplaintAssigned: ("assignments", "assignment_id"), ComplaintStatusChanged: ("status_changes", "change_id"),
+           ComplaintEscalated: ("escalations", "escalation_id")}
 
 _INSERT_ASSIGNMENT = """
     INSERT INTO assignments (assignment_id, complaint_id, sequence, unit_code, rule_id, ruleset_version,
-                             matched_terms, is_fallback, assigned_by, reason, event)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"""
+                             matched_terms, is_fallback, assigned_by, reason, event, forward_due, follow_up_due)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"""
+
+# Each complaint with its current (latest) assignment.
+_CURRENT = """
+    FROM complaints c
+    JOIN LATERAL (SELECT * FROM assignments WHERE complaint_id = c.complaint_id
+                  ORDER BY sequence DESC LIMIT 1) a ON true"""
 
 
 @dataclass(frozen=True)
@@ -66,26 +87,124 @@ class RouterRepository:
             await conn.executemany(_INSERT_ASSIGNMENT, [_assignment_row(a) for a in new])
             return results
 
-    async def mark_published_many(self, assignment_ids: list[str]) -> None:
-        await self.pool.execute(
-            "UPDATE assignments SET published_at = now() WHERE assignment_id = ANY($1::uuid[]) AND published_at IS NULL",
-            assignment_ids)
+    async def reassign(self, complaint_ref: str, decide: Callable[[ComplaintAssigned, str], ComplaintAssigned],
+                       returned_by: str | None = None) -> tuple[ComplaintAssigned, ComplaintStatusChanged | None]:
+        """Add the next assignment of a complaint; `decide` gets the current one and the status (and may refuse).
 
-    async def reassign(self, complaint_ref: str, decide: Callable[[ComplaintAssigned], ComplaintAssigned],
-                       ) -> ComplaintAssigned:
-        """Add the next assignment of a complaint; `decide` gets the current one (and may refuse)."""
+        The complaint starts again as `assigned` with the new unit. `returned_by` (a unit's
+        "not our authority") also records that as a status change, in the same transaction.
+        """
         async with self.pool.acquire() as conn, conn.transaction():
-            complaint_id = await conn.fetchval(
-                "SELECT complaint_id FROM complaints WHERE complaint_id::text = $1 OR tracking_code = $1 FOR UPDATE",
-                complaint_ref)
-            if complaint_id is None:
-                raise NotFound(complaint_ref)
-            current = await conn.fetchval(
-                "SELECT event FROM assignments WHERE complaint_id = $1 ORDER BY sequence DESC LIMIT 1",
-                complaint_id)
-            assigned = decide(ComplaintAssigned.model_validate_json(current))
+            complaint = await self._lock(conn, complaint_ref)
+            current = ComplaintAssigned.model_validate_json(complaint["event"])
+            assigned = decide(current, complaint["status"])
             await self._insert(conn, assigned)
-            return assigned
+            returned = None
+            if returned_by is not None:
+                returned = lifecycle.status_changed(
+                    current, sequence=complaint["status_sequence"] + 1, status=ComplaintStatus.RETURNED,
+                    actor=returned_by, message=assigned.reason)
+                await self._insert_change(conn, returned)
+            await conn.execute(
+                """UPDATE complaints SET status = 'assigned', closed_at = NULL, close_due = NULL,
+                                         status_sequence = status_sequence + $2
+                   WHERE complaint_id = $1""", complaint["complaint_id"], 1 if returned else 0)
+            return assigned, returned
+
+    async def change_status(self, complaint_ref: str, action: lifecycle.UnitAction, *, actor: str,
+                            unit_code: str | None, message: str | None, close_due: Callable[[str], date],
+                            ) -> ComplaintStatusChanged | None:
+        """A unit's step (`unit_code`: only on its own complaint; None: an operator's). None: nothing
+        to do (the step was taken already). The change is stored with its event for the outbox."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            complaint = await self._lock(conn, complaint_ref)
+            current = ComplaintAssigned.model_validate_json(complaint["event"])
+            if unit_code is not None and current.unit.code != unit_code:
+                raise NotFound(complaint_ref)  # the same answer as for a complaint that does not exist
+            status = lifecycle.next_status(complaint["status"], action)
+            if status is None:
+                return None
+            due = close_due(current.unit.code) if status is ComplaintStatus.RESPONDED else None
+            change = lifecycle.status_changed(current, sequence=complaint["status_sequence"] + 1, status=status,
+                                              actor=actor, message=message, close_due=due)
+            await self._insert_change(conn, change)
+            await conn.execute(
+                """UPDATE complaints SET status = $2, status_sequence = $3, close_due = $4,
+                          first_response_at = CASE WHEN $2 IN ('responded', 'done')
+                                                   THEN coalesce(first_response_at, now()) ELSE first_response_at END,
+                          closed_at = CASE WHEN $2 = 'done' THEN now() ELSE closed_at END
+                   WHERE complaint_id = $1""",
+                complaint["complaint_id"], status.value, change.sequence, due)
+            return change
+
+    async def sweep(self, today: date, coordinator_email: str | None, limit: int = 200,
+                    ) -> list[ComplaintEscalated | ComplaintStatusChanged]:
+        """Escalate what is overdue (once per assignment and stage) and close what was answered and then
+        left silent until its close_due. Replicas may sweep at once: the unique escalation key and
+        SKIP LOCKED keep every step single."""
+        events: list[ComplaintEscalated | ComplaintStatusChanged] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            overdue = await conn.fetch(
+                f"""SELECT a.event, s.stage, s.due {_CURRENT}
+                    CROSS JOIN LATERAL (VALUES ('forward', a.forward_due, c.status = 'assigned'),
+                                               ('follow_up', a.follow_up_due, true)) s (stage, due, pending)
+                    WHERE c.status IN ('assigned', 'acknowledged') AND s.pending AND s.due < $1
+                      AND NOT EXISTS (SELECT 1 FROM escalations e
+                                      WHERE e.assignment_id = a.assignment_id AND e.stage = s.stage)
+                    ORDER BY s.due LIMIT $2""", today, limit)
+            for row in overdue:
+                event = lifecycle.escalated(ComplaintAssigned.model_validate_json(row["event"]),
+                                            EscalationStage(row["stage"]), row["due"], coordinator_email)
+                inserted = await conn.fetchval(
+                    """INSERT INTO escalations (escalation_id, complaint_id, assignment_id, stage, due, event)
+                       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
+                    event.escalation_id, event.complaint_id, ComplaintAssigned.model_validate_json(
+                        row["event"]).assignment_id, event.stage.value, event.due, event.model_dump_json())
+                if inserted:
+                    events.append(event)
+            silent = await conn.fetch(
+                f"""SELECT c.complaint_id, c.status_sequence, a.event {_CURRENT}
+                    WHERE c.status = 'responded' AND c.close_due <= $1
+                    ORDER BY c.close_due LIMIT $2 FOR UPDATE OF c SKIP LOCKED""", today, limit)
+            for row in silent:
+                change = lifecycle.status_changed(
+                    ComplaintAssigned.model_validate_json(row["event"]), sequence=row["status_sequence"] + 1,
+                    status=ComplaintStatus.CLOSED, actor="system")
+                await self._insert_change(conn, change)
+                await conn.execute(
+                    """UPDATE complaints SET status = 'closed', status_sequence = $2, closed_at = now()
+                       WHERE complaint_id = $1""", row["complaint_id"], change.sequence)
+                events.append(change)
+        return events
+
+    async def inbox(self, unit_code: str, finished_limit: int = 50) -> list[dict]:
+        """The unit's complaints as they stand now: open ones, and the latest finished ones."""
+        rows = await self.pool.fetch(
+            f"""(SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.closed_at,
+                        a.forward_due, a.follow_up_due, a.event {_CURRENT}
+                 WHERE a.unit_code = $1 AND c.status IN ('assigned', 'acknowledged', 'responded'))
+                UNION ALL
+                (SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.closed_at,
+                        a.forward_due, a.follow_up_due, a.event {_CURRENT}
+                 WHERE a.unit_code = $1 AND c.status IN ('done', 'closed')
+                 ORDER BY c.closed_at DESC LIMIT $2)""", unit_code, finished_limit)
+        return [{**dict(row), "complaint_id": str(row["complaint_id"]),
+                 "assignment": ComplaintAssigned.model_validate_json(row["event"])} for row in rows]
+
+    async def complaint_for_unit(self, complaint_ref: str, unit_code: str) -> dict:
+        """One complaint as its current unit sees it, with its status changes; NotFound for any other unit."""
+        row = await self.pool.fetchrow(
+            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due,
+                       a.forward_due, a.follow_up_due, a.event {_CURRENT}
+                WHERE (c.complaint_id::text = $1 OR c.tracking_code = $1) AND a.unit_code = $2""",
+            complaint_ref, unit_code)
+        if row is None:
+            raise NotFound(complaint_ref)
+        changes = await self.pool.fetch(
+            "SELECT event FROM status_changes WHERE complaint_id = $1 ORDER BY sequence", row["complaint_id"])
+        return {**dict(row), "complaint_id": str(row["complaint_id"]),
+                "assignment": ComplaintAssigned.model_validate_json(row["event"]),
+                "changes": [ComplaintStatusChanged.model_validate_json(c["event"]) for c in changes]}
 
     async def history(self, complaint_ref: str) -> list[dict]:
         """Every assignment of a complaint, oldest first: the answer to "why this unit?"."""
@@ -98,18 +217,44 @@ class RouterRepository:
             complaint_ref)
         return [{**dict(row), "complaint_id": str(row["complaint_id"])} for row in rows]
 
-    async def mark_published(self, assignment_id: str) -> None:
-        await self.pool.execute(
-            "UPDATE assignments SET published_at = now() WHERE assignment_id = $1 AND published_at IS NULL",
-            assignment_id)
+    async def mark_published(self, *events: OutboxEvent) -> None:
+        for table, key in _OUTBOX.values():
+            ids = [getattr(e, key) for e in events if _OUTBOX[type(e)] == (table, key)]
+            if ids:
+                await self.pool.execute(f"UPDATE {table} SET published_at = now()"
+                                        f" WHERE {key} = ANY($1::uuid[]) AND published_at IS NULL", ids)
 
-    async def unpublished(self, older_than_seconds: float, limit: int = 100) -> list[ComplaintAssigned]:
+    async def unpublished(self, older_than_seconds: float, limit: int = 100) -> list[OutboxEvent]:
+        """Events stored but not published (the router died in between, or Kafka was down), oldest first."""
         rows = await self.pool.fetch(
-            """SELECT event FROM assignments
-               WHERE published_at IS NULL AND assigned_at < now() - make_interval(secs => $1)
-               ORDER BY complaint_id, sequence LIMIT $2""",
-            older_than_seconds, limit)
-        return [ComplaintAssigned.model_validate_json(row["event"]) for row in rows]
+            """WITH cutoff AS (SELECT now() - make_interval(secs => $1) AS at)
+               (SELECT 'a' AS kind, event, assigned_at AS at FROM assignments, cutoff
+                WHERE published_at IS NULL AND assigned_at < cutoff.at)
+               UNION ALL (SELECT 's', event, changed_at FROM status_changes, cutoff
+                          WHERE published_at IS NULL AND changed_at < cutoff.at)
+               UNION ALL (SELECT 'e', event, escalated_at FROM escalations, cutoff
+                          WHERE published_at IS NULL AND escalated_at < cutoff.at)
+               ORDER BY at LIMIT $2""", older_than_seconds, limit)
+        models = {"a": ComplaintAssigned, "s": ComplaintStatusChanged, "e": ComplaintEscalated}
+        return [models[r["kind"]].model_validate_json(r["event"]) for r in rows]
+
+    @staticmethod
+    async def _lock(conn: asyncpg.Connection, complaint_ref: str) -> asyncpg.Record:
+        """The complaint (by id or tracking code) with its current assignment, locked until the end."""
+        row = await conn.fetchrow(
+            f"""SELECT c.complaint_id, c.status, c.status_sequence, a.event {_CURRENT}
+                WHERE c.complaint_id::text = $1 OR c.tracking_code = $1 FOR UPDATE OF c""", complaint_ref)
+        if row is None:
+            raise NotFound(complaint_ref)
+        return row
+
+    @staticmethod
+    async def _insert_change(conn: asyncpg.Connection, change: ComplaintStatusChanged) -> None:
+        await conn.execute(
+            """INSERT INTO status_changes (change_id, complaint_id, sequence, status, actor, assignment_sequence,
+                                           event) VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            change.change_id, change.complaint_id, change.sequence, change.status.value, change.actor,
+            change.assignment_sequence, change.model_dump_json())
 
     @staticmethod
     async def _insert(conn: asyncpg.Connection, assigned: ComplaintAssigned) -> None:
@@ -118,4 +263,5 @@ class RouterRepository:
 
 def _assignment_row(a: ComplaintAssigned) -> tuple:
     return (a.assignment_id, a.complaint_id, a.sequence, a.unit.code, a.rule_id, a.ruleset_version,
-            a.matched_terms, a.is_fallback, a.assigned_by, a.reason, a.model_dump_json())
+            a.matched_terms, a.is_fallback, a.assigned_by, a.reason, a.model_dump_json(), a.forward_due,
+            a.follow_up_due)

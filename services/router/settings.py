@@ -17,9 +17,15 @@ class RouterSettings(ServiceSettings):
     rules_file: Path = DEFAULT_RULES_FILE
     units_file: Path = DEFAULT_UNITS_FILE
     rules_check_seconds: float = 5.0  # how often the rule files are checked for changes
-    outbox_check_seconds: float = 5.0  # how often stored-but-unpublished assignments are looked for
+    outbox_check_seconds: float = 5.0  # how often stored-but-unpublished events are looked for
+    deadline_check_seconds: float = 60.0  # how often overdue complaints are escalated and silent ones closed
     # Bearer tokens, as JSON: {"<operator name>": "<token>"} and {"<unit code>": "<token>"}.
     operator_tokens: dict[str, SecretStr] = {}
     unit_tokens: dict[str, SecretStr] = {}
+    # Signs the unit inbox's sessions and the links in unit e-mails (the notifier has the same secret).
+    # Empty: the inbox is off. At least 32 random bytes in production, from a Secret.
+    inbox_secret: SecretStr = SecretStr("")
+    inbox_cookie_secure: bool = True  # only over HTTPS; `make run` (plain HTTP on 127.0.0.1) turns it off
+    inbox_session_hours: float = 8.0
     # Collective leave days (cuti bersama) of the year's decree, as JSON: ["2026-03-23", ...].
     collective_leave: list[date] = []

@@ -1,0 +1,158 @@
+"""The unit inbox: a small server-rendered site in Indonesian where a work unit sees its complaints,
+overdue first, and acknowledges, responds, marks done, or hands one back as not its authority.
+
+Sign-in: the unit's own credential (its token from ADUAN_ROUTER_UNIT_TOKENS), or a signed,
+expiring link from a unit e-mail. Either gives a session cookie for that unit only (signed,
+HttpOnly, SameSite=Strict); every form carries a CSRF token bound to the session. A unit sees
+and changes only the complaints assigned to it now; any other answers 404, as if it did not
+exist. The reporter's identity shows only when the reporter allowed it (`reporter_for_unit`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import SecretStr
+
+from services.router.assignment import ReassignmentRefused
+from services.router.desk import Desk
+from services.router.lifecycle import ASSIGNED, OPEN, STATUS_WORDS, TransitionRefused, UnitAction
+from services.router.repository import NotFound, RouterRepository
+from shared import unit_access
+from shared.contracts import normalise_tracking_code
+
+WIB = ZoneInfo("Asia/Jakarta")
+COOKIE = "aduan_unit"
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["status_words"] = STATUS_WORDS
+
+
+class _SignIn(Exception):
+    """No valid session: the browser goes to the sign-in page."""
+
+
+def add_inbox(api: FastAPI, *, repository: callable, desk: Desk, secret: SecretStr, unit_tokens: dict[str, SecretStr],
+              session_hours: float, cookie_secure: bool) -> None:
+    key = secret.get_secret_value()
+
+    @api.exception_handler(_SignIn)
+    async def to_sign_in(request: Request, _: _SignIn) -> RedirectResponse:
+        return RedirectResponse("/unit/masuk", status_code=303)
+
+    def enabled() -> None:
+        if not key:
+            raise HTTPException(404, "kotak masuk unit belum diaktifkan (ADUAN_ROUTER_INBOX_SECRET)")
+
+    def session(request: Request, _: None = Depends(enabled)) -> unit_access.Grant:
+        grant = unit_access.verify(key, unit_access.SESSION, request.cookies.get(COOKIE, ""))
+        if grant is None:
+            raise _SignIn()
+        return grant
+
+    def checked_form(request: Request, csrf: str = Form(""), grant: unit_access.Grant = Depends(session),
+                     ) -> unit_access.Grant:
+        expected = unit_access.csrf_token(key, request.cookies.get(COOKIE, ""))
+        if not secrets.compare_digest(csrf.encode(), expected.encode()):
+            raise HTTPException(403, "formulir kedaluwarsa atau bukan dari halaman ini; muat ulang halaman")
+        return grant
+
+    def signed_in(response: RedirectResponse, unit: str) -> RedirectResponse:
+        token = unit_access.issue(key, unit_access.SESSION, unit, "inbox", session_hours * 3600)
+        response.set_cookie(COOKIE, token, max_age=int(session_hours * 3600), httponly=True, samesite="strict",
+                            secure=cookie_secure, path="/unit")
+        return response
+
+    def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    @api.get("/unit/masuk", response_class=HTMLResponse, include_in_schema=False)
+    async def sign_in_form(request: Request, _: None = Depends(enabled)) -> HTMLResponse:
+        return page(request, "inbox_sign_in.html")
+
+    @api.post("/unit/masuk", include_in_schema=False)
+    async def sign_in(request: Request, unit: str = Form(""), token: str = Form(""), _: None = Depends(enabled)):
+        found = None
+        for code, expected in unit_tokens.items():  # every comparison runs: no timing hint
+            value = expected.get_secret_value()
+            if value and secrets.compare_digest(token.encode(), value.encode()) and code == unit.strip():
+                found = code
+        if found is None:
+            return page(request, "inbox_sign_in.html", 401, error="Kode unit atau kata sandi salah.")
+        return signed_in(RedirectResponse("/unit", status_code=303), found)
+
+    @api.get("/unit/tautan", include_in_schema=False)
+    async def open_link(request: Request, t: str = "", _: None = Depends(enabled)):
+        grant = unit_access.verify(key, unit_access.LINK, t)
+        if grant is None:
+            return page(request, "inbox_sign_in.html", 403,
+                        error="Tautan tidak sah atau sudah kedaluwarsa. Silakan masuk dengan kata sandi unit.")
+        return signed_in(RedirectResponse(f"/unit/aduan/{grant.subject}", status_code=303), grant.unit)
+
+    @api.post("/unit/keluar", include_in_schema=False)
+    async def sign_out(_: unit_access.Grant = Depends(checked_form)) -> RedirectResponse:
+        response = RedirectResponse("/unit/masuk", status_code=303)
+        response.delete_cookie(COOKIE, path="/unit")
+        return response
+
+    @api.get("/unit", response_class=HTMLResponse, include_in_schema=False)
+    async def inbox(request: Request, grant: unit_access.Grant = Depends(session)) -> HTMLResponse:
+        today = datetime.now(UTC).astimezone(WIB).date()
+        rows = [_with_due(row, today) for row in await repository().inbox(grant.unit)]
+        open_rows = sorted((r for r in rows if r["status"] in OPEN),
+                           key=lambda r: (not r["overdue"], r["due"] or date.max, r["received_at"]))
+        finished = [r for r in rows if r["status"] not in OPEN]
+        return page(request, "inbox.html", unit=desk.live.current.unit(grant.unit), open_rows=open_rows,
+                    finished=finished, csrf=unit_access.csrf_token(key, request.cookies.get(COOKIE, "")))
+
+    @api.get("/unit/aduan/{ref}", response_class=HTMLResponse, include_in_schema=False)
+    async def complaint(request: Request, ref: str, grant: unit_access.Grant = Depends(session)) -> HTMLResponse:
+        try:
+            found = await repository().complaint_for_unit(normalise_tracking_code(ref) or ref, grant.unit)
+        except NotFound:
+            return page(request, "inbox_problem.html", 404, message="Aduan tidak ditemukan di kotak masuk unit Anda.")
+        today = datetime.now(UTC).astimezone(WIB).date()
+        return page(request, "inbox_complaint.html", c=_with_due(found, today), a=found["assignment"],
+                    changes=found["changes"], csrf=unit_access.csrf_token(key, request.cookies.get(COOKIE, "")),
+                    can_act=found["status"] in OPEN, can_acknowledge=found["status"] == ASSIGNED,
+                    is_triage=grant.unit == desk.live.current.registry.fallback)
+
+    @api.post("/unit/aduan/{ref}/{action}", include_in_schema=False)
+    async def act(request: Request, ref: str, action: str, pesan: str = Form(""),
+                  grant: unit_access.Grant = Depends(checked_form)):
+        code = normalise_tracking_code(ref) or ref
+        message = pesan.strip() or None
+        actor = f"unit:{grant.unit}"
+        try:
+            if action == "bukan-wewenang":
+                if not message or len(message) < 5:
+                    return _refused(request, page, code, "Tuliskan alasan mengapa aduan ini bukan wewenang unit Anda.")
+                await desk.hand_back(code, actor=actor, unit_code=grant.unit, reason=message)
+                return RedirectResponse("/unit", status_code=303)
+            step = {"terima": UnitAction.ACKNOWLEDGE, "tanggapi": UnitAction.RESPOND, "selesai": UnitAction.DONE}.get(action)
+            if step is None:
+                raise NotFound(code)
+            if step is UnitAction.RESPOND and (not message or len(message) < 5):
+                return _refused(request, page, code, "Tanggapan untuk pelapor tidak boleh kosong.")
+            await desk.act(code, step, actor=actor, unit_code=grant.unit, message=message)
+        except NotFound:
+            return page(request, "inbox_problem.html", 404, message="Aduan tidak ditemukan di kotak masuk unit Anda.")
+        except (TransitionRefused, ReassignmentRefused) as error:
+            return _refused(request, page, code, str(error))
+        return RedirectResponse(f"/unit/aduan/{code}", status_code=303)
+
+
+def _refused(request: Request, page, code: str, message: str) -> HTMLResponse:
+    return page(request, "inbox_problem.html", 409, message=message, back=f"/unit/aduan/{code}")
+
+
+def _with_due(row: dict, today: date) -> dict:
+    """The deadline that matters now: the follow-up while open, the automatic closure once answered."""
+    status = row["status"]
+    due = row["follow_up_due"] if status in (ASSIGNED, "acknowledged") else row["close_due"] if status == "responded" else None
+    return {**row, "due": due, "overdue": due is not None and due < today and status != "responded"}

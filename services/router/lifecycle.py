@@ -1,0 +1,90 @@
+"""A complaint's life after routing, as pure rules: what each step may follow, and the events.
+
+    assigned ──acknowledge──> acknowledged ──respond──> responded ──(silence)──> closed
+        │                          │                       │
+        └──────────respond / done──┴───────done────────────┴──> done
+
+"Not our authority" (LAPOR!'s *Bukan Wewenang*) is a re-assignment to triage and resets the
+complaint to `assigned` with the new unit; done and closed complaints cannot be handed back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+
+from shared.contracts import (
+    ComplaintAssigned,
+    ComplaintEscalated,
+    ComplaintStatus,
+    ComplaintStatusChanged,
+    EscalationStage,
+    status_change_id_for,
+)
+
+PRODUCER = "router"
+ASSIGNED = "assigned"  # the state before any status change, and again after each re-assignment
+OPEN = frozenset({ASSIGNED, ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESPONDED})
+
+
+class UnitAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESPOND = "respond"
+    DONE = "done"
+
+
+# What each action may follow, and where it leads.
+_ALLOWED_FROM = {
+    UnitAction.ACKNOWLEDGE: {ASSIGNED},
+    UnitAction.RESPOND: set(OPEN),  # a unit may answer again (a correction, more detail)
+    UnitAction.DONE: set(OPEN),
+}
+_LEADS_TO = {
+    UnitAction.ACKNOWLEDGE: ComplaintStatus.ACKNOWLEDGED,
+    UnitAction.RESPOND: ComplaintStatus.RESPONDED,
+    UnitAction.DONE: ComplaintStatus.DONE,
+}
+
+
+class TransitionRefused(ValueError):
+    """The step does not fit where the complaint stands (e.g. answering a closed complaint)."""
+
+
+STATUS_WORDS = {  # for people: the inbox and error messages
+    ASSIGNED: "baru", ComplaintStatus.ACKNOWLEDGED: "diproses", ComplaintStatus.RESPONDED: "ditanggapi",
+    ComplaintStatus.DONE: "selesai", ComplaintStatus.CLOSED: "ditutup", ComplaintStatus.RETURNED: "dikembalikan",
+}
+
+
+def next_status(current: str, action: UnitAction) -> ComplaintStatus | None:
+    """The status `action` leads to from `current`; None when it is already done (a repeated click)."""
+    if action is UnitAction.ACKNOWLEDGE and current != ASSIGNED and current in OPEN:
+        return None
+    if current not in _ALLOWED_FROM[action]:
+        raise TransitionRefused(f"aduan berstatus {STATUS_WORDS.get(current, current)}: tidak dapat di-{action}")
+    return _LEADS_TO[action]
+
+
+def can_hand_back(current: str) -> None:
+    if current not in OPEN:
+        raise TransitionRefused(f"aduan berstatus {STATUS_WORDS.get(current, current)}: tidak dapat dikembalikan")
+
+
+def status_changed(assignment: ComplaintAssigned, *, sequence: int, status: ComplaintStatus, actor: str,
+                   message: str | None = None, close_due: date | None = None) -> ComplaintStatusChanged:
+    return ComplaintStatusChanged(
+        producer=PRODUCER, correlation_id=assignment.correlation_id,
+        change_id=status_change_id_for(assignment.complaint_id, sequence), sequence=sequence,
+        complaint_id=assignment.complaint_id, tracking_code=assignment.tracking_code, channel=assignment.channel,
+        status=status, message=message, actor=actor, unit=assignment.unit,
+        assignment_sequence=assignment.sequence, citizen_contact=assignment.citizen_contact, close_due=close_due)
+
+
+def escalated(assignment: ComplaintAssigned, stage: EscalationStage, due: date,
+              coordinator_email: str | None) -> ComplaintEscalated:
+    return ComplaintEscalated(
+        producer=PRODUCER, correlation_id=assignment.correlation_id,
+        escalation_id=str(uuid.uuid5(uuid.UUID(assignment.assignment_id), f"escalation:{stage}")),
+        complaint_id=assignment.complaint_id, tracking_code=assignment.tracking_code, stage=stage, due=due,
+        unit=assignment.unit, assignment_sequence=assignment.sequence, coordinator_email=coordinator_email)
