@@ -1,0 +1,63 @@
+"""Signed inbox credentials and the lifecycle's rules, without servers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from services.router.lifecycle import ASSIGNED, TransitionRefused, UnitAction, can_hand_back, next_status
+from shared import unit_access
+from shared.contracts import ComplaintStatus
+
+SECRET = "s3cret-for-tests"
+
+
+def test_a_token_verifies_for_its_purpose_until_it_expires():
+    token = unit_access.issue(SECRET, unit_access.LINK, "bppkad", "ABCDE-12345", 60)
+    grant = unit_access.verify(SECRET, unit_access.LINK, token)
+    assert (grant.unit, grant.subject) == ("bppkad", "ABCDE-12345")
+    assert unit_access.verify(SECRET, unit_access.SESSION, token) is None  # purposes are signed apart
+    assert unit_access.verify("other", unit_access.LINK, token) is None
+    assert unit_access.verify(SECRET, unit_access.LINK, token, now=time.time() + 61) is None
+    assert unit_access.verify("", unit_access.LINK, token) is None  # no secret: nothing verifies
+
+
+@pytest.mark.parametrize("change", [lambda p: ["hukum", *p[1:]], lambda p: [p[0], "XXXXX-XXXXX", *p[2:]],
+                                    lambda p: [*p[:2], str(int(p[2]) + 1), p[3]], lambda p: [*p[:3], p[3][::-1]],
+                                    lambda p: p[:3], lambda p: [*p[:2], "soon", p[3]]])
+def test_any_change_to_a_token_makes_it_worthless(change):
+    parts = unit_access.issue(SECRET, unit_access.LINK, "bppkad", "ABCDE-12345", 60).split(".")
+    assert unit_access.verify(SECRET, unit_access.LINK, ".".join(change(parts))) is None
+
+
+def test_issuing_without_a_secret_is_refused():
+    with pytest.raises(ValueError):
+        unit_access.issue("", unit_access.SESSION, "bppkad", "inbox", 60)
+
+
+def test_csrf_token_is_bound_to_its_session():
+    a, b = (unit_access.issue(SECRET, unit_access.SESSION, unit, "inbox", 60) for unit in ("bppkad", "hukum"))
+    assert unit_access.csrf_token(SECRET, a) != unit_access.csrf_token(SECRET, b)
+    assert unit_access.csrf_token(SECRET, a) == unit_access.csrf_token(SECRET, a)
+
+
+@pytest.mark.parametrize(("current", "action", "expected"), [
+    (ASSIGNED, UnitAction.ACKNOWLEDGE, ComplaintStatus.ACKNOWLEDGED),
+    ("acknowledged", UnitAction.ACKNOWLEDGE, None),
+    ("responded", UnitAction.ACKNOWLEDGE, None),
+    (ASSIGNED, UnitAction.RESPOND, ComplaintStatus.RESPONDED),
+    ("responded", UnitAction.RESPOND, ComplaintStatus.RESPONDED),
+    ("acknowledged", UnitAction.DONE, ComplaintStatus.DONE),
+])
+def test_steps_lead_where_the_lifecycle_says(current, action, expected):
+    assert next_status(current, action) == expected
+
+
+@pytest.mark.parametrize("finished", ["done", "closed"])
+def test_finished_complaints_take_no_more_steps(finished):
+    for action in UnitAction:
+        with pytest.raises(TransitionRefused):
+            next_status(finished, action)
+    with pytest.raises(TransitionRefused):
+        can_hand_back(finished)
