@@ -57,6 +57,9 @@ class Topics:
             dead_letter_topic(self.assigned, "lapor-sync"): DLQ_PARTITIONS,
             dead_letter_topic(self.assigned, "intake-web"): DLQ_PARTITIONS,
             dead_letter_topic(self.replies, "notifier"): DLQ_PARTITIONS,
+            dead_letter_topic(self.status, "intake-web"): DLQ_PARTITIONS,
+            dead_letter_topic(self.status, "notifier"): DLQ_PARTITIONS,
+            dead_letter_topic(self.status, "lapor-sync"): DLQ_PARTITIONS,
         }
         main = {self.received: PARTITIONS, self.assigned: PARTITIONS, self.status: PARTITIONS,
                 self.replies: PARTITIONS}

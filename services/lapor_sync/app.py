@@ -1,7 +1,9 @@
 """The LAPOR sync's composition root: mirrors each assigned complaint into SP4N-LAPOR!.
 
-Assignments become jobs (create the report; post each re-assignment as a follow-up), run by
-shared/jobs.py with retries and dead letters, behind a circuit breaker while LAPOR! is down.
+Assignments become jobs (create the report; post each re-assignment as a follow-up), and so do
+the status changes LAPOR! must know (the unit's response, done, closed: each a follow-up that
+sets the report's status), run by shared/jobs.py with retries and dead letters, behind a
+circuit breaker while LAPOR! is down.
 """
 
 from __future__ import annotations
@@ -13,11 +15,23 @@ from faststream.asgi import AsgiFastStream
 from prometheus_client import Counter
 
 from services.lapor_sync.circuit_breaker import CircuitBreaker
-from services.lapor_sync.lapor_contract import LaporClient, follow_up_for_reassignment, report_from_assignment
+from services.lapor_sync.lapor_contract import (
+    LAPOR_STATUS,
+    LaporClient,
+    follow_up_for_reassignment,
+    follow_up_for_status,
+    report_from_assignment,
+)
 from services.lapor_sync.repository import ReportRepository
 from services.lapor_sync.settings import LaporSyncSettings
 from shared.consumer import consumer_app, consumer_broker
-from shared.contracts import ComplaintAssigned, LaporReportLinked
+from shared.contracts import (
+    ComplaintAssigned,
+    ComplaintEscalated,
+    ComplaintStatusChanged,
+    LaporReportLinked,
+    StatusEvent,
+)
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
 from shared.jobs import Deliveries, Job, NewJob, RetryLater
 from shared.topics import Topics
@@ -43,6 +57,13 @@ def build_app(settings: LaporSyncSettings | None = None) -> AsgiFastStream:
         kind, key = (("lapor_create", assigned.complaint_id) if assigned.sequence == 1
                      else ("lapor_follow_up", assigned.assignment_id))
         return [NewJob(f"{kind}:{key}", kind, assigned.complaint_id, assigned.model_dump_json())]
+
+    def jobs_for_status(event: ComplaintStatusChanged | ComplaintEscalated | LaporReportLinked) -> list[NewJob]:
+        # Escalations are internal to the city; LaporReportLinked is our own.
+        if isinstance(event, ComplaintStatusChanged) and event.status in LAPOR_STATUS:
+            return [NewJob(f"lapor_status:{event.change_id}", "lapor_status", event.complaint_id,
+                           event.model_dump_json())]
+        return []
 
     async def create_report(job: Job) -> dict:
         assigned = ComplaintAssigned.model_validate(job.payload)
@@ -80,9 +101,25 @@ def build_app(settings: LaporSyncSettings | None = None) -> AsgiFastStream:
             LAPOR_REPORTS.labels("follow_up").inc()
         return {"lapor_tracking_id": tracking_id, "sequence": assigned.sequence}
 
+    async def post_status(job: Job) -> dict:
+        change = ComplaintStatusChanged.model_validate(job.payload)
+
+        async def post(tracking_id: str, status: str) -> None:
+            # The change id is the follow-up's reference: a retry after LAPOR! took it gets a 409, not a second one.
+            await breaker.call(lambda: lapor.add_follow_up(tracking_id, follow_up_for_status(change, status)))
+
+        tracking_id = await state["reports"].post_status(change.complaint_id, change.sequence,
+                                                         LAPOR_STATUS[change.status], post)
+        if tracking_id is None:
+            raise RetryLater(10, "the LAPOR! report is not created yet")
+        LAPOR_REPORTS.labels("status").inc()
+        return {"lapor_tracking_id": tracking_id, "status": change.status}
+
     deliveries = Deliveries(SERVICE, broker, settings, {"lapor_create": create_report,
-                                                        "lapor_follow_up": post_follow_up})
+                                                        "lapor_follow_up": post_follow_up,
+                                                        "lapor_status": post_status})
     deliveries.consume(topics.assigned, ComplaintAssigned, "lapor-sync", jobs_for_assignment)
+    deliveries.consume(topics.status, StatusEvent, "lapor-sync-status", jobs_for_status)
 
     def on_pool(pool) -> None:
         state["reports"] = ReportRepository(pool)

@@ -9,7 +9,8 @@ Tested against `standins/lapor.py`, a local stand-in that speaks exactly this co
     POST /api/v1/reports                     CreateReport -> 201 Report (409 + Report if reference exists)
     GET  /api/v1/reports?reference=<ref>     -> 200 {"items": [Report]}
     GET  /api/v1/reports/<tracking_id>       -> 200 Report
-    POST /api/v1/reports/<tracking_id>/followups  FollowUp -> 201 (409 if its reference exists)
+    POST /api/v1/reports/<tracking_id>/followups  FollowUp -> 201 (409 if its reference exists);
+                                             the report takes the follow-up's status
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime
 import httpx
 from pydantic import BaseModel
 
-from shared.contracts import Anonymity, ComplaintAssigned
+from shared.contracts import Anonymity, ComplaintAssigned, ComplaintStatus, ComplaintStatusChanged
 from shared.jobs import raise_for_http
 
 REPORTS_PATH = "/api/v1/reports"
@@ -49,17 +50,33 @@ class Report(BaseModel):
 
 
 class FollowUp(BaseModel):
-    reference: str  # our assignment id: LAPOR! answers 409 to a second follow-up with the same one
+    reference: str  # our assignment or status change id: LAPOR! answers 409 to a second follow-up with the same one
     text: str
-    status: str
+    status: str  # what the report's status becomes
 
 
 FORWARDED = "Diteruskan"
+FOLLOWED_UP = "Ditindaklanjuti"
+FINISHED = "Selesai"
+# Our statuses that LAPOR! hears about, as LAPOR!'s. "acknowledged" is internal to the unit; a return
+# is followed by a re-assignment, which is posted as its own follow-up.
+LAPOR_STATUS = {ComplaintStatus.RESPONDED: FOLLOWED_UP, ComplaintStatus.DONE: FINISHED,
+                ComplaintStatus.CLOSED: FINISHED}
 
 
 def follow_up_for_reassignment(assigned: ComplaintAssigned) -> FollowUp:
     return FollowUp(reference=assigned.assignment_id, status=FORWARDED,
                     text=f"Aduan dialihkan kepada {assigned.unit.name}. Alasan: {assigned.reason or '-'}")
+
+
+def follow_up_for_status(change: ComplaintStatusChanged, status: str) -> FollowUp:
+    """`status` is LAPOR!'s: the change's own, or a newer one's if this change was overtaken."""
+    if change.status == ComplaintStatus.CLOSED:
+        text = "Aduan ditutup: tidak ada tanggapan pelapor sampai batas waktu setelah tindak lanjut."
+    else:
+        verb = "Tanggapan" if change.status == ComplaintStatus.RESPONDED else "Aduan dinyatakan selesai oleh"
+        text = f"{verb} {change.unit.name}: {change.message or '-'}"
+    return FollowUp(reference=change.change_id, status=status, text=text)
 
 
 def report_from_assignment(assigned: ComplaintAssigned) -> CreateReport:

@@ -1,4 +1,5 @@
-"""The notifier's composition root: tells units about assignments, answers citizens on their channel.
+"""The notifier's composition root: tells units about assignments, answers citizens on their channel,
+tells them when their complaint is answered or closed, and mails escalations to unit heads.
 
 Events become delivery jobs (one per assignment and recipient, or per reply), committed with
 the offset; shared/jobs.py runs them with retries and dead letters, off the Kafka partition.
@@ -15,6 +16,10 @@ from services.notifier.mailer import SmtpMailer
 from services.notifier.messages import (
     citizen_ack_email,
     citizen_ack_text,
+    citizen_status_email,
+    citizen_status_template_parameters,
+    citizen_status_text,
+    escalation_email,
     status_link,
     unit_assignment_email,
     unit_webhook_payload,
@@ -22,7 +27,17 @@ from services.notifier.messages import (
 from services.notifier.outbound import Outbound
 from services.notifier.settings import NotifierSettings
 from shared.consumer import consumer_app, consumer_broker
-from shared.contracts import Channel, CitizenReplyRequested, ComplaintAssigned
+from shared.contracts import (
+    Channel,
+    CitizenReplyRequested,
+    ComplaintAssigned,
+    ComplaintEscalated,
+    ComplaintStatus,
+    ComplaintStatusChanged,
+    LaporReportLinked,
+    Reporter,
+    StatusEvent,
+)
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
 from shared.jobs import Deliveries, Job, NewJob, PermanentFailure
 from shared.topics import Topics
@@ -30,6 +45,14 @@ from shared.topics import Topics
 SERVICE = "notifier"
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger(__name__)
+# The citizen hears when there is an answer or the complaint is closed. "acknowledged" is the unit's
+# internal step; "returned" is followed by a new assignment, which is mailed to the new unit.
+CITIZEN_STATUSES = {ComplaintStatus.RESPONDED, ComplaintStatus.DONE, ComplaintStatus.CLOSED}
+
+
+def citizen_reachable(channel: str, contact: Reporter) -> str | None:
+    """Web complaints are answered by e-mail, the others on the phone number they came from."""
+    return contact.email if channel == Channel.WEB else contact.phone
 
 
 def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
@@ -42,9 +65,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         return f"<{key}.{kind}@{settings.mail_domain}>"
 
     def jobs_for_assignment(assigned: ComplaintAssigned) -> list[NewJob]:
-        contact = assigned.citizen_contact
-        # Web complaints are answered by e-mail, the others on the phone number they came from.
-        reachable = contact.email if assigned.channel == Channel.WEB else contact.phone
+        reachable = citizen_reachable(assigned.channel, assigned.citizen_contact)
         jobs = [("unit_email", assigned.assignment_id)]
         if assigned.unit.webhook_url:
             jobs.append(("unit_webhook", assigned.assignment_id))
@@ -56,6 +77,18 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
 
     def jobs_for_reply(reply: CitizenReplyRequested) -> list[NewJob]:
         return [NewJob(f"citizen_reply:{reply.reply_id}", "citizen_reply", None, reply.model_dump_json())]
+
+    def jobs_for_status(event: ComplaintStatusChanged | ComplaintEscalated | LaporReportLinked) -> list[NewJob]:
+        if isinstance(event, ComplaintStatusChanged):
+            if event.status in CITIZEN_STATUSES and citizen_reachable(event.channel, event.citizen_contact):
+                return [NewJob(f"citizen_status:{event.change_id}", "citizen_status", event.complaint_id,
+                               event.model_dump_json())]
+        elif isinstance(event, ComplaintEscalated):
+            if event.unit.head_email or event.coordinator_email:
+                return [NewJob(f"escalation_email:{event.escalation_id}", "escalation_email", event.complaint_id,
+                               event.model_dump_json())]
+            log.warning("escalation_without_recipient", escalation_id=event.escalation_id, unit=event.unit.code)
+        return []  # LaporReportLinked: nothing to tell anyone
 
     async def unit_email(job: Job) -> dict:
         assigned = ComplaintAssigned.model_validate(job.payload)
@@ -87,6 +120,37 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             raise PermanentFailure(f"no way to reach the citizen on channel {assigned.channel}")
         return {"channel": assigned.channel}
 
+    async def citizen_status(job: Job) -> dict:
+        change = ComplaintStatusChanged.model_validate(job.payload)
+        contact = change.citizen_contact
+        if change.channel == Channel.SMS:
+            await outbound.sms(contact.phone, citizen_status_text(
+                change, status_link(settings.public_base_url, change.tracking_code)), reference=job.job_key)
+        elif change.channel == Channel.WHATSAPP:
+            # Days after the complaint and with no record of the citizen's last message: outside the
+            # 24-hour window as far as we know, so the approved template.
+            await outbound.whatsapp_template(contact.phone, settings.whatsapp_status_template,
+                                             citizen_status_template_parameters(change))
+        elif contact.email:
+            await mailer.send(citizen_status_email(
+                change, to=str(contact.email), mail_from=settings.mail_from,
+                message_id=message_id("citizen_status", change.change_id),
+                thread_id=message_id("citizen_ack", change.complaint_id),
+                link=status_link(settings.public_base_url, change.tracking_code)))
+        else:
+            raise PermanentFailure(f"no way to reach the citizen on channel {change.channel}")
+        return {"channel": change.channel, "status": change.status}
+
+    async def escalation(job: Job) -> dict:
+        escalated = ComplaintEscalated.model_validate(job.payload)
+        # To the head with the coordinator in Cc; to the coordinator alone when the unit has no head on record.
+        to, *cc = [str(address) for address in (escalated.unit.head_email, escalated.coordinator_email) if address]
+        await mailer.send(escalation_email(
+            escalated, to=to, cc=cc, mail_from=settings.mail_from,
+            message_id=message_id("escalation_email", escalated.escalation_id),
+            link=status_link(settings.public_base_url, escalated.tracking_code)))
+        return {"to": to, "cc": cc}
+
     async def citizen_reply(job: Job) -> dict:
         reply = CitizenReplyRequested.model_validate(job.payload)
         if reply.channel == Channel.SMS:
@@ -99,9 +163,10 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
 
     deliveries = Deliveries(SERVICE, broker, settings, {
         "unit_email": unit_email, "unit_webhook": unit_webhook, "citizen_ack": citizen_ack,
-        "citizen_reply": citizen_reply})
+        "citizen_reply": citizen_reply, "citizen_status": citizen_status, "escalation_email": escalation})
     deliveries.consume(topics.assigned, ComplaintAssigned, "notifier", jobs_for_assignment)
     deliveries.consume(topics.replies, CitizenReplyRequested, "notifier-replies", jobs_for_reply)
+    deliveries.consume(topics.status, StatusEvent, "notifier-status", jobs_for_status)
     app = consumer_app(SERVICE, broker, settings, schema="notifier", migrations=(MIGRATIONS, JOB_MIGRATIONS),
                        on_pool=deliveries.start)
     app.on_shutdown(deliveries.stop)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from shared.contracts import ComplaintAssigned
+from shared.contracts import (
+    ComplaintAssigned,
+    ComplaintEscalated,
+    ComplaintStatus,
+    ComplaintStatusChanged,
+    EscalationStage,
+)
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -16,6 +22,12 @@ _templates = Environment(
     autoescape=False,  # plain-text e-mail and SMS
 )
 CHANNEL_NAMES = {"web": "Situs web", "sms": "SMS", "whatsapp": "WhatsApp"}
+# The changes a citizen is told about, in the words they read.
+STATUS_WORDS = {ComplaintStatus.RESPONDED: "ditanggapi", ComplaintStatus.DONE: "selesai",
+                ComplaintStatus.CLOSED: "ditutup"}
+STAGE_WORDS = {EscalationStage.FORWARD: "penerusan/konfirmasi", EscalationStage.FOLLOW_UP: "tindak lanjut"}
+SMS_MESSAGE_LIMIT = 300  # about two SMS parts of the unit's message
+WHATSAPP_PARAMETER_LIMIT = 700  # a template body is at most 1,024 characters, its fixed text included
 
 
 def _render(name: str, **context: object) -> str:
@@ -26,10 +38,13 @@ def status_link(base_url: str, tracking_code: str) -> str:
     return f"{base_url.rstrip('/')}/status?kode={tracking_code}"
 
 
-def _email(to: str, subject: str, body: str, mail_from: str, message_id: str) -> EmailMessage:
+def _email(to: str, subject: str, body: str, mail_from: str, message_id: str,
+           cc: list[str] | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = to
+    if cc:
+        message["Cc"] = ", ".join(cc)
     message["Subject"] = subject.strip()
     # Deterministic: if a crash makes us send again, mail clients can tell it is the same message.
     message["Message-ID"] = message_id
@@ -59,6 +74,55 @@ def citizen_ack_email(assigned: ComplaintAssigned, *, to: str, mail_from: str, m
     message = _email(to, _render("citizen_ack_email.subject.j2", **context),
                      _render("citizen_ack_email.txt.j2", **context), mail_from, message_id)
     message["X-Aduan-Complaint-Id"] = assigned.complaint_id
+    return message
+
+
+def _one_line(text: str | None, limit: int) -> str | None:
+    """The unit's message for a phone: one line, cut short (SMS parts and template parameters are small)."""
+    if not text:
+        return None
+    line = " ".join(text.split())
+    # Three dots, not an ellipsis: GSM-7 has none, and one character outside it makes the whole SMS UCS-2.
+    return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+def citizen_status_text(change: ComplaintStatusChanged, link: str) -> str:
+    """For SMS."""
+    return _render("citizen_status.txt.j2", s=change, status=STATUS_WORDS[change.status], link=link,
+                   message=_one_line(change.message, SMS_MESSAGE_LIMIT)).strip()
+
+
+def citizen_status_template_parameters(change: ComplaintStatusChanged) -> list[str]:
+    """The approved status template's parameters: code, status, the unit's message, the closing day.
+
+    Meta refuses line breaks and runs of spaces in a parameter.
+    """
+    close_due = change.close_due.strftime("%d-%m-%Y") if change.close_due else "-"
+    return [change.tracking_code, STATUS_WORDS[change.status],
+            _one_line(change.message, WHATSAPP_PARAMETER_LIMIT) or "-", close_due]
+
+
+def citizen_status_email(change: ComplaintStatusChanged, *, to: str, mail_from: str, message_id: str,
+                         thread_id: str, link: str) -> EmailMessage:
+    context = {"s": change, "status": STATUS_WORDS[change.status], "link": link}
+    message = _email(to, _render("citizen_status_email.subject.j2", **context),
+                     _render("citizen_status_email.txt.j2", **context), mail_from, message_id)
+    # In the same thread as the acknowledgement, in the citizen's mail client.
+    message["In-Reply-To"] = thread_id
+    message["References"] = thread_id
+    message["X-Aduan-Complaint-Id"] = change.complaint_id
+    message["X-Aduan-Change-Id"] = change.change_id
+    return message
+
+
+def escalation_email(escalated: ComplaintEscalated, *, to: str, cc: list[str], mail_from: str, message_id: str,
+                     link: str) -> EmailMessage:
+    """For the unit's head and the PPID coordinator. The event carries no reporter identity, nor does this."""
+    context = {"e": escalated, "stage": STAGE_WORDS[escalated.stage], "link": link}
+    message = _email(to, _render("escalation.subject.j2", **context), _render("escalation.txt.j2", **context),
+                     mail_from, message_id, cc=cc)
+    message["X-Aduan-Complaint-Id"] = escalated.complaint_id
+    message["X-Aduan-Escalation-Id"] = escalated.escalation_id
     return message
 
 

@@ -60,18 +60,21 @@ class Outbound:
 
     async def whatsapp(self, to: str, text: str, last_inbound_at: datetime, template_parameters: list[str]) -> str:
         """Free text inside the 24-hour window after the citizen's last message, the template outside it."""
-        s = self.settings
-        wa_id = to.lstrip("+")
         if datetime.now(UTC) - last_inbound_at < WHATSAPP_WINDOW:
-            message = {"type": "text", "text": {"body": text, "preview_url": False}}
-        else:
-            message = {"type": "template", "template": {
-                "name": s.whatsapp_template, "language": {"code": s.whatsapp_template_language},
-                "components": [{"type": "body", "parameters": [{"type": "text", "text": p}
-                                                               for p in template_parameters]}]}}
+            return await self._whatsapp_send(to, {"type": "text", "text": {"body": text, "preview_url": False}})
+        return await self.whatsapp_template(to, self.settings.whatsapp_template, template_parameters)
+
+    async def whatsapp_template(self, to: str, template: str, parameters: list[str]) -> str:
+        """An approved template: allowed whenever the citizen last wrote."""
+        return await self._whatsapp_send(to, {"type": "template", "template": {
+            "name": template, "language": {"code": self.settings.whatsapp_template_language},
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}]}})
+
+    async def _whatsapp_send(self, to: str, message: dict) -> str:
+        s = self.settings
         response = await self.http.post(
             f"{s.whatsapp_api_url}/{s.whatsapp_phone_number_id}/messages",
-            json={"messaging_product": "whatsapp", "recipient_type": "individual", "to": wa_id, **message},
+            json={"messaging_product": "whatsapp", "recipient_type": "individual", "to": to.lstrip("+"), **message},
             headers={"Authorization": f"Bearer {s.whatsapp_token.get_secret_value()}"})
         raise_for_http(response, "WhatsApp Cloud API")
         return response.json()["messages"][0]["id"]

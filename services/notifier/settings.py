@@ -39,4 +39,6 @@ class NotifierSettings(DeliverySettings):
     whatsapp_phone_number_id: str = "106540352242922"
     whatsapp_token: SecretStr = SecretStr("local-whatsapp-token")
     whatsapp_template: str = "aduan_diterima"  # an approved template, for outside the 24-hour window
+    # Approved template for status changes; body parameters: code, status, the unit's message, closing day.
+    whatsapp_status_template: str = "aduan_status"
     whatsapp_template_language: str = "id"

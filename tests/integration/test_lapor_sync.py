@@ -7,9 +7,11 @@ import signal
 import httpx
 import pytest
 
+from shared.contracts import ComplaintStatus
+from shared.topics import dead_letter_topic
 from tests.conftest import fast_retries
 from tests.support import events
-from tests.support.kafka import eventually, json_values, publish_events, read_topic
+from tests.support.kafka import eventually, json_values, publish, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 TOKEN = {"Authorization": "Bearer local-standin-token"}
@@ -149,3 +151,62 @@ async def test_lapor_sync_killed_mid_stream_loses_and_doubles_nothing(processes,
     assert sorted(held) == sorted(ids) and stored_at_kill < 300
     print(f"lapor_sync SIGKILL at {stored_at_kill} stored: 300 complaints, {len(held)} LAPOR reports, "
           f"{len(held) - len(set(held))} duplicated")
+
+
+def follow_ups_of(standin, complaint_id: str) -> list[dict]:
+    found = reports_for(standin, complaint_id)
+    return found[0]["followups"] if found else []
+
+
+async def test_status_changes_wait_for_the_report_then_become_one_follow_up_each(
+        lapor_sync, lapor_standin, infra, topics, db):
+    assigned = events.assigned("Retribusi parkir di pasar ditarik dua kali")
+    responded = events.status_changed(assigned, ComplaintStatus.RESPONDED, 2, "Juru parkir sudah ditegur.")
+    done = events.status_changed(assigned, ComplaintStatus.DONE, 3, "Karcis resmi kini diberikan.")
+    await publish(infra.kafka_bootstrap, topics.status, b'{"event_type": "complaint.escalated"}', key=b"k")
+    # Before the assignment: LAPOR! has no report yet, so the follow-up waits for it.
+    await publish_events(infra.kafka_bootstrap, topics.status, [
+        events.status_changed(assigned, ComplaintStatus.ACKNOWLEDGED, 1), responded, responded,
+        events.escalated(assigned)])
+    [dead] = await read_topic(infra.kafka_bootstrap, dead_letter_topic(topics.status, "lapor-sync"),
+                              until=lambda r: len(r) >= 1)
+    assert dict(dead.headers)["x-consumer"] == b"lapor-sync"
+    assert await eventually(lambda: db.fetchval(
+        "SELECT attempts >= 1 AND last_error LIKE '%not created yet%' FROM lapor_sync.jobs WHERE job_key = $1",
+        f"lapor_status:{responded.change_id}"))
+    assert reports_for(lapor_standin, assigned.complaint_id) == []
+
+    await send(infra, topics, assigned)
+    assert await eventually(lambda: follow_ups_of(lapor_standin, assigned.complaint_id), timeout=40)
+    await publish_events(infra.kafka_bootstrap, topics.status, [done, done])
+    assert await eventually(lambda: db.fetchval(
+        "SELECT count(*) = 2 FROM lapor_sync.jobs WHERE job_key = ANY($1) AND status = 'done'",
+        [f"lapor_status:{c.change_id}" for c in (responded, done)]))
+
+    [report] = reports_for(lapor_standin, assigned.complaint_id)
+    assert [(f["reference"], f["status"]) for f in report["followups"]] == [
+        (responded.change_id, "Ditindaklanjuti"), (done.change_id, "Selesai")]
+    assert "Juru parkir sudah ditegur." in report["followups"][0]["text"]
+    assert report["status"] == "Selesai"
+    # Its own LaporReportLinked, the acknowledgement and the escalation on the same topic made no job.
+    kinds = await db.fetch("SELECT kind FROM lapor_sync.jobs WHERE complaint_id = $1", assigned.complaint_id)
+    assert sorted(r["kind"] for r in kinds) == ["lapor_create", "lapor_status", "lapor_status"]
+
+
+async def test_an_overtaken_status_change_never_sets_the_report_back(lapor_sync, lapor_standin, infra, topics, db):
+    assigned = events.assigned("Lampu penerangan jalan di Jalan Dhoho mati")
+    await send(infra, topics, assigned)
+    assert await eventually(lambda: reports_for(lapor_standin, assigned.complaint_id))
+    responded = events.status_changed(assigned, ComplaintStatus.RESPONDED, 2, "Sudah dijadwalkan.")
+    closed = events.status_changed(assigned, ComplaintStatus.CLOSED, 3)
+    await publish_events(infra.kafka_bootstrap, topics.status, [closed])
+    assert await eventually(lambda: follow_ups_of(lapor_standin, assigned.complaint_id))
+    await publish_events(infra.kafka_bootstrap, topics.status, [responded])  # e.g. a retry that came late
+    follow_ups = await eventually(
+        lambda: len(follow_ups_of(lapor_standin, assigned.complaint_id)) == 2
+        and follow_ups_of(lapor_standin, assigned.complaint_id))
+    assert [(f["reference"], f["status"]) for f in follow_ups] == [
+        (closed.change_id, "Selesai"), (responded.change_id, "Selesai")]
+    assert "Sudah dijadwalkan." in follow_ups[1]["text"]
+    [report] = reports_for(lapor_standin, assigned.complaint_id)
+    assert report["status"] == "Selesai"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from shared.contracts import ComplaintStatus, EscalationStage, LaporReportLinked
 from shared.topics import dead_letter_topic
 from standins.smtp_sink import read_maildir, start
 from tests.conftest import fast_retries
@@ -228,3 +229,107 @@ async def test_notifier_killed_mid_stream_loses_and_doubles_no_record(processes,
     print(f"notifier SIGKILL at {done_at_kill} done: 300 assignments, {len(mails)} mails, "
           f"{len(mails) - len(set(mails))} sent twice")
     assert len(mails) - len(set(mails)) <= 8  # at most one batch in flight (concurrency)
+
+
+def sent_sms(sms_standin) -> list[dict]:
+    return httpx.get(f"{sms_standin.url}/_standin/messages").json()["items"]
+
+
+def mails_with(maildir, header: str, value: str) -> list:
+    return [m for m in read_maildir(maildir) if m[header] == value]
+
+
+async def jobs_done(db, keys: list[str]) -> bool:
+    return await db.fetchval("SELECT count(*) = $2 FROM notifier.jobs WHERE job_key = ANY($1) AND status = 'done'",
+                             keys, len(keys))
+
+
+async def test_a_response_reaches_each_citizen_once_on_their_channel(
+        notifier, smtp_server, sms_standin, whatsapp_standin, infra, topics, db):
+    _, maildir = smtp_server
+    by_web = events.assigned("Saluran air mampet di depan pasar", channel="web")
+    by_sms = events.assigned("SURGA lampu jalan mati", channel="sms")
+    by_whatsapp = events.assigned("Jalan berlubang di depan SDN", channel="whatsapp")
+    web_response = events.status_changed(by_web, ComplaintStatus.RESPONDED, 2,
+                                         "Saluran sudah dibersihkan.\nTerima kasih.")
+    sms_response = events.status_changed(by_sms, ComplaintStatus.RESPONDED, 2, "Lampu diganti hari Kamis.")
+    wa_done = events.status_changed(by_whatsapp, ComplaintStatus.DONE, 2, "Lubang sudah ditambal.")
+    quiet = [events.status_changed(by_web, ComplaintStatus.ACKNOWLEDGED, 1),  # the citizen hears of no step
+             LaporReportLinked(complaint_id=by_web.complaint_id, tracking_code=by_web.tracking_code,
+                               lapor_tracking_id="LAPOR-1", lapor_status="Belum Terverifikasi", producer="tests",
+                               correlation_id=by_web.complaint_id)]
+    for _ in range(3):  # redelivered: still one message each
+        await publish_events(infra.kafka_bootstrap, topics.status, [*quiet, web_response, sms_response, wa_done])
+    # After the copies on the same partitions: once these are sent, every copy has been taken.
+    sentinels = [events.status_changed(by_web, ComplaintStatus.CLOSED, 3),
+                 events.status_changed(by_sms, ComplaintStatus.DONE, 3)]
+    await publish_events(infra.kafka_bootstrap, topics.status, sentinels)
+    keys = [f"citizen_status:{c.change_id}" for c in (web_response, sms_response, wa_done, *sentinels)]
+    assert await eventually(lambda: jobs_done(db, keys))
+
+    [mail] = mails_with(maildir, "X-Aduan-Change-Id", web_response.change_id)
+    assert mail["To"] == "siti@example.id"
+    assert mail["Subject"] == f"[Aduan {by_web.tracking_code}] Aduan Anda ditanggapi"
+    assert mail["In-Reply-To"].strip() == f"<{by_web.complaint_id}.citizen_ack@aduan.kedirikota.go.id>"  # folded
+    text = body(mail)
+    assert "Saluran sudah dibersihkan.\nTerima kasih." in text and f"kode={by_web.tracking_code}" in text
+    assert f"ditutup otomatis pada {web_response.close_due.strftime('%d-%m-%Y')}" in text
+    [closed] = mails_with(maildir, "X-Aduan-Change-Id", sentinels[0].change_id)
+    assert "ditutup" in closed["Subject"]
+    assert await db.fetchval("SELECT count(*) FROM notifier.jobs WHERE complaint_id = $1", by_web.complaint_id) == 2
+
+    sms = sent_sms(sms_standin)
+    assert [m["to"] for m in sms] == ["+6281234567890"] * 2
+    [response] = [m["text"] for m in sms if "ditanggapi" in m["text"]]
+    [done] = [m["text"] for m in sms if "selesai" in m["text"]]
+    assert by_sms.tracking_code in response and by_sms.tracking_code in done
+    assert "Lampu diganti hari Kamis." in response and "ditutup otomatis" in response
+
+    [wa] = httpx.get(f"{whatsapp_standin.url}/_standin/messages").json()["items"]
+    template = wa["body"]["template"]
+    assert wa["type"] == "template" and template["name"] == "aduan_status"  # the 24-hour window is long past
+    assert [p["text"] for p in template["components"][0]["parameters"]] == [
+        by_whatsapp.tracking_code, "selesai", "Lubang sudah ditambal.", "-"]
+
+
+async def test_escalation_mails_the_head_and_the_coordinator_and_never_names_the_reporter(
+        notifier, smtp_server, infra, topics, db):
+    _, maildir = smtp_server
+    assigned = events.assigned("Denda pajak hotel kami dihitung salah oleh petugas pendapatan")
+    assert assigned.reporter_for_unit.name == "Siti Aminah"  # the unit was told who complained; escalation is not
+    escalation = events.escalated(assigned, EscalationStage.FORWARD)
+    headless = events.assigned("Hotspot wifi di alun-alun lemot")
+    headless = headless.model_copy(update={"unit": headless.unit.model_copy(update={"head_email": None})})
+    to_coordinator = events.escalated(headless)
+    to_nobody = events.escalated(headless, EscalationStage.FORWARD, coordinator_email=None)
+    for _ in range(2):
+        await publish_events(infra.kafka_bootstrap, topics.status, [escalation, to_nobody, to_coordinator])
+    keys = [f"escalation_email:{e.escalation_id}" for e in (escalation, to_coordinator)]
+    assert await eventually(lambda: jobs_done(db, keys))
+
+    [mail] = mails_with(maildir, "X-Aduan-Escalation-Id", escalation.escalation_id)
+    assert (mail["To"], mail["Cc"]) == ("kepala.bppkad@kedirikota.go.id", "ppid@kedirikota.go.id")
+    assert mail["X-Envelope-To"] == "kepala.bppkad@kedirikota.go.id, ppid@kedirikota.go.id"
+    assert mail["Subject"] == f"ESKALASI: aduan {assigned.tracking_code} melewati tenggat penerusan/konfirmasi"
+    text = body(mail)
+    assert assigned.unit.name in text and escalation.due.strftime("%d-%m-%Y") in text
+    assert f"kode={assigned.tracking_code}" in text
+    for identity in ("Siti", "Aminah", "81234567890", "siti@example.id", "Denda pajak"):
+        assert identity not in mail.as_string() + text
+
+    [mail] = mails_with(maildir, "X-Aduan-Escalation-Id", to_coordinator.escalation_id)
+    assert (mail["To"], mail["Cc"]) == ("ppid@kedirikota.go.id", None) and "tindak lanjut" in mail["Subject"]
+    assert not await db.fetchval("SELECT count(*) FROM notifier.jobs WHERE job_key = $1",
+                                 f"escalation_email:{to_nobody.escalation_id}")
+
+
+async def test_unreadable_status_event_is_dead_lettered_and_the_next_one_still_flows(
+        notifier, smtp_server, infra, topics):
+    _, maildir = smtp_server
+    await publish(infra.kafka_bootstrap, topics.status, b'{"event_type": "complaint.status_changed"}', key=b"k")
+    change = events.status_changed(events.assigned("Saluran air mampet"), ComplaintStatus.DONE, 2, "Sudah beres.")
+    await publish_events(infra.kafka_bootstrap, topics.status, [change])
+    [dead] = await read_topic(infra.kafka_bootstrap, dead_letter_topic(topics.status, "notifier"),
+                              until=lambda r: len(r) >= 1)
+    assert dict(dead.headers)["x-consumer"] == b"notifier"
+    assert await eventually(lambda: mails_with(maildir, "X-Aduan-Change-Id", change.change_id))
