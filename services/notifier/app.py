@@ -26,6 +26,7 @@ from services.notifier.messages import (
 )
 from services.notifier.outbound import Outbound
 from services.notifier.settings import NotifierSettings
+from shared import unit_access
 from shared.consumer import consumer_app, consumer_broker
 from shared.contracts import (
     Channel,
@@ -92,9 +93,12 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
 
     async def unit_email(job: Job) -> dict:
         assigned = ComplaintAssigned.model_validate(job.payload)
+        secret = settings.inbox_secret.get_secret_value()
+        inbox_link = unit_access.link_url(secret, settings.inbox_base_url, assigned.unit.code, assigned.tracking_code,
+                                          settings.inbox_link_days * 86400) if secret else None
         await mailer.send(unit_assignment_email(
             assigned, mail_from=settings.mail_from, message_id=message_id("unit_email", assigned.assignment_id),
-            link=status_link(settings.public_base_url, assigned.tracking_code)))
+            link=status_link(settings.public_base_url, assigned.tracking_code), inbox_link=inbox_link))
         return {"to": str(assigned.unit.email)}
 
     async def unit_webhook(job: Job) -> dict:

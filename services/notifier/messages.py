@@ -53,9 +53,9 @@ def _email(to: str, subject: str, body: str, mail_from: str, message_id: str,
 
 
 def unit_assignment_email(assigned: ComplaintAssigned, *, mail_from: str, message_id: str,
-                          link: str) -> EmailMessage:
+                          link: str, inbox_link: str | None = None) -> EmailMessage:
     """What the unit reads. `reporter_for_unit` is already empty for anonim and rahasia reporters."""
-    context = {"a": assigned, "link": link}
+    context = {"a": assigned, "link": link, "inbox_link": inbox_link}
     message = _email(str(assigned.unit.email), _render("unit_assignment.subject.j2", **context),
                      _render("unit_assignment.txt.j2", **context), mail_from, message_id)
     message["X-Aduan-Complaint-Id"] = assigned.complaint_id

@@ -10,6 +10,11 @@ class NotifierSettings(DeliverySettings):
     port: int = 8091  # health and metrics
     group_id: str = "notifier"
     public_base_url: str = "http://127.0.0.1:8080"  # links in messages point to the status page here
+    # Unit e-mails carry a signed link into the unit inbox (served by the router at this address).
+    # The secret equals the router's ADUAN_ROUTER_INBOX_SECRET; empty: no link.
+    inbox_base_url: str = "http://127.0.0.1:8090"
+    inbox_secret: SecretStr = SecretStr("")
+    inbox_link_days: float = 14.0
 
     # E-mail to units and to citizens who gave an address.
     smtp_host: str = "127.0.0.1"
