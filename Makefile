@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra browser k8s-tools k8s-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay
+.PHONY: run test unit infra browser k8s-tools k8s-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay report
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -81,6 +81,10 @@ bench-deliveries: infra
 # Re-deliver a service's dead letters after fixing their cause: make replay service=notifier
 replay: venv
 	$(PY) -m shared.replay $(service)
+
+# The PPID's report for a period, as CSV files and an HTML page: make report from=2026-01-01 to=2026-12-31
+report: venv
+	$(PY) -m services.router.reports --from $(from) --to $(to)
 
 new-channel: venv
 	$(PY) -m shared.scaffold $(name)
