@@ -142,3 +142,20 @@ def test_operator_schemas_refuse_what_the_operators_would():
         bad = {**topic, "spec": {**topic["spec"], **broken}}
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+
+
+
+def test_the_sms_intake_reaches_the_web_status_api(resources):
+    _, docs = resources
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in of_kind(docs, "Deployment")}
+    env = {var["name"]: var.get("value") for var in pods["intake-sms"]["containers"][0]["env"]}
+    [web] = [s for s in of_kind(docs, "Service") if s["metadata"]["name"] == "intake-web"]
+    assert env["ADUAN_SMS_STATUS_API_URL"] == "http://intake-web" and web["spec"]["ports"][0]["port"] == 80
+    web_port = pods["intake-web"]["containers"][0]["ports"][0]["containerPort"]
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
+    egress, ingress = policies["intake-sms-to-web-status"], policies["intake-web-from-sms"]
+    assert egress["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-sms"}
+    assert egress["egress"][0]["to"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-web"}
+    assert ingress["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-web"}
+    assert ingress["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-sms"}
+    assert egress["egress"][0]["ports"] == ingress["ingress"][0]["ports"] == [{"protocol": "TCP", "port": web_port}]

@@ -11,7 +11,8 @@ from aiokafka.errors import KafkaTimeoutError
 
 from services.intake.sms.app import SmsSettings, build_app
 from shared.settings import DatabaseSettings, KafkaSettings
-from tests.support.kafka import json_values, read_topic
+from tests.support.kafka import end_offsets, json_values, read_topic
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 SCHEMA = (Path(__file__).resolve().parents[1] / "data" / "gammu_inbox.sql").read_text()
@@ -46,7 +47,8 @@ async def sms_app(infra, topics, database_url, gammu_db):
     app = build_app(SmsSettings(kafka=KafkaSettings(bootstrap_servers=infra.kafka_bootstrap, topic_prefix=topics.prefix,
                                                     publish_timeout_seconds=3),
                                 db=DatabaseSettings(url=database_url), gammu_database_url=url,
-                                gammu_poll_seconds=3600))  # polled by hand below
+                                gammu_poll_seconds=3600,  # polled by hand below
+                                status_api_url=f"http://127.0.0.1:{free_port()}"))  # a status API that is down
     async with app.router.lifespan_context(app):
         yield app
 
@@ -94,3 +96,12 @@ async def test_an_unusable_row_is_marked_and_does_not_block_the_rest(sms_app, ga
     records = await read_topic(infra.kafka_bootstrap, topics.received, until=lambda r: len(r) >= 1)
     assert [v["channel_message_id"] for v in json_values(records)] == [f"gammu-modem1:{good}"]
     assert await conn.fetchval('SELECT "Processed" FROM inbox WHERE "ID" = $1', bad) is True
+
+
+async def test_a_status_check_stays_unprocessed_while_the_status_api_is_down(sms_app, gammu_db, infra, topics):
+    _, conn = gammu_db
+    before = await end_offsets(infra.kafka_bootstrap, topics.replies)
+    check = await add_sms(conn, "081234567890", "SURGA CEK K7M2Q-9XD4T")
+    assert await sms_app.state.gammu.poll_once() == 0
+    assert await conn.fetchval('SELECT "Processed" FROM inbox WHERE "ID" = $1', check) is False
+    assert await end_offsets(infra.kafka_bootstrap, topics.replies) == before  # no reply, not even a wrong one

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from unittest.mock import ANY
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from services.intake.sms.keyword import complaint_text
+from services.intake.sms.keyword import StatusCheck, complaint_text, status_check
+from services.intake.sms.status import STATUS_PHRASE, PublicStatus, status_reply
 from shared.phone import to_e164
 
 
@@ -28,3 +33,46 @@ def test_numbers_are_normalised_to_e164(raw, e164):
 @pytest.mark.parametrize("raw", ["12", "not a number", "+62 1"])
 def test_invalid_numbers_are_refused(raw):
     assert to_e164(raw) is None
+
+
+@pytest.mark.parametrize("sms", ["SURGA CEK K7M2Q-9XD4T", "surga cek k7m2q9xd4t", "Surga: Cek k7m2q 9xd4t",
+                                 "SURGA CEK: K7M2Q - 9XD4T", "surga cek K7M2Q-9XD4T "])
+def test_status_check_is_matched_leniently(sms):
+    assert status_check(complaint_text(sms)) == StatusCheck(typed=ANY, code="K7M2Q-9XD4T")
+
+
+def test_status_check_reads_o_as_zero():
+    assert status_check("CEK ABCDO-12345").code == "ABCD0-12345"
+
+
+@pytest.mark.parametrize(("text", "typed"), [("CEK", ""), ("cek K7M2Q-9XD4", "K7M2Q-9XD4"),
+                                             ("Cek k7m2q 9xd4tt", "k7m2q 9xd4tt")])
+def test_a_mistyped_or_missing_code_is_still_a_status_check(text, typed):
+    assert status_check(text) == StatusCheck(typed=typed, code=None)
+
+
+@pytest.mark.parametrize("text", ["cek lampu jalan di depan rumah, sudah mati seminggu", "cekat sekali pelayanannya",
+                                  "lampu mati K7M2Q-9XD4T", "cek lampu mati"])
+def test_other_texts_are_complaints(text):
+    assert status_check(text) is None
+
+
+def found(status: str, unit: str | None) -> PublicStatus:
+    return PublicStatus(tracking_code="K7M2Q-9XD4T", status=status, unit_name=unit,
+                        status_at=datetime(2026, 11, 27, 20, 0, tzinfo=UTC), updated_at=datetime.now(UTC))
+
+
+@pytest.mark.parametrize(("status", "unit", "reply"), [
+    ("diteruskan", "Inspektorat Kota Kediri",
+     "SURGA: aduan K7M2Q-9XD4T diteruskan ke Inspektorat Kota Kediri (28-11-2026)."
+     " Rincian: https://surga.kedirikota.go.id/status?kode=K7M2Q-9XD4T"),
+    ("ditanggapi", "Badan Pendapatan, Pengelolaan Keuangan dan Aset Daerah (BPPKAD)",
+     "SURGA: aduan K7M2Q-9XD4T sudah ditanggapi BPPKAD (28-11-2026)."
+     " Rincian: https://surga.kedirikota.go.id/status?kode=K7M2Q-9XD4T"),
+    ("diterima", None, "SURGA: aduan K7M2Q-9XD4T diterima dan sedang ditelaah (28-11-2026)."
+                       " Rincian: https://surga.kedirikota.go.id/status?kode=K7M2Q-9XD4T"),
+])
+def test_status_reply_is_one_sms_in_the_citizens_time_zone(status, unit, reply):
+    text = status_reply(found(status, unit), ZoneInfo("Asia/Jakarta"), "https://surga.kedirikota.go.id")
+    assert text == reply and len(text) <= 160
+

@@ -4,7 +4,8 @@ Gammu writes each received SMS into `inbox` ("ID", "SenderNumber", "ReceivingDat
 modem host's local time, "TextDecoded", "Processed"). Rows are claimed with FOR UPDATE SKIP
 LOCKED, so several intake replicas share the work, and marked processed in the same
 transaction after the broker acknowledged: a crash in between leaves them unprocessed, and
-the next pass publishes them again under the same complaint id.
+the next pass publishes them again under the same complaint id. A status check (`SURGA CEK`)
+whose status cannot be read now stays unprocessed the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncpg
 import structlog
 
 from services.intake.sms.inbound import InboundSms
+from services.intake.sms.status import StatusUnavailable
 from shared.channel_kit import BrokerUnavailable, InvalidText
 
 log = structlog.get_logger(__name__)
@@ -53,7 +55,7 @@ class GammuInbox:
                     await self.accept(sms)
                 except InvalidText as error:  # can never succeed: mark it, say why
                     log.warning("gammu_row_rejected", gammu_id=row["ID"], reason=error.reason)
-                except BrokerUnavailable:
+                except (BrokerUnavailable, StatusUnavailable):
                     break  # keep this row and the rest unprocessed; the rows done so far commit
                 done.append(row["ID"])
             if done:

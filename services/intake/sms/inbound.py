@@ -1,13 +1,16 @@
-"""One inbound SMS, whichever gateway brought it: a complaint, or a reply explaining the format."""
+"""One inbound SMS, whichever gateway brought it: a complaint, a status check, or a reply explaining the format."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from services.intake.sms.keyword import FORMAT_HELP, complaint_text
+from services.intake.sms.keyword import CHECK_HELP, FORMAT_HELP, StatusCheck, complaint_text, status_check
+from services.intake.sms.status import StatusLookup, not_found_reply, status_reply
 from shared.channel_kit import IntakeKit, InvalidText, clean_text
 from shared.contracts import Channel, CitizenReplyRequested, ComplaintReceived, Reporter
 from shared.phone import to_e164
@@ -30,20 +33,47 @@ def fallback_message_id(gateway: str, sender: str, sent_at: str, text: str) -> s
     return f"{gateway}:{digest}"
 
 
-async def accept_sms(kit: IntakeKit, sms: InboundSms) -> dict:
-    """Publish the complaint, or ask for the format help to be sent; returns what happened."""
+@dataclass(frozen=True)
+class StatusDesk:
+    """What answering `SURGA CEK <kode>` needs: where the statuses are, and how to word the reply."""
+
+    lookup: StatusLookup
+    zone: ZoneInfo  # the citizen's dates
+    public_base_url: str  # the status page named in replies
+
+
+async def accept_sms(kit: IntakeKit, sms: InboundSms, desk: StatusDesk) -> dict:
+    """Publish the complaint, answer a status check, or ask for the format help to be sent;
+    returns what happened."""
     sender = to_e164(sms.sender)
     if sender is None:
         raise InvalidText("invalid_sender", f"Nomor pengirim tidak dikenali: {len(sms.sender)} karakter.")
     text = complaint_text(clean_text(sms.text, MAX_SMS_TEXT)) if sms.text.strip() else None
     if text is None:
-        await kit.publish_reply(CitizenReplyRequested(
-            reply_id=f"format_help:{sms.gateway}:{sms.message_id}", channel=Channel.SMS, to=sender,
-            text=FORMAT_HELP, reason="format_help", gateway=sms.gateway,
-            producer=kit.producer, correlation_id=f"{sms.gateway}:{sms.message_id}"))
+        await _reply(kit, sms, sender, FORMAT_HELP, "format_help")
         return {"complaint": False, "reason": "not_a_complaint", "reply": "format_help"}
+    if check := status_check(text):
+        await _reply(kit, sms, sender, await _status_text(check, desk), "status")
+        return {"complaint": False, "reason": "status_check", "reply": "status"}
     event = ComplaintReceived.new(
         channel=Channel.SMS, channel_message_id=f"{sms.gateway}:{sms.message_id}", text=text,
         producer=kit.producer, reporter=Reporter(phone=sender), received_at=sms.received_at)
     await kit.publish(event)
     return {"complaint": True, "complaint_id": event.complaint_id, "tracking_code": event.tracking_code}
+
+
+async def _status_text(check: StatusCheck, desk: StatusDesk) -> str:
+    """StatusUnavailable when the status API does not answer: nothing is published, the gateway retries."""
+    if not check.typed:
+        return CHECK_HELP
+    found = await desk.lookup.find(check.code) if check.code else None
+    if found is None:
+        return not_found_reply(check.code or check.typed, desk.public_base_url)
+    return status_reply(found, desk.zone, desk.public_base_url)
+
+
+async def _reply(kit: IntakeKit, sms: InboundSms, to: str, text: str, reason: str) -> None:
+    # The reply id comes from the gateway's message id: a redelivered SMS asks for the same reply.
+    await kit.publish_reply(CitizenReplyRequested(
+        reply_id=f"{reason}:{sms.gateway}:{sms.message_id}", channel=Channel.SMS, to=to, text=text, reason=reason,
+        gateway=sms.gateway, producer=kit.producer, correlation_id=f"{sms.gateway}:{sms.message_id}"))

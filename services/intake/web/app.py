@@ -14,25 +14,29 @@ import structlog
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
+from faststream import Context
+from faststream.kafka.message import KafkaMessage
 from pydantic import BaseModel, EmailStr, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.intake.web import csrf
 from services.intake.web.form import MAX_PHOTO_BYTES, MAX_TEXT, MIN_TEXT, read_submission
 from services.intake.web.rate_limit import RateLimiter
-from services.intake.web.status import StatusRepository
+from services.intake.web.status import ComplaintStatusView, StatusRepository
 from services.intake.web.uploads import UploadRepository
 from shared.channel_kit import IntakeKit, clean_text, create_intake_app
-from shared.consumer import consumer_broker, subscriber_options
+from shared.consumer import batch_options, consumer_broker, read_batch, subscriber_options
 from shared.contracts import (
     Anonymity,
     Channel,
     ComplaintAssigned,
     ComplaintReceived,
     Reporter,
+    StatusEvent,
     normalise_tracking_code,
 )
 from shared.database import create_pool, migrate
+from shared.dead_letter import DeadLetters
 from shared.health import database_check
 from shared.phone import to_e164
 from shared.settings import ServiceSettings
@@ -87,6 +91,13 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     @broker.subscriber(kit.topics.assigned, **subscriber_options(settings.status_group_id, "web-status:assigned"))
     async def on_assigned(event: ComplaintAssigned) -> None:
         await state["status"].assigned(event)
+
+    status_dead_letters = DeadLetters(SERVICE, broker)
+
+    @broker.subscriber(kit.topics.status, **batch_options(settings, settings.status_group_id, "web-status:status",
+                                                          StatusEvent))
+    async def on_status(bodies: list, message: KafkaMessage = Context("message")) -> None:
+        await state["status"].apply(await read_batch(bodies, message.raw_message, StatusEvent, status_dead_letters))
 
     async def connect_database() -> None:
         state["pool"] = await create_pool(settings.db, "web")
@@ -206,8 +217,10 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         return Accepted(complaint_id=event.complaint_id, tracking_code=event.tracking_code,
                         status_url=f"/api/v1/complaints/{event.tracking_code}")
 
-    @app.get("/api/v1/complaints/{tracking_code}", responses={400: {}, 404: {}})
+    @app.get("/api/v1/complaints/{tracking_code}", response_model=ComplaintStatusView,
+             responses={400: {"description": "not a tracking code"}, 404: {"description": "no such complaint"}})
     async def complaint_status(tracking_code: str):
+        """Where the complaint stands and every step so far. Never the reporter's identity nor the text."""
         code = normalise_tracking_code(tracking_code)
         if code is None:
             return kit.reject("invalid_tracking_code", "Kode lacak tidak valid (10 huruf/angka, mis. ABCDE-12345).",

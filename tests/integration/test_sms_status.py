@@ -1,0 +1,101 @@
+"""`SURGA CEK <kode>` on the real broker: the SMS intake asks a running web intake's status API and the
+reply lands on citizen.replies.v1; when that API is down the gateway gets 503 and nothing is published."""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from services.intake.sms import contract as sms_contract
+from services.intake.sms.app import SmsSettings, build_app
+from shared.contracts import ComplaintStatus, Reporter
+from shared.settings import DatabaseSettings, KafkaSettings
+from tests.support import events
+from tests.support.kafka import end_offsets, eventually, json_values, publish_events, read_since
+from tests.support.processes import free_port
+from tests.support.status_events import status_changed
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+PUBLIC = "https://surga.kedirikota.go.id"
+CITIZEN = "081298765432"
+
+
+@asynccontextmanager
+async def sms_intake(infra, topics, database_url, status_api_url: str):
+    app = build_app(SmsSettings(
+        kafka=KafkaSettings(bootstrap_servers=infra.kafka_bootstrap, topic_prefix=topics.prefix,
+                            publish_timeout_seconds=5),
+        db=DatabaseSettings(url=database_url), gateway_secret=sms_contract.SECRET, status_api_url=status_api_url,
+        public_base_url=PUBLIC))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://sms", timeout=30) as client:
+            yield client
+
+
+@pytest.fixture
+async def seeded(processes, infra, topics):
+    """A web intake that knows one complaint, taken on by its unit: seeded through Kafka."""
+    web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
+    received = events.received("Petugas loket minta imbalan untuk tanda tangan surat",
+                               reporter=Reporter(phone="+6281234567890"))
+    assigned = events.assignment_for(received)
+    taken_on = status_changed(assigned, 1, ComplaintStatus.ACKNOWLEDGED)
+    await publish_events(infra.kafka_bootstrap, topics.received, [received])
+    await publish_events(infra.kafka_bootstrap, topics.assigned, [assigned])
+    await publish_events(infra.kafka_bootstrap, topics.status, [taken_on])
+
+    async with httpx.AsyncClient(base_url=web.url, timeout=5) as http:
+        async def taken_on_shows() -> bool:
+            answer = await http.get(f"/api/v1/complaints/{received.tracking_code}")
+            return answer.status_code == 200 and answer.json()["status"] == "diproses"
+
+        assert await eventually(taken_on_shows, timeout=30), "the web intake did not take the seed events"
+    return web, assigned, taken_on
+
+
+async def test_status_check_for_a_known_and_an_unknown_code(seeded, infra, topics, database_url):
+    web, assigned, taken_on = seeded
+    code = assigned.tracking_code
+    replies_before = await end_offsets(infra.kafka_bootstrap, topics.replies)
+    received_before = await end_offsets(infra.kafka_bootstrap, topics.received)
+    async with sms_intake(infra, topics, database_url, web.url) as sms:
+        # Kannel, the code typed in lower case with a space instead of the dash.
+        typed = f"{code[:5]} {code[6:]}".lower()
+        known = await sms.get("/kannel/inbound", params={"id": "k-cek-1", "sender": CITIZEN, "receiver": "1708",
+                                                         "text": f"surga Cek {typed}"})
+        body = json.dumps({"message_id": "g-cek-2", "sender": CITIZEN, "text": "SURGA CEK AAAAA-AAAAA"}).encode()
+        unknown = await sms.post("/api/v1/sms/inbound", content=body, headers=sms_contract.signed(body))
+    assert (known.status_code, known.json()["reason"]) == (202, "status_check")
+    assert (unknown.status_code, unknown.json()["reason"]) == (202, "status_check")
+
+    replies = json_values(await read_since(infra.kafka_bootstrap, topics.replies, replies_before,
+                                           until=lambda r: len(r) >= 2))
+    by_id = {reply["reply_id"]: reply for reply in replies}
+    assert set(by_id) == {"status:kannel:k-cek-1", "status:generic:g-cek-2"}
+    day = taken_on.occurred_at.astimezone(ZoneInfo("Asia/Jakarta")).strftime("%d-%m-%Y")
+    answer = by_id["status:kannel:k-cek-1"]
+    assert answer["text"] == (f"SURGA: aduan {code} sedang diproses Inspektorat Kota Kediri ({day})."
+                              f" Rincian: {PUBLIC}/status?kode={code}")
+    assert (answer["to"], answer["reason"], answer["gateway"], answer["channel"]) == (
+        "+6281298765432", "status", "kannel", "sms")
+    assert len(answer["text"]) <= 160
+    assert by_id["status:generic:g-cek-2"]["text"] == (
+        f"SURGA: kode aduan AAAAA-AAAAA tidak ditemukan. Periksa kembali kodenya, atau cek di {PUBLIC}/status")
+    # A status check is not a complaint.
+    assert await end_offsets(infra.kafka_bootstrap, topics.received) == received_before
+
+
+async def test_status_check_while_the_status_api_is_down_is_retried_later(infra, topics, database_url):
+    replies_before = await end_offsets(infra.kafka_bootstrap, topics.replies)
+    received_before = await end_offsets(infra.kafka_bootstrap, topics.received)
+    async with sms_intake(infra, topics, database_url, f"http://127.0.0.1:{free_port()}") as sms:
+        answer = await sms.get("/kannel/inbound", params={"id": "k-cek-3", "sender": CITIZEN,
+                                                          "text": "SURGA CEK K7M2Q-9XD4T"})
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert answer.json()["reason"] == "status_unavailable"
+    assert await end_offsets(infra.kafka_bootstrap, topics.replies) == replies_before
+    assert await end_offsets(infra.kafka_bootstrap, topics.received) == received_before

@@ -1,0 +1,118 @@
+"""The web intake's status history from complaints.status.v1, as a real process on the real broker and
+database: events out of order and delivered twice, a poison message, and what the public may see."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from shared.contracts import Anonymity, ComplaintStatus, Reporter, Unit
+from shared.topics import dead_letter_topic
+from tests.support import events
+from tests.support.kafka import eventually, publish, publish_events, read_topic
+from tests.support.status_events import escalated, lapor_linked, status_changed
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+REPORTER = Reporter(name="Siti Aminah", phone="+6281234567890", email="siti@example.id")
+TEXT = "Petugas loket minta imbalan untuk tanda tangan surat keterangan"
+BPPKAD = Unit(code="bppkad", name="Badan Pendapatan, Pengelolaan Keuangan dan Aset Daerah (BPPKAD)",
+              email="bppkad@kedirikota.go.id", head_email="kepala.bppkad@kedirikota.go.id")
+RETURN_REASON = "Bukan kewenangan kami, mohon diteruskan ke BPPKAD"
+RESPONSE = "Tagihan sudah kami koreksi; silakan cek kembali di loket 3."
+
+
+@pytest.fixture
+def web(processes):
+    return processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
+
+
+def lifecycle():
+    """A complaint that went to one unit, came back, went to BPPKAD and was answered."""
+    received = events.received(TEXT, reporter=REPORTER, anonymity=Anonymity.NONE)
+    first = events.assignment_for(received)
+    changes = [status_changed(first, 1, ComplaintStatus.ACKNOWLEDGED),
+               status_changed(first, 2, ComplaintStatus.RETURNED, RETURN_REASON)]
+    second = events.assignment_for(received, 2).model_copy(update={"unit": BPPKAD, "rule_id": "manual"})
+    changes += [status_changed(second, 3, ComplaintStatus.ACKNOWLEDGED),
+                status_changed(second, 4, ComplaintStatus.RESPONDED, RESPONSE)]
+    return received, first, second, changes  # built in this order: each one's occurred_at is later
+
+
+async def test_history_from_events_out_of_order_and_redelivered(web, infra, topics, db):
+    received, first, second, (ack, returned, ack2, responded) = lifecycle()
+    code, bootstrap = received.tracking_code, infra.kafka_bootstrap
+    link = lapor_linked(second, "LPR-2026-000123")
+    async with httpx.AsyncClient(base_url=web.url, timeout=15) as http:
+        async def status() -> dict | None:
+            answer = await http.get(f"/api/v1/complaints/{code}")
+            return answer.json() if answer.status_code == 200 else None
+
+        # The status topic first, newest first and twice, with an escalation and a poison message among them.
+        await publish_events(bootstrap, topics.status, [responded, ack])
+        await publish(bootstrap, topics.status, b'{"event_type": "complaint.status_changed"}',
+                      key=received.complaint_id.encode())
+        await publish_events(bootstrap, topics.status, [escalated(first), ack2, link, returned, responded, ack])
+        seen = await eventually(lambda: _with_steps(status, 5), timeout=30)
+        assert seen, "the status changes after a poison message were not applied"
+        assert (seen["status"], seen["unit_code"], seen["received_at"]) == ("ditanggapi", "bppkad", None)
+
+        # The complaint's own events come late, older assignment last: the status stays where it is.
+        await publish_events(bootstrap, topics.assigned, [second, first, second])
+        await publish_events(bootstrap, topics.received, [received, received])
+        seen = await eventually(lambda: _with_steps(status, 8), timeout=30)
+        assert seen, "received and assignments missing from the history"
+        page = (await http.get("/status", params={"kode": code.lower().replace("-", " ")})).text
+
+    assert seen["status"] == "ditanggapi" and seen["unit_name"] == BPPKAD.name
+    assert seen["description"] == f"Aduan telah ditanggapi oleh {BPPKAD.name}. Tanggapan: {RESPONSE}"
+    assert seen["received_at"] is not None  # filled in by the late receipt
+    assert [step["status"] for step in seen["history"]] == [
+        "diterima", "diteruskan", "diproses", "dikembalikan", "diteruskan", "diproses", "ditanggapi",
+        "tercatat_lapor"]
+    assert seen["history"][4]["description"] == f"Aduan diteruskan kepada {BPPKAD.name} untuk ditindaklanjuti."
+    assert seen["history"][-1]["description"] == "Aduan tercatat di SP4N-LAPOR! dengan nomor LPR-2026-000123."
+    rows = await db.fetch("SELECT entry_key FROM web.status_history WHERE tracking_code = $1", code)
+    assert sorted(r["entry_key"] for r in rows) == [
+        "assigned:1", "assigned:2", "lapor:LPR-2026-000123", "received", "status:1", "status:2", "status:3",
+        "status:4"]
+
+    # The page lists the same steps, newest last.
+    steps = re.findall(r"<li><time[^>]*>[^<]*</time> — ([^<]*)</li>", page)
+    assert steps == [step["description"] for step in seen["history"]]
+
+    [poison] = await read_topic(bootstrap, dead_letter_topic(topics.status, "intake-web"), until=lambda r: len(r) >= 1)
+    assert poison.key == received.complaint_id.encode()
+
+    # Nothing of the reporter, the complaint text, the return reason or the escalation is public.
+    api = httpx.Response(200, json=seen).text
+    for public in (api, page):
+        for secret in ("Siti", "6281234567890", "81234567890", "siti@example.id", TEXT[:20], RETURN_REASON,
+                       "kepala.", "ppid@", "eskalasi", "forward", "follow_up", "@"):
+            assert secret not in public, secret
+
+
+async def test_a_late_older_status_change_never_moves_the_status_back(web, infra, topics):
+    received, first, second, (ack, _returned, ack2, responded) = lifecycle()
+    code, bootstrap = received.tracking_code, infra.kafka_bootstrap
+    await publish_events(bootstrap, topics.received, [received])
+    await publish_events(bootstrap, topics.assigned, [first, second])
+    await publish_events(bootstrap, topics.status, [responded])
+    async with httpx.AsyncClient(base_url=web.url, timeout=15) as http:
+        async def status() -> dict | None:
+            answer = await http.get(f"/api/v1/complaints/{code}")
+            return answer.json() if answer.status_code == 200 else None
+
+        assert await eventually(lambda: _with_steps(status, 4), timeout=30)
+        # Older changes, then a sentinel on the same partition: once it shows, the older ones were read.
+        await publish_events(bootstrap, topics.status, [ack2, ack, lapor_linked(second, "LPR-1")])
+        seen = await eventually(lambda: _with_steps(status, 7), timeout=30)
+    assert seen and seen["status"] == "ditanggapi"
+    assert [step["status"] for step in seen["history"]][-1] == "tercatat_lapor"
+
+
+async def _with_steps(status, count: int) -> dict | None:
+    seen = await status()
+    return seen if seen and len(seen["history"]) >= count else None
