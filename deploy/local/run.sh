@@ -8,8 +8,12 @@ REPO="$(cd "$HERE/../.." && pwd)"
 cd "$REPO"
 export PATH="$REPO/.venv/bin:$PATH"
 export ADUAN_SMTP_SINK_MAILDIR="${ADUAN_SMTP_SINK_MAILDIR:-$REPO/.local/mail}"
-# Local-only credentials for the router's API; production sets its own through a Secret.
+# Local-only credentials for the router's API and the unit inbox; production sets its own through Secrets.
 export ADUAN_ROUTER_OPERATOR_TOKENS="${ADUAN_ROUTER_OPERATOR_TOKENS:-{\"operator\": \"local-operator-token\"\}}"
+export ADUAN_ROUTER_UNIT_TOKENS="${ADUAN_ROUTER_UNIT_TOKENS:-{\"inspektorat\": \"local-inspektorat\", \"hukum\": \"local-hukum\", \"bppkad\": \"local-bppkad\", \"prokopim\": \"local-prokopim\", \"diskominfo\": \"local-diskominfo\"\}}"
+export ADUAN_ROUTER_INBOX_SECRET="${ADUAN_ROUTER_INBOX_SECRET:-local-inbox-secret-not-for-production}"
+export ADUAN_NOTIFIER_INBOX_SECRET="$ADUAN_ROUTER_INBOX_SECRET"
+export ADUAN_ROUTER_INBOX_COOKIE_SECURE=false  # plain HTTP on 127.0.0.1
 
 stop_infra() {
   if [[ "${ADUAN_KEEP_INFRA:-0}" != 1 ]]; then
@@ -27,6 +31,8 @@ Aduan is starting. Where things listen (all on 127.0.0.1):
   whatsapp intake  http://127.0.0.1:8082/webhook
   router           http://127.0.0.1:8090/readyz   notifier :8091   lapor_sync :8092  (/healthz /readyz /metrics)
   router API       http://127.0.0.1:8090/api/v1/complaints/<code>/assignments (token: local-operator-token)
+  unit inbox       http://127.0.0.1:8090/unit   (unit code + password local-<code>, e.g. bppkad / local-bppkad,
+                   or the signed link in the unit's mail)
   SMTP stand-in    127.0.0.1:8025, mail kept in $ADUAN_SMTP_SINK_MAILDIR/new
   LAPOR! stand-in  http://127.0.0.1:8099/api/v1/reports (token: local-standin-token)
   SMS gateway stand-in (Kannel sendsms)  http://127.0.0.1:13013/_standin/messages  (what would have been sent)

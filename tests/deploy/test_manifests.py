@@ -159,3 +159,21 @@ def test_the_sms_intake_reaches_the_web_status_api(resources):
     assert ingress["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-web"}
     assert ingress["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-sms"}
     assert egress["egress"][0]["ports"] == ingress["ingress"][0]["ports"] == [{"protocol": "TCP", "port": web_port}]
+
+
+def test_the_unit_inbox_is_public_and_the_router_api_is_not(resources):
+    _, docs = resources
+    [ingress] = of_kind(docs, "Ingress")
+    routes = {p["path"]: p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
+    assert routes["/unit"] == "router"
+    assert [path for path, service in routes.items() if service == "router"] == ["/unit"]
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in of_kind(docs, "Deployment")}
+    # Router and notifier sign and check inbox links with one secret.
+    secret_of = {name: {v["name"]: v["valueFrom"]["secretKeyRef"] for v in pods[name]["containers"][0]["env"]
+                        if "INBOX_SECRET" in v["name"]} for name in ("router", "notifier")}
+    assert secret_of["router"]["ADUAN_ROUTER_INBOX_SECRET"] == secret_of["notifier"]["ADUAN_NOTIFIER_INBOX_SECRET"]
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
+    inbox = policies["router-inbox-from-ingress"]
+    assert inbox["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "router"}
+    assert inbox["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "ingress-nginx"}
