@@ -13,7 +13,16 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, RootModel, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    RootModel,
+    StringConstraints,
+    field_validator,
+)
 
 # Fixed namespace: complaint ids must be the same on every machine, forever.
 COMPLAINT_NAMESPACE = uuid.UUID("6f1b2c1e-5c1a-4f57-9a53-0d7b6a1f2e10")
@@ -22,6 +31,19 @@ COMPLAINT_NAMESPACE = uuid.UUID("6f1b2c1e-5c1a-4f57-9a53-0d7b6a1f2e10")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TYPO_FIXES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 TRACKING_CODE_LENGTH = 10  # 50 bits: collision odds below 1e-5 at 100,000 complaints
+
+
+MAX_MESSAGE_ID = 200
+
+
+def _without_nul(value: str) -> str:
+    return value.replace("\x00", "")
+
+
+# Text that came from outside (a name, a caption, a gateway's id). Consumers store events in
+# PostgreSQL, whose text and jsonb refuse NUL: one event with "\u0000" in a name failed the
+# router's batch on every redelivery and stalled its partition. NUL carries no meaning; it goes.
+Storable = Annotated[str, AfterValidator(_without_nul)]
 
 
 # A channel is a name, not a closed list: a new channel is a new folder, not a contract change.
@@ -56,6 +78,17 @@ def complaint_id_for(channel: str, channel_message_id: str) -> str:
     return str(uuid.uuid5(COMPLAINT_NAMESPACE, f"{channel}:{channel_message_id}"))
 
 
+def _fitted_message_id(channel_message_id: str) -> str:
+    """The channel's id as the event carries it. One longer than the event allows (a Kannel id, an
+    Idempotency-Key, with our prefix) failed validation: a 500 on every retry. It becomes a readable
+    head and a digest of the whole, the same on every retry; the complaint id uses the whole id.
+    So does an id of NUL only, which would be empty once stored."""
+    if len(channel_message_id) <= MAX_MESSAGE_ID and _without_nul(channel_message_id):
+        return channel_message_id
+    digest = hashlib.sha256(channel_message_id.encode()).hexdigest()
+    return f"{channel_message_id[:MAX_MESSAGE_ID - 72]}~sha256:{digest}"
+
+
 def tracking_code_for(complaint_id: str) -> str:
     """Short code a citizen can type: 10 Crockford base32 characters shown as XXXXX-XXXXX."""
     number = int.from_bytes(hashlib.sha256(complaint_id.encode()).digest()[:8], "big")
@@ -80,7 +113,7 @@ class Reporter(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    name: str | None = Field(default=None, max_length=200)
+    name: Storable | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, description="E.164, e.g. +6281234567890")
     email: EmailStr | None = None
 
@@ -91,11 +124,11 @@ class Attachment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["image", "document", "audio", "video", "sticker"]
-    reference: str = Field(max_length=500, description="where the channel keeps it (WhatsApp media id, web upload id)")
-    mime_type: str | None = Field(default=None, max_length=100)
-    sha256: str | None = Field(default=None, max_length=100)
-    filename: str | None = Field(default=None, max_length=255)
-    caption: str | None = Field(default=None, max_length=3000)
+    reference: Storable = Field(max_length=500, description="where the channel keeps it (WhatsApp media id, web upload id)")
+    mime_type: Storable | None = Field(default=None, max_length=100)
+    sha256: Storable | None = Field(default=None, max_length=100)
+    filename: Storable | None = Field(default=None, max_length=255)
+    caption: Storable | None = Field(default=None, max_length=3000)
 
 
 class Location(BaseModel):
@@ -103,8 +136,8 @@ class Location(BaseModel):
 
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    name: str | None = Field(default=None, max_length=300)
-    address: str | None = Field(default=None, max_length=500)
+    name: Storable | None = Field(default=None, max_length=300)
+    address: Storable | None = Field(default=None, max_length=500)
 
 
 class Unit(BaseModel):
@@ -125,7 +158,7 @@ class Envelope(BaseModel):
     schema_version: int
     occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     producer: str
-    correlation_id: str
+    correlation_id: Storable
 
     @field_validator("occurred_at")
     @classmethod
@@ -144,8 +177,8 @@ class ComplaintReceived(Envelope):
     complaint_id: str
     tracking_code: str
     channel: ChannelName
-    channel_message_id: str = Field(min_length=1, max_length=200)
-    text: str = Field(min_length=1, max_length=5000)
+    channel_message_id: Storable = Field(min_length=1, max_length=MAX_MESSAGE_ID)
+    text: Storable = Field(min_length=1, max_length=5000)
     reporter: Reporter = Field(default_factory=Reporter)
 
     @field_validator("text")
@@ -156,7 +189,7 @@ class ComplaintReceived(Envelope):
         return value
     anonymity: Anonymity = Anonymity.NONE
     received_at: datetime
-    category: str | None = Field(default=None, description="Category the citizen chose, if any")
+    category: Storable | None = Field(default=None, description="Category the citizen chose, if any")
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     location: Location | None = None
 
@@ -180,7 +213,7 @@ class ComplaintReceived(Envelope):
             complaint_id=complaint_id,
             tracking_code=tracking_code_for(complaint_id),
             channel=channel,
-            channel_message_id=channel_message_id,
+            channel_message_id=_fitted_message_id(channel_message_id),
             text=text,
             reporter=reporter or Reporter(),
             anonymity=anonymity,
@@ -310,7 +343,7 @@ class CitizenReplyRequested(Envelope):
     event_type: Literal["citizen.reply_requested"] = "citizen.reply_requested"
     schema_version: Literal[1] = 1
 
-    reply_id: str = Field(description="deterministic: the same trigger never sends twice")
+    reply_id: Storable = Field(description="deterministic: the same trigger never sends twice")
     channel: ChannelName
     to: str = Field(description="E.164 phone number or e-mail address")
     text: str = Field(min_length=1, max_length=1600)

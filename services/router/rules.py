@@ -181,7 +181,9 @@ def parse_rules(raw: bytes, path: Path, registry: UnitsRegistry) -> tuple[Rule, 
             raise RuleSetError(f"{where}: duplicate id" if rule_id != FALLBACK_RULE_ID
                                else f"{where}: 'fallback' is reserved")
         if unknown_keys := set(entry) - _RULE_KEYS:
-            raise RuleSetError(f"{where}: unknown condition {sorted(unknown_keys)} (known: {sorted(_RULE_KEYS)})")
+            # str keys: YAML allows "7:" as a key, and sorting 7 beside "extra" raised TypeError.
+            raise RuleSetError(f"{where}: unknown condition {sorted(map(str, unknown_keys))} "
+                               f"(known: {sorted(_RULE_KEYS)})")
         if registry.get(str(entry.get("unit"))) is None:
             raise RuleSetError(f"{where}: unknown unit {entry.get('unit')!r} (not in the units registry)")
         rule = Rule(

@@ -36,15 +36,24 @@ def _time(value: str | None, zone: ZoneInfo) -> datetime | None:
         return None
 
 
+def _decoded(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # Kannel sends the charset it was given.
+        return body.decode(charset or "latin-1", errors="replace")
+    except (LookupError, UnicodeError):
+        # A charset Python does not know, or not a text codec ("hex"): this was a 500. Latin-1
+        # cannot fail and keeps the message.
+        return body.decode("latin-1")
+
+
 async def parse(request: Request, zone: ZoneInfo) -> InboundSms:
     params = request.query_params
     if request.method == "POST":
-        body = await request.body()
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            # Kannel sends the charset it was given; Latin-1 cannot fail and keeps the message.
-            text = body.decode(request.headers.get("x-kannel-charset") or "latin-1", errors="replace")
+        text = _decoded(await request.body(), request.headers.get("x-kannel-charset"))
         sender = params.get("sender") or request.headers.get("x-kannel-from")
         receiver = params.get("receiver") or request.headers.get("x-kannel-to")
         sent_at = params.get("time") or request.headers.get("x-kannel-time")

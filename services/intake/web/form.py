@@ -89,7 +89,7 @@ async def read_submission(form: FormData) -> Submission:
     sub.reporter = Reporter(name=name, phone=phone, email=email)
     sub.location = _location(values, sub.errors)
     if values["address"].strip() and sub.location is None and "location" not in sub.errors:
-        sub.text = f"{sub.text}\n\nLokasi: {clean_text(values['address'], 500)}"
+        _add_address(sub, values["address"])
     photo = form.get("photo")
     if isinstance(photo, UploadFile) and photo.filename:
         data = await photo.read(MAX_PHOTO_BYTES + 1)
@@ -101,6 +101,22 @@ async def read_submission(form: FormData) -> Submission:
         else:
             sub.photo = Photo(data, mime)
     return sub
+
+
+def _add_address(sub: Submission, address: str) -> None:
+    """An address without coordinates goes into the text. Refusals become messages on the form:
+    an InvalidText raised here was a JSON answer to the browser, and text plus address over the
+    event's limit a 500."""
+    try:
+        address = clean_text(address, 500)
+    except InvalidText as error:
+        if error.reason == "text_too_long":
+            sub.errors["address"] = "Alamat terlalu panjang (paling banyak 500 karakter)."
+        return  # nothing visible in it: as if it were empty
+    if len(sub.text) + len(address) + len("\n\nLokasi: ") > MAX_TEXT:
+        sub.errors["text"] = f"Isi aduan bersama alamat terlalu panjang (paling banyak {MAX_TEXT} karakter)."
+        return
+    sub.text = f"{sub.text}\n\nLokasi: {address}"
 
 
 def _location(values: dict[str, str], errors: dict[str, str]) -> Location | None:

@@ -33,11 +33,14 @@ def complaint_from(message: Message, contact: Contact | None, producer: str) -> 
     text = message.complaint_text()
     if text is None:
         return None
+    attachment = message.attachment()
     try:
         text = clean_text(text)
     except InvalidText:
-        return None  # a blank message: nothing to file, and Meta must not retry it
-    attachment = message.attachment()
+        if attachment is None:
+            return None  # a blank message: nothing to file, and Meta must not retry it
+        # A photo whose caption is only spaces is still a complaint: it used to be dropped.
+        text = f"[{attachment.kind} tanpa keterangan]"
     return ComplaintReceived.new(
         channel=Channel.WHATSAPP, channel_message_id=message.id, text=text, producer=producer,
         received_at=message.sent_at, attachments=[attachment] if attachment else [], location=message.place(),

@@ -11,9 +11,13 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.channel_kit import MAX_TEXT
 from shared.contracts import Attachment, Location
 
 MEDIA_KINDS = ("image", "document", "audio", "video", "sticker")
+# The limits below are the event's (shared/contracts.py): a payload that parses always converts.
+# Past them a signed payload was a 500 (and Meta's endless retries); now a 400 naming the field.
+_MEDIA_PREFIX = "whatsapp-media:"
 
 
 class _Lenient(BaseModel):
@@ -21,28 +25,28 @@ class _Lenient(BaseModel):
 
 
 class TextBody(_Lenient):
-    body: str
+    body: str = Field(max_length=MAX_TEXT)
 
 
 class Media(_Lenient):
-    id: str
-    mime_type: str | None = None
-    sha256: str | None = None
-    caption: str | None = None
-    filename: str | None = None
+    id: str = Field(max_length=500 - len(_MEDIA_PREFIX))
+    mime_type: str | None = Field(default=None, max_length=100)
+    sha256: str | None = Field(default=None, max_length=100)
+    caption: str | None = Field(default=None, max_length=3000)
+    filename: str | None = Field(default=None, max_length=255)
 
 
 class WaLocation(_Lenient):
-    latitude: float
-    longitude: float
-    name: str | None = None
-    address: str | None = None
+    latitude: float = Field(ge=-90, le=90)  # also refuses NaN and Infinity, which JSON parsing lets in
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = Field(default=None, max_length=300)
+    address: str | None = Field(default=None, max_length=500)
 
 
 class Message(_Lenient):
-    id: str  # the wamid: Meta's retries carry the same one
+    id: str = Field(min_length=1)  # the wamid: Meta's retries carry the same one
     sender: str = Field(alias="from")
-    timestamp: str
+    timestamp: str = Field(pattern=r"^[0-9]{1,11}$")  # Unix seconds; int() and a datetime must follow
     type: str
     text: TextBody | None = None
     image: Media | None = None
@@ -60,7 +64,7 @@ class Message(_Lenient):
         media = getattr(self, self.type, None) if self.type in MEDIA_KINDS else None
         if media is None:
             return None
-        return Attachment(kind=self.type, reference=f"whatsapp-media:{media.id}", mime_type=media.mime_type,
+        return Attachment(kind=self.type, reference=f"{_MEDIA_PREFIX}{media.id}", mime_type=media.mime_type,
                           sha256=media.sha256, filename=media.filename, caption=media.caption)
 
     def place(self) -> Location | None:
@@ -82,7 +86,7 @@ class Message(_Lenient):
 
 
 class Profile(_Lenient):
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=200)
 
 
 class Contact(_Lenient):
