@@ -1,0 +1,140 @@
+"""One complaint's whole life on the running system, every service a separate process: an SMS
+complaint reaches BPPKAD, which opens the signed link in its mail, answers in the inbox; the
+citizen gets the answer by SMS, LAPOR! gets the follow-up, the status page and `SURGA CEK` show
+it; ten silent working days later (moved forward in the router's table) it closes by itself.
+A second complaint, received weeks ago and never answered, escalates to the head and the PPID."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from shared.contracts import ComplaintReceived, Reporter, status_change_id_for
+from standins.smtp_sink import read_maildir
+from tests.support.kafka import eventually, publish_events
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
+INBOX_SECRET = "e2e-inbox-secret-0123456789abcdef"
+GATEWAY = {"X-Gateway-Secret": "e2e-gateway-secret"}
+LAPOR = {"Authorization": "Bearer local-standin-token"}
+CITIZEN = "081298765432"
+
+
+@pytest.fixture
+def stack(processes, smtp_server, lapor_standin, sms_standin):
+    smtp_port, maildir = smtp_server
+    router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {
+        "ADUAN_ROUTER_UNIT_TOKENS": json.dumps({"bppkad": "bppkad-pass"}),
+        "ADUAN_ROUTER_INBOX_SECRET": INBOX_SECRET, "ADUAN_ROUTER_INBOX_COOKIE_SECURE": "false",
+        "ADUAN_ROUTER_DEADLINE_CHECK_SECONDS": "1", "ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "1"})
+    web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
+    services = {
+        "router": router, "web": web,
+        "notifier": processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", {
+            "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port), "ADUAN_NOTIFIER_INBOX_SECRET": INBOX_SECRET,
+            "ADUAN_NOTIFIER_INBOX_BASE_URL": router.url,
+            "ADUAN_NOTIFIER_KANNEL_SENDSMS_URL": f"{sms_standin.url}/cgi-bin/sendsms"}),
+        "lapor_sync": processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT",
+                                      {"ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": lapor_standin.url}),
+        "sms": processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", {
+            "ADUAN_SMS_GATEWAY_SECRET": "e2e-gateway-secret", "ADUAN_SMS_STATUS_API_URL": web.url}),
+    }
+    return services, maildir
+
+
+async def test_a_complaint_is_answered_in_the_inbox_followed_everywhere_and_closes_after_silence(
+        stack, lapor_standin, sms_standin, db):
+    services, maildir = stack
+    async with httpx.AsyncClient(timeout=15) as http:
+        sent = await http.post(services["sms"].url + "/api/v1/sms/inbound", headers=GATEWAY, json={
+            "message_id": f"life-{time.time_ns()}", "sender": CITIZEN,
+            "text": "SURGA nama di SPPT PBB masih atas nama pemilik lama"})
+        assert sent.status_code == 202, sent.text
+        code, complaint_id = sent.json()["tracking_code"], sent.json()["complaint_id"]
+        status_url = f"{services['web'].url}/api/v1/complaints/{code}"
+
+        # 1. BPPKAD's mail carries a signed link into its inbox.
+        [mail] = await eventually(lambda: [m for m in read_maildir(maildir) if code in m["Subject"]], timeout=60)
+        assert mail["To"] == "bppkad@kedirikota.go.id"
+        link = re.search(r"(http://\S+/unit/tautan\?t=\S+)", mail.get_payload(decode=True).decode()).group(1)
+        async with httpx.AsyncClient(timeout=15, follow_redirects=True) as browser:
+            page = await browser.get(link)
+            assert page.status_code == 200 and "SPPT PBB" in page.text
+            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+            for action, form in [("terima", {}), ("tanggapi", {"pesan": "Nama di SPPT sudah kami betulkan, "
+                                                                         "silakan ambil di loket BPPKAD"})]:
+                answer = await browser.post(f"{services['router'].url}/unit/aduan/{code}/{action}",
+                                            data={"csrf": csrf, **form})
+                assert answer.status_code == 200, (action, answer.text)  # back on the complaint's page
+            assert "ditanggapi" in answer.text
+
+        # 2. The citizen gets the answer by SMS (after the acknowledgement), LAPOR! the follow-up.
+        def texts_to_citizen() -> list[str]:
+            items = httpx.get(f"{sms_standin.url}/_standin/messages").json()["items"]
+            return [i["text"] for i in items if i["to"].endswith("81298765432")]
+
+        answered = await eventually(lambda: [t for t in texts_to_citizen() if "betulkan" in t], timeout=60)
+        assert code in answered[0]
+
+        async def lapor_report() -> dict | None:
+            items = (await http.get(lapor_standin.url + "/api/v1/reports", headers=LAPOR)).json()["items"]
+            return next((i for i in items if i["reference"] == complaint_id), None)
+
+        report = await eventually(lambda: _with(lapor_report, lambda r: r["status"] == "Ditindaklanjuti"), timeout=60)
+        assert [f["reference"] for f in report["followups"]] == [status_change_id_for(complaint_id, 2)]
+
+        # 3. The status page and `SURGA CEK` show it.
+        history = await eventually(lambda: _with(lambda: _json(http, status_url),
+                                                 lambda s: s["status"] == "ditanggapi"), timeout=60)
+        assert [h["status"] for h in history["history"]][:2] == ["diterima", "diteruskan"]
+        check = await http.post(services["sms"].url + "/api/v1/sms/inbound", headers=GATEWAY, json={
+            "message_id": f"cek-{time.time_ns()}", "sender": CITIZEN, "text": f"surga cek {code.lower()}"})
+        assert check.status_code == 202, check.text
+        assert await eventually(lambda: [t for t in texts_to_citizen() if code in t and "tanggap" in t.lower()
+                                         and "betulkan" not in t], timeout=60)
+
+        # 4. Ten working days of silence: moved forward in the router's own table, then the
+        #    deadline watcher closes it, and everyone hears.
+        await db.execute("UPDATE router.complaints SET close_due = current_date - 1 WHERE complaint_id = $1",
+                         complaint_id)
+        await eventually(lambda: _with(lambda: _json(http, status_url), lambda s: s["status"] == "ditutup"), timeout=60)
+        await eventually(lambda: [t for t in texts_to_citizen() if "ditutup" in t], timeout=60)
+        await eventually(lambda: _with(lapor_report, lambda r: r["status"] == "Selesai"), timeout=60)
+        assert await db.fetchval("SELECT status FROM router.complaints WHERE complaint_id = $1", complaint_id) == "closed"
+
+
+async def test_an_old_unanswered_complaint_escalates_once_to_the_head_and_the_ppid(stack, infra, topics):
+    services, maildir = stack
+    old = ComplaintReceived.new(channel="web", channel_message_id=f"old-{time.time_ns()}",
+                                text="SURGA nama di SPPT PBB masih atas nama pemilik lama", producer="tests",
+                                reporter=Reporter(name="Siti Aminah", phone="+6281234567890"),
+                                received_at=datetime.now(UTC) - timedelta(days=30))
+    await publish_events(infra.kafka_bootstrap, topics.received, [old])
+
+    def escalations() -> list:
+        return [m for m in read_maildir(maildir) if "ESKALASI" in m["Subject"] and old.tracking_code in m["Subject"]]
+
+    # Received a month ago and never taken on: the forward deadline (3 working days from receipt)
+    # has passed; the follow-up one counts from the routing, which was just now.
+    [mail] = await eventually(escalations, timeout=60)
+    assert (mail["To"], mail["Cc"]) == ("kepala.bppkad@kedirikota.go.id", "ppid@kedirikota.go.id")
+    body = mail.get_payload(decode=True).decode()
+    assert "Siti" not in body and "81234567890" not in body and "SPPT" not in body
+    time.sleep(3)  # three more sweeps: still once per stage
+    assert len(escalations()) == 1
+
+
+async def _json(http: httpx.AsyncClient, url: str) -> dict | None:
+    answer = await http.get(url)
+    return answer.json() if answer.status_code == 200 else None
+
+
+async def _with(fetch, holds):
+    """What `fetch` gives, once `holds` is true of it (for `eventually`)."""
+    value = await fetch()
+    return value if value is not None and holds(value) else None
