@@ -8,10 +8,15 @@ Set HYPOTHESIS_PROFILE=aduan-thorough for a longer local run.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
+# Hypothesis keeps caches (Unicode tables, constants) even without an example database: under
+# .local/, which is ignored, never in the repository's top level.
+set_hypothesis_home_dir(Path(__file__).resolve().parents[2] / ".local" / "hypothesis")
 settings.register_profile("aduan", deadline=None, database=None, max_examples=200,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("aduan-thorough", parent=settings.get_profile("aduan"), max_examples=2000)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from starlette.datastructures import FormData
@@ -396,6 +396,7 @@ RULE_KEYS = ["id", "unit", "any", "all", "none", "patterns", "channels", "catego
 @given(st.integers(min_value=0, max_value=len(RULES["rules"]) - 1), st.sampled_from(RULE_KEYS), yaml_values,
        st.sampled_from(RULE_KEYS), yaml_values)
 @example(0, 7, "x", "extra", "y")  # two unknown keys of different types: sorting them raised TypeError
+@settings(max_examples=60)  # each example compiles the whole rule set
 def test_any_edit_of_the_rules_file_loads_or_says_why(index, key, value, key2, value2):
     data = json.loads(json.dumps(RULES))
     data["rules"][index][key] = value

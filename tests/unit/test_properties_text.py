@@ -13,10 +13,11 @@ import yaml
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from services.intake.sms.keyword import complaint_text
+from services.intake.sms.keyword import complaint_text, status_check
 from services.router.normalise import SMS_ABBREVIATIONS, normalise, strip_keyword
 from services.router.rules import DEFAULT_RULES_FILE, load_ruleset, term_pattern
 from shared.channel_kit import InvalidText, clean_text
+from shared.contracts import normalise_tracking_code, tracking_code_for
 from shared.logging import PERSONAL_KEYS, mask_personal_data, mask_text
 from tests.support.properties import WORDS, any_text, complaint_text as complaint_like, separators, written_phone
 
@@ -185,6 +186,30 @@ def test_sms_without_the_keyword_first_is_not_a_complaint(text):
 def test_sms_complaint_text_is_a_stripped_suffix(text):
     found = complaint_text(text)
     assert found is None or (found == found.strip() and found and text.rstrip().endswith(found))
+
+
+@given(any_text)
+def test_status_check_parsing_never_crashes_and_reads_only_real_codes(text):
+    check = status_check(text)
+    if check is not None:
+        assert re.match(r"cek", text, re.IGNORECASE)
+        assert check.code == normalise_tracking_code(check.typed)
+
+
+@given(st.uuids().map(str), st.sampled_from(["CEK", "cek", "Cek"]), st.sampled_from([" ", ": ", ", ", "  ", "-"]),
+       st.sampled_from([str.lower, str.upper, lambda c: c.replace("-", ""), lambda c: c.replace("-", " "),
+                        lambda c: c.replace("0", "O").replace("1", "I")]))
+def test_surga_cek_with_a_code_typed_any_way_finds_that_code(complaint_id, cek, sep, typed):
+    code = tracking_code_for(complaint_id)
+    sms = f"SURGA {cek}{sep}{typed(code)}"
+    check = status_check(complaint_text(sms) or "")
+    assert check is not None and check.code == code
+
+
+@given(st.sampled_from(["lampu jalan mati", "cekat sekali jalannya", "cekung jalannya", "cek lampu jalan mati"]))
+def test_complaints_that_start_like_cek_stay_complaints(text):
+    # "cek lampu jalan mati" asks to check the lamps: words, no digit, so not a status check.
+    assert status_check(text) is None
 
 
 # ------------------------------------------------------------------------------------------ clean_text

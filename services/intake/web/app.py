@@ -209,9 +209,12 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
             phone = to_e164(form.phone)
             if phone is None:
                 return kit.reject("invalid_phone", "Nomor telepon tidak valid.")
+        text = clean_text(form.text, MAX_TEXT)
+        if len(text) < MIN_TEXT:  # counted as the form counts: spaces and control characters are no content
+            return kit.reject("text_too_short", f"Isi aduan terlalu pendek (paling sedikit {MIN_TEXT} karakter).")
         event = ComplaintReceived.new(
             channel=Channel.WEB, channel_message_id=f"api:{idempotency_key or uuid.uuid4()}",
-            text=clean_text(form.text, MAX_TEXT), producer=SERVICE, anonymity=form.anonymity,
+            text=text, producer=SERVICE, anonymity=form.anonymity,
             category=form.category, reporter=Reporter(name=form.name, phone=phone, email=form.email))
         await accept(event)
         return Accepted(complaint_id=event.complaint_id, tracking_code=event.tracking_code,
