@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -37,7 +38,8 @@ def issue(secret: str, purpose: str, unit: str, subject: str, ttl_seconds: float
 def verify(secret: str, purpose: str, token: str, now: float | None = None) -> Grant | None:
     """The grant in a token that is genuine, for this purpose and not expired; None otherwise."""
     parts = token.split(".")
-    if not secret or len(parts) != 4 or not parts[2].isdigit():
+    # ASCII digits, and few: "²".isdigit() is true but int() raised on it (a 500 for a crafted link).
+    if not secret or len(parts) != 4 or not re.fullmatch(r"[0-9]{1,12}", parts[2]):
         return None
     unit, subject, expires, signature = parts
     expected = _sign(secret, purpose, unit, subject, int(expires))

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from services.intake.sms.generic import MAX_CLOCK_SKEW_SECONDS, authenticated
 from services.intake.web import csrf
 from services.router.working_days import WIB, WorkingCalendar
+from shared import unit_access
 from shared.channel_kit import signature_is_valid
 from shared.contracts import (
     COMPLAINT_NAMESPACE,
@@ -241,3 +242,36 @@ def test_csrf_tokens_are_valid_only_under_their_own_secret(secret, other):
     if other != secret:
         assert not csrf.is_valid(other, token, token)
 
+
+
+# ------------------------------------------------------------------------------------------ unit inbox tokens
+
+unit_codes = st.from_regex(r"\A[a-z][a-z0-9-]{0,20}\Z")
+purposes = st.sampled_from([unit_access.LINK, unit_access.SESSION])
+
+
+@given(secrets_, purposes, unit_codes, complaint_ids.map(tracking_code_for), st.integers(min_value=60, max_value=10**7))
+def test_an_issued_token_verifies_for_its_purpose_until_it_expires(secret, purpose, unit, subject, ttl):
+    token = unit_access.issue(secret, purpose, unit, subject, ttl)
+    grant = unit_access.verify(secret, purpose, token)
+    assert grant is not None and (grant.unit, grant.subject) == (unit, subject)
+    other = unit_access.SESSION if purpose == unit_access.LINK else unit_access.LINK
+    assert unit_access.verify(secret, other, token) is None  # a link is not a session, nor the reverse
+    assert unit_access.verify(secret + "x", purpose, token) is None
+    assert unit_access.verify(secret, purpose, token, now=grant.expires_at + 1) is None
+
+
+@given(secrets_, purposes, unit_codes, st.integers(min_value=60, max_value=10**7), st.data())
+def test_a_token_changed_anywhere_is_refused(secret, purpose, unit, ttl, data):
+    token = unit_access.issue(secret, purpose, unit, "ABCDE-12345", ttl)
+    index = data.draw(st.integers(min_value=0, max_value=len(token) - 1))
+    replacement = data.draw(st.characters(codec="ascii").filter(lambda ch: ch != token[index]))
+    assert unit_access.verify(secret, purpose, token[:index] + replacement + token[index + 1:]) is None
+
+
+@given(secrets_, purposes, st.text(max_size=120))
+@example("k", unit_access.LINK, "unit.ABCDE-12345.\u00b2.sig")  # "²".isdigit(), but int() refuses it
+@example("k", unit_access.LINK, "unit.ABCDE-12345." + "9" * 5000 + ".sig")  # past int()'s digit limit
+def test_verifying_any_token_never_crashes(secret, purpose, token):
+    # The token comes from a query string or a cookie: anything at all.
+    assert unit_access.verify(secret, purpose, token) is None or token.count(".") == 3

@@ -28,7 +28,7 @@ from services.intake.sms.gammu import GammuInbox
 from services.intake.sms.generic import GenericSms
 from services.intake.sms.inbound import InboundSms, StatusDesk, accept_sms
 from services.intake.sms.keyword import FORMAT_HELP, complaint_text
-from services.intake.web.form import MAX_TEXT, read_submission
+from services.intake.web.form import MAX_TEXT, photo_type, read_submission
 from services.intake.whatsapp.app import complaint_from
 from services.intake.whatsapp.cloud_api import WebhookPayload
 from services.router.rules import DEFAULT_RULES_FILE, RuleSetError, parse_rules
@@ -380,6 +380,21 @@ def test_a_web_form_is_a_complaint_or_errors_to_show(fields):
         location=submission.location)
     storable(event)
     assert len(event.text) <= MAX_TEXT
+
+
+@given(st.sampled_from([(b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
+                        (b"RIFF\x00\x00\x00\x00WEBP", "image/webp")]), st.binary(max_size=64))
+def test_a_photo_is_known_by_its_first_bytes(signature, rest):
+    header, mime = signature
+    assert photo_type(header + rest) == mime
+
+
+@given(st.binary(max_size=64))
+def test_photo_type_never_guesses(data):
+    # Whatever the browser claims: only a real JPEG, PNG or WebP header is a photo.
+    mime = photo_type(data)
+    assert mime is None or data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")) or (
+        data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
 # ------------------------------------------------------------------------------------------ rule and unit files
