@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres,
 # Fuzzed requests per operation, on top of schemathesis' explicit examples and deterministic
 # coverage cases (boundaries, missing fields, wrong types). The web API is where the documents
 # describe the input; the webhooks' documents describe almost none (see the module docstring).
-EXAMPLES = {"web": 60, "sms": 25, "whatsapp": 25}
+EXAMPLES = {"web": 50, "sms": 20, "whatsapp": 20}
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance,
           negative_data_rejection]
 FUZZ = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))
