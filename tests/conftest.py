@@ -13,6 +13,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
@@ -52,11 +54,20 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-async def topics(infra: Infra) -> Topics:
-    """Fresh topics under a prefix of their own."""
+async def topics(infra: Infra) -> AsyncIterator[Topics]:
+    """Fresh topics under a prefix of their own, deleted afterwards: a single local broker holding
+    every test's partitions (thousands in a full run) runs out of heap."""
     topics = Topics(prefix=f"t{uuid.uuid4().hex[:8]}.")
     await create_topics(KafkaSettings(bootstrap_servers=infra.kafka_bootstrap), topics)
-    return topics
+    yield topics
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(topics.all_topics()))
+    except KafkaError:
+        pass  # a broker a fault test left down: nothing to tidy
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

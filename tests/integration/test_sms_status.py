@@ -17,7 +17,6 @@ from shared.settings import DatabaseSettings, KafkaSettings
 from tests.support import events
 from tests.support.kafka import end_offsets, eventually, json_values, publish_events, read_since
 from tests.support.processes import free_port
-from tests.support.status_events import status_changed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 PUBLIC = "https://surga.kedirikota.go.id"
@@ -43,7 +42,7 @@ async def seeded(processes, infra, topics):
     received = events.received("Petugas loket minta imbalan untuk tanda tangan surat",
                                reporter=Reporter(phone="+6281234567890"))
     assigned = events.assignment_for(received)
-    taken_on = status_changed(assigned, 1, ComplaintStatus.ACKNOWLEDGED)
+    taken_on = events.status_changed(assigned, ComplaintStatus.ACKNOWLEDGED, 1)
     await publish_events(infra.kafka_bootstrap, topics.received, [received])
     await publish_events(infra.kafka_bootstrap, topics.assigned, [assigned])
     await publish_events(infra.kafka_bootstrap, topics.status, [taken_on])

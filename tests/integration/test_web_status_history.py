@@ -8,11 +8,10 @@ import re
 import httpx
 import pytest
 
-from shared.contracts import Anonymity, ComplaintStatus, Reporter, Unit
+from shared.contracts import Anonymity, ComplaintStatus, EscalationStage, Reporter, Unit
 from shared.topics import dead_letter_topic
 from tests.support import events
 from tests.support.kafka import eventually, publish, publish_events, read_topic
-from tests.support.status_events import escalated, lapor_linked, status_changed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -33,18 +32,18 @@ def lifecycle():
     """A complaint that went to one unit, came back, went to BPPKAD and was answered."""
     received = events.received(TEXT, reporter=REPORTER, anonymity=Anonymity.NONE)
     first = events.assignment_for(received)
-    changes = [status_changed(first, 1, ComplaintStatus.ACKNOWLEDGED),
-               status_changed(first, 2, ComplaintStatus.RETURNED, RETURN_REASON)]
+    changes = [events.status_changed(first, ComplaintStatus.ACKNOWLEDGED, 1),
+               events.status_changed(first, ComplaintStatus.RETURNED, 2, RETURN_REASON)]
     second = events.assignment_for(received, 2).model_copy(update={"unit": BPPKAD, "rule_id": "manual"})
-    changes += [status_changed(second, 3, ComplaintStatus.ACKNOWLEDGED),
-                status_changed(second, 4, ComplaintStatus.RESPONDED, RESPONSE)]
+    changes += [events.status_changed(second, ComplaintStatus.ACKNOWLEDGED, 3),
+                events.status_changed(second, ComplaintStatus.RESPONDED, 4, RESPONSE)]
     return received, first, second, changes  # built in this order: each one's occurred_at is later
 
 
 async def test_history_from_events_out_of_order_and_redelivered(web, infra, topics, db):
     received, first, second, (ack, returned, ack2, responded) = lifecycle()
     code, bootstrap = received.tracking_code, infra.kafka_bootstrap
-    link = lapor_linked(second, "LPR-2026-000123")
+    link = events.lapor_linked(second, "LPR-2026-000123")
     async with httpx.AsyncClient(base_url=web.url, timeout=15) as http:
         async def status() -> dict | None:
             answer = await http.get(f"/api/v1/complaints/{code}")
@@ -54,7 +53,8 @@ async def test_history_from_events_out_of_order_and_redelivered(web, infra, topi
         await publish_events(bootstrap, topics.status, [responded, ack])
         await publish(bootstrap, topics.status, b'{"event_type": "complaint.status_changed"}',
                       key=received.complaint_id.encode())
-        await publish_events(bootstrap, topics.status, [escalated(first), ack2, link, returned, responded, ack])
+        escalation = events.escalated(first, EscalationStage.FORWARD)
+        await publish_events(bootstrap, topics.status, [escalation, ack2, link, returned, responded, ack])
         seen = await eventually(lambda: _with_steps(status, 5), timeout=30)
         assert seen, "the status changes after a poison message were not applied"
         assert (seen["status"], seen["unit_code"], seen["received_at"]) == ("ditanggapi", "bppkad", None)
@@ -107,7 +107,7 @@ async def test_a_late_older_status_change_never_moves_the_status_back(web, infra
 
         assert await eventually(lambda: _with_steps(status, 4), timeout=30)
         # Older changes, then a sentinel on the same partition: once it shows, the older ones were read.
-        await publish_events(bootstrap, topics.status, [ack2, ack, lapor_linked(second, "LPR-1")])
+        await publish_events(bootstrap, topics.status, [ack2, ack, events.lapor_linked(second, "LPR-1")])
         seen = await eventually(lambda: _with_steps(status, 7), timeout=30)
     assert seen and seen["status"] == "ditanggapi"
     assert [step["status"] for step in seen["history"]][-1] == "tercatat_lapor"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+from services.router import lifecycle
 from services.router.assignment import build_assignment
 from services.router.rules import load_ruleset
 from shared.contracts import (
@@ -16,8 +17,8 @@ from shared.contracts import (
     ComplaintStatus,
     ComplaintStatusChanged,
     EscalationStage,
+    LaporReportLinked,
     Reporter,
-    status_change_id_for,
 )
 
 
@@ -42,20 +43,20 @@ def assigned(text: str = "Petugas loket minta imbalan untuk tanda tangan surat",
 
 def status_changed(assigned: ComplaintAssigned, status: ComplaintStatus, sequence: int = 1,
                    message: str | None = None) -> ComplaintStatusChanged:
-    """A change of `assigned`'s complaint as the router publishes it."""
-    return ComplaintStatusChanged(
-        change_id=status_change_id_for(assigned.complaint_id, sequence), sequence=sequence,
-        complaint_id=assigned.complaint_id, tracking_code=assigned.tracking_code, channel=assigned.channel,
-        status=status, message=message, actor=f"unit:{assigned.unit.code}", unit=assigned.unit,
-        assignment_sequence=assigned.sequence, citizen_contact=assigned.citizen_contact,
-        close_due=date.today() + timedelta(days=14) if status == ComplaintStatus.RESPONDED else None,
-        producer="tests", correlation_id=assigned.correlation_id)
+    """A change of `assigned`'s complaint, built by the router's own lifecycle code."""
+    return lifecycle.status_changed(
+        assigned, sequence=sequence, status=status, actor=f"unit:{assigned.unit.code}", message=message,
+        close_due=date.today() + timedelta(days=14) if status == ComplaintStatus.RESPONDED else None)
 
 
 def escalated(assigned: ComplaintAssigned, stage: EscalationStage = EscalationStage.FOLLOW_UP,
               coordinator_email: str | None = "ppid@kedirikota.go.id") -> ComplaintEscalated:
-    return ComplaintEscalated(
-        escalation_id=str(uuid.uuid5(uuid.UUID(assigned.assignment_id), f"escalation:{stage}")),
-        complaint_id=assigned.complaint_id, tracking_code=assigned.tracking_code, stage=stage,
-        due=assigned.follow_up_due or date.today(), unit=assigned.unit, assignment_sequence=assigned.sequence,
-        coordinator_email=coordinator_email, producer="tests", correlation_id=assigned.correlation_id)
+    return lifecycle.escalated(assigned, stage, assigned.follow_up_due or date.today(), coordinator_email)
+
+
+def lapor_linked(assigned: ComplaintAssigned, lapor_tracking_id: str) -> LaporReportLinked:
+    """What lapor_sync publishes once the complaint has its LAPOR! report."""
+    return LaporReportLinked(
+        complaint_id=assigned.complaint_id, tracking_code=assigned.tracking_code,
+        lapor_tracking_id=lapor_tracking_id, lapor_status="verifikasi", producer="lapor-sync",
+        correlation_id=assigned.correlation_id)
