@@ -11,6 +11,7 @@ from services.router.assignment import build_reassignment
 from services.router.live_ruleset import LiveRuleSet
 from services.router.repository import NotFound, OutboxEvent, RouterRepository
 from services.router.working_days import WorkingCalendar
+from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import ComplaintAssigned, ComplaintStatusChanged
 
 
@@ -23,6 +24,9 @@ class Desk:
                   message: str | None = None) -> ComplaintStatusChanged | None:
         """A unit's step on its own complaint (`unit_code`), or an operator's on any (None)."""
         registry = self.live.current.registry
+        message = _typed(message)
+        if action is lifecycle.UnitAction.RESPOND and not message:
+            raise lifecycle.TransitionRefused("tanggapan untuk pelapor kosong")
 
         def close_due(unit: str):
             return self.calendar.add_working_days(datetime.now(UTC), registry.deadlines_for(unit).close_after_response)
@@ -35,7 +39,7 @@ class Desk:
 
     async def reassign(self, ref: str, unit_code: str, *, actor: str, reason: str) -> tuple[ComplaintAssigned, bool]:
         """An operator moves a complaint to another unit."""
-        ruleset = self.live.current
+        ruleset, reason = self.live.current, _typed(reason) or "-"
 
         def decide(current: ComplaintAssigned, status: str) -> ComplaintAssigned:
             return build_reassignment(current, ruleset.unit(unit_code), ruleset_version=ruleset.version,
@@ -48,7 +52,7 @@ class Desk:
     async def hand_back(self, ref: str, *, actor: str, unit_code: str | None, reason: str,
                         ) -> tuple[ComplaintAssigned, bool]:
         """"Not our authority": back to triage, from the unit that has it (or an operator)."""
-        ruleset = self.live.current
+        ruleset, reason = self.live.current, _typed(reason) or "-"
         triage = ruleset.unit(ruleset.registry.fallback)
 
         def decide(current: ComplaintAssigned, status: str) -> ComplaintAssigned:
@@ -65,3 +69,12 @@ class Desk:
         if returned is not None:
             await self.publish(returned)
         return assigned, published
+
+
+def _typed(text: str | None) -> str | None:
+    """What a person typed, as it can be stored and sent on: without NUL and other control characters
+    (PostgreSQL cannot store a NUL, and the request would fail with a 500)."""
+    try:
+        return clean_text(text, max_length=3000) if text else None
+    except InvalidText:
+        return None

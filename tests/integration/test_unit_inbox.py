@@ -187,3 +187,16 @@ async def test_not_our_authority_sends_it_to_triage_and_the_old_unit_loses_it(ro
         [v for v in json_values(r) if v["complaint_id"] == tax.complaint_id]) >= 2)
     latest = [v for v in json_values(records) if v["complaint_id"] == tax.complaint_id][-1]
     assert (latest["sequence"], latest["unit"]["code"], latest["assigned_by"]) == (2, "diskominfo", "unit:bppkad")
+
+
+async def test_typed_text_with_control_characters_is_stored_without_them(router, infra, topics, two_complaints):
+    tax, _ = two_complaints
+    async with httpx.AsyncClient(base_url=router.url, headers={"Authorization": "Bearer bppkad-pass"}) as api:
+        answer = await api.post(f"/api/v1/complaints/{tax.tracking_code}/respond",
+                                json={"message": "Sudah\u0000 kami\u0007 betulkan"})
+        assert answer.status_code == 202, answer.text
+        only_controls = await api.post(f"/api/v1/complaints/{tax.tracking_code}/respond",
+                                       json={"message": "\u0000\u0001\u0002\u0003\u0004"})
+        assert only_controls.status_code == 409
+    [responded] = await statuses(infra, topics, tax.complaint_id, 1)
+    assert responded["message"] == "Sudah kami betulkan"
