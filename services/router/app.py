@@ -44,7 +44,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     state: dict = {}  # "db": RouterRepository, "tasks": background tasks; filled at start-up
     assigned_topic = broker.publisher(topics.assigned, schema=ComplaintAssigned)
     status_topic = broker.publisher(topics.status, schema=ComplaintStatusChanged | ComplaintEscalated,
-                                    description="ComplaintStatusChanged and ComplaintEscalated, told apart by event_type")
+                                    description="ComplaintStatusChanged and ComplaintEscalated, by event_type")
 
     async def publish(event: OutboxEvent) -> None:
         """Publish a stored event, then mark it so; assignments and status events go to their own topics."""

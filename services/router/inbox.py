@@ -11,6 +11,7 @@ exist. The reporter's identity shows only when the reporter allowed it (`reporte
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from shared.contracts import normalise_tracking_code
 
 WIB = ZoneInfo("Asia/Jakarta")
 COOKIE = "aduan_unit"
+FORM_ACTIONS = {"terima": UnitAction.ACKNOWLEDGE, "tanggapi": UnitAction.RESPOND, "selesai": UnitAction.DONE}
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["status_words"] = STATUS_WORDS
 
@@ -37,8 +39,8 @@ class _SignIn(Exception):
     """No valid session: the browser goes to the sign-in page."""
 
 
-def add_inbox(api: FastAPI, *, repository: callable, desk: Desk, secret: SecretStr, unit_tokens: dict[str, SecretStr],
-              session_hours: float, cookie_secure: bool) -> None:
+def add_inbox(api: FastAPI, *, repository: Callable[[], RouterRepository], desk: Desk, secret: SecretStr,
+              unit_tokens: dict[str, SecretStr], session_hours: float, cookie_secure: bool) -> None:
     key = secret.get_secret_value()
 
     @api.exception_handler(_SignIn)
@@ -134,7 +136,7 @@ def add_inbox(api: FastAPI, *, repository: callable, desk: Desk, secret: SecretS
                     return _refused(request, page, code, "Tuliskan alasan mengapa aduan ini bukan wewenang unit Anda.")
                 await desk.hand_back(code, actor=actor, unit_code=grant.unit, reason=message)
                 return RedirectResponse("/unit", status_code=303)
-            step = {"terima": UnitAction.ACKNOWLEDGE, "tanggapi": UnitAction.RESPOND, "selesai": UnitAction.DONE}.get(action)
+            step = FORM_ACTIONS.get(action)
             if step is None:
                 raise NotFound(code)
             if step is UnitAction.RESPOND and (not message or len(message) < 5):
@@ -154,5 +156,8 @@ def _refused(request: Request, page, code: str, message: str) -> HTMLResponse:
 def _with_due(row: dict, today: date) -> dict:
     """The deadline that matters now: the follow-up while open, the automatic closure once answered."""
     status = row["status"]
-    due = row["follow_up_due"] if status in (ASSIGNED, "acknowledged") else row["close_due"] if status == "responded" else None
+    if status in (ASSIGNED, "acknowledged"):
+        due = row["follow_up_due"]
+    else:
+        due = row["close_due"] if status == "responded" else None
     return {**row, "due": due, "overdue": due is not None and due < today and status != "responded"}

@@ -96,17 +96,6 @@ class Report:
     per_unit: dict[str, Timings]
 
 
-def working_days_between(calendar: WorkingCalendar, start: datetime, end: datetime) -> int:
-    """Working days after start's date up to and including end's date (dates in WIB): the same day is 0."""
-    day, last = start.astimezone(WIB).date(), end.astimezone(WIB).date()
-    count = 0
-    while day < last:
-        day += timedelta(days=1)
-        if calendar.is_working_day(day):
-            count += 1
-    return count
-
-
 def percentile(values: Sequence[float], fraction: float) -> float | None:
     """Linear interpolation between the closest ranks, as a spreadsheet's PERCENTILE.INC (and MEDIAN at 0.5),
     so that the PPID can check any figure by hand."""
@@ -120,9 +109,9 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 
 def timings(rows: Sequence[ComplaintRow], calendar: WorkingCalendar, today: date) -> Timings:
-    response = [working_days_between(calendar, r.received_at, r.first_response_at)
+    response = [calendar.working_days_between(r.received_at, r.first_response_at)
                 for r in rows if r.first_response_at is not None]
-    closure = [working_days_between(calendar, r.received_at, r.closed_at) for r in rows if r.closed_at is not None]
+    closure = [calendar.working_days_between(r.received_at, r.closed_at) for r in rows if r.closed_at is not None]
     on_time = late = overdue = 0
     for r in rows:
         if r.response_due is None:

@@ -27,6 +27,10 @@ class WorkingCalendar:
         added = 0
         while added < days:
             day += timedelta(days=1)
-            if self.is_working_day(day):
-                added += 1
+            added += self.is_working_day(day)
         return day
+
+    def working_days_between(self, start: datetime, end: datetime) -> int:
+        """Working days after start's date up to and including end's date (dates in WIB): the same day is 0."""
+        first, last = start.astimezone(WIB).date(), end.astimezone(WIB).date()
+        return sum(self.is_working_day(first + timedelta(days=n)) for n in range(1, (last - first).days + 1))

@@ -34,7 +34,7 @@ from services.intake.whatsapp.cloud_api import WebhookPayload
 from services.router.rules import DEFAULT_RULES_FILE, RuleSetError, parse_rules
 from services.router.units import DEFAULT_UNITS_FILE, RegistryError, parse_registry
 from shared.channel_kit import InvalidText, clean_text
-from shared.contracts import Attachment, ComplaintReceived, complaint_id_for
+from shared.contracts import ComplaintReceived, complaint_id_for
 from shared.phone import to_e164
 from tests.support.properties import any_text, written_phone
 

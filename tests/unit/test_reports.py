@@ -14,7 +14,6 @@ from services.router.reports import (
     render_html,
     tables,
     timings,
-    working_days_between,
 )
 from services.router.working_days import WIB, WorkingCalendar
 
@@ -44,20 +43,20 @@ def row(received: str, responded: str | None = None, closed: str | None = None, 
     ("2026-08-12T08:00", "2026-08-11T08:00", 0),  # a response stamped before receipt is not negative
 ])
 def test_working_days_count_the_days_after_receipt_up_to_the_response(received, answered, days):
-    assert working_days_between(CALENDAR, wib(received), wib(answered)) == days
+    assert CALENDAR.working_days_between(wib(received), wib(answered)) == days
 
 
 def test_working_days_are_counted_on_dates_in_wib_not_utc():
     received = datetime.fromisoformat("2026-08-13T18:00:00+00:00")  # Friday 14 August, 01:00 WIB
     answered = datetime.fromisoformat("2026-08-14T16:30:00+00:00")  # still Friday, 23:30 WIB
-    assert working_days_between(CALENDAR, received, answered) == 0
-    assert working_days_between(CALENDAR, received, datetime.fromisoformat("2026-08-17T17:30:00+00:00")) == 1
+    assert CALENDAR.working_days_between(received, answered) == 0
+    assert CALENDAR.working_days_between(received, datetime.fromisoformat("2026-08-17T17:30:00+00:00")) == 1
 
 
 def test_collective_leave_is_not_a_working_day():
     with_leave = WorkingCalendar([date(2026, 8, 18)])
-    assert working_days_between(with_leave, wib("2026-08-14T10:00"), wib("2026-08-18T09:00")) == 0
-    assert working_days_between(with_leave, wib("2026-08-14T10:00"), wib("2026-08-19T09:00")) == 1
+    assert with_leave.working_days_between(wib("2026-08-14T10:00"), wib("2026-08-18T09:00")) == 0
+    assert with_leave.working_days_between(wib("2026-08-14T10:00"), wib("2026-08-19T09:00")) == 1
 
 
 @pytest.mark.parametrize(("values", "median", "p90"), [

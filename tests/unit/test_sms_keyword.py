@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.intake.sms.keyword import StatusCheck, complaint_text, status_check
-from services.intake.sms.status import STATUS_PHRASE, PublicStatus, status_reply
+from services.intake.sms.status import PublicStatus, status_reply
 from shared.phone import to_e164
 
 
