@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.scratch import create_database, delete_topics, drop_database
 from services.lapor_sync.lapor_contract import LaporClient, report_from_assignment
 from services.notifier.messages import status_link, unit_assignment_email
 from services.router.assignment import build_assignment
@@ -66,7 +68,7 @@ def start(module: str, env: dict, port_env: str) -> tuple[subprocess.Popen, int]
     raise RuntimeError(f"{module} did not start")
 
 
-async def wait_done(db_url: str, schema: str, keys: list[str]) -> tuple[float, float]:
+async def wait_done(db_url: str, schema: str, keys: list[str]) -> tuple[float, float]:  # inf: one batch
     """Events taken per second (first to last job enqueued) and jobs done per second (first enqueued to
     last done), from the database's own timestamps: the service's start-up is not counted."""
     conn = await asyncpg.connect(db_url)
@@ -78,7 +80,9 @@ async def wait_done(db_url: str, schema: str, keys: list[str]) -> tuple[float, f
             f"""SELECT extract(epoch FROM max(created_at) - min(created_at)) AS taking,
                        extract(epoch FROM max(done_at) - min(created_at)) AS doing
                 FROM {schema}.jobs WHERE job_key = ANY($1)""", keys)
-        return len(keys) / float(row["taking"]), len(keys) / float(row["doing"])
+        # Events taken in one batch share one transaction time: no rate to tell, say so.
+        taking = float(row["taking"])
+        return (len(keys) / taking if taking else float("inf")), len(keys) / float(row["doing"])
     finally:
         await conn.close()
 
@@ -114,14 +118,15 @@ async def direct_lapor(batch: list, url: str) -> float:
 
 
 async def main(count: int) -> None:
-    kafka, db = KafkaSettings(), DatabaseSettings()
+    kafka, admin_url = KafkaSettings(), DatabaseSettings().url
     topics = Topics(prefix=f"bench{uuid.uuid4().hex[:6]}.")
     await create_topics(kafka, topics)
+    database, db_url = await create_database(admin_url)
     maildir = Path(tempfile.mkdtemp(prefix="aduan-bench-mail-"))
     smtp_port = free_port()
     smtp = start_smtp(maildir, smtp_port)
-    env = {"ADUAN_KAFKA_TOPIC_PREFIX": topics.prefix, "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port),
-           "ADUAN_NOTIFIER_LOG_LEVEL": "WARNING", "ADUAN_LAPOR_SYNC_LOG_LEVEL": "WARNING"}
+    env = {"ADUAN_KAFKA_TOPIC_PREFIX": topics.prefix, "ADUAN_DB_URL": db_url,
+           "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port), "ADUAN_NOTIFIER_LOG_LEVEL": "WARNING", "ADUAN_LAPOR_SYNC_LOG_LEVEL": "WARNING"}
     standin, standin_port = start("standins.lapor", env, "ADUAN_LAPOR_STANDIN_PORT")
     env["ADUAN_LAPOR_SYNC_LAPOR_BASE_URL"] = f"http://127.0.0.1:{standin_port}"
     rates = {}
@@ -134,7 +139,7 @@ async def main(count: int) -> None:
             await publish_events(kafka.bootstrap_servers, topics.assigned, batch)
             service, _ = start(module, env, port_env)
             try:
-                rates[name] = await wait_done(db.url, schema, [key.format(a=a) for a in batch])
+                rates[name] = await wait_done(db_url, schema, [key.format(a=a) for a in batch])
             finally:
                 service.terminate()
                 service.wait(30)
@@ -143,6 +148,9 @@ async def main(count: int) -> None:
     finally:
         standin.terminate()
         smtp.stop()
+        shutil.rmtree(maildir, ignore_errors=True)
+        await drop_database(admin_url, database)
+        await delete_topics(kafka.bootstrap_servers, topics.prefix)
     smtp_rate, lapor_rate = rates["smtp"][1], rates["lapor"][1]
     print(f"{count} assignments per service, concurrency {CONCURRENCY}, one service at a time")
     print(f"unit mail via notifier: {smtp_rate:6.0f}/s (events taken in {rates['smtp'][0]:.0f}/s)"

@@ -58,6 +58,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.contracts import Channel, ComplaintReceived, Reporter
 from shared.settings import DatabaseSettings, KafkaSettings
+from bench.scratch import create_database, delete_topics, drop_database
 from shared.topics import PARTITIONS, Topics, create_topics
 from tests.support.processes import Processes, Service
 
@@ -574,38 +575,9 @@ async def measure(args: argparse.Namespace, procs: Processes, db_url: str, maild
           f"rss_max_mib={max(ours, default=0):.1f}")
 
 
-async def create_database(admin_url: str) -> tuple[str, str]:
-    name = f"aduan_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return name, f"{admin_url.rpartition('/')[0]}/{name}"
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 def interrupted(*_: object) -> None:
     """SIGTERM unwinds like Ctrl-C, so the finally blocks stop the processes and drop the database."""
     raise KeyboardInterrupt
-
-
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    """This run's topics, whoever created them; the consumer groups' committed offsets expire on their own."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        if ours := [name for name in await admin.list_topics() if name.startswith(prefix)]:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
 
 
 def main() -> None:

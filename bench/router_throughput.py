@@ -23,6 +23,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.scratch import create_database, delete_topics, drop_database
 from shared.contracts import Channel, ComplaintReceived, Reporter
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.topics import Topics, create_topics
@@ -66,21 +67,20 @@ async def main(count: int) -> None:
     await kafka_admin.create_topics([NewTopic(target, num_partitions=6, replication_factor=1)])
     await kafka_admin.close()
     admin_url = DatabaseSettings().url
-    database = f"aduan_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    db_url = f"{admin_url.rpartition('/')[0]}/{database}"
-    events = [ComplaintReceived.new(channel=Channel.SMS, channel_message_id=f"bench-{n}", text=TEXTS[n % len(TEXTS)],
-                                    producer="bench", reporter=Reporter(phone="+6281234567890")) for n in range(count)]
-    await publish_events(kafka.bootstrap_servers, topics.received, events)
-    baseline = await passthrough(kafka, topics.received, target, count)
-    port = free_port()
-    router = subprocess.Popen([sys.executable, "-m", "services.router"], cwd=REPO, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL,
-                              env={**os.environ, "ADUAN_KAFKA_TOPIC_PREFIX": topics.prefix, "ADUAN_DB_URL": db_url,
-                                   "ADUAN_ROUTER_PORT": str(port), "ADUAN_ROUTER_LOG_LEVEL": "WARNING"})
+    database, db_url = await create_database(admin_url)
+    router = None
     try:
+        events = [ComplaintReceived.new(channel=Channel.SMS, channel_message_id=f"bench-{n}",
+                                        text=TEXTS[n % len(TEXTS)], producer="bench",
+                                        reporter=Reporter(phone="+6281234567890")) for n in range(count)]
+        await publish_events(kafka.bootstrap_servers, topics.received, events)
+        baseline = await passthrough(kafka, topics.received, target, count)
+        port = free_port()
+        router = subprocess.Popen([sys.executable, "-m", "services.router"], cwd=REPO, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL,
+                                  env={**os.environ, "ADUAN_KAFKA_TOPIC_PREFIX": topics.prefix,
+                                       "ADUAN_DB_URL": db_url, "ADUAN_ROUTER_PORT": str(port),
+                                       "ADUAN_ROUTER_LOG_LEVEL": "WARNING"})
         conn = None
         while conn is None:
             try:
@@ -95,11 +95,11 @@ async def main(count: int) -> None:
         router_cps = count / float(span)
         await conn.close()
     finally:
-        router.terminate()
-        router.wait(60)
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
-        await admin.close()
+        if router:
+            router.terminate()
+            router.wait(60)
+        await drop_database(admin_url, database)
+        await delete_topics(kafka.bootstrap_servers, topics.prefix)
     print(f"{count} complaints, 6 partitions, one router process, one pass-through process")
     print(f"pass-through (aiokafka consume + produce, acks=all): {baseline:8.0f} complaints/s")
     print(f"router (route + store + publish + commit):           {router_cps:8.0f} complaints/s")
