@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,13 @@ MIGRATIONS = Path(__file__).parent / "migrations" / "jobs"
 JOB_OUTCOMES = Counter("aduan_jobs_total", "Job attempts, by kind and outcome", ["service", "kind", "outcome"])
 JOBS_WAITING = Gauge("aduan_jobs_waiting", "Jobs not done yet (pending or retrying)", ["service"])
 DEAD_LETTERS = Counter("aduan_dead_letters_total", "Jobs given up and dead-lettered", ["service", "kind"])
+RECORD_RETRY_SECONDS = 0.5  # between attempts to write a job's outcome while the database is away
+# What a query raises while PostgreSQL is away or restarting (not what a bad query raises).
+# InternalClientError ("cannot switch to state ...; another operation is in progress") is what asyncpg
+# raises when the server ends a session in the middle of a query: the fault suite (tests/chaos) saw it
+# escape the runner's loop and stop the service's deliveries for good.
+DATABASE_AWAY = (OSError, asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+                 asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
 
 
 class RetryLater(Exception):
@@ -116,16 +123,19 @@ class JobQueue:
             [(job.job_key, job.kind, job.complaint_id, job.payload, source_topic) for job in jobs])
         self.wake.set()
 
-    async def claim(self, limit: int) -> list[Job]:
+    async def claim(self, limit: int, running: Collection[int] = ()) -> list[Job]:
+        """Due jobs, leased to the caller; never one of `running` (the caller's own, still in its hands
+        although their lease may have run out while the database was away)."""
         rows = await self.pool.fetch(
             """UPDATE jobs SET attempts = attempts + 1, locked_until = now() + make_interval(secs => $2),
                               updated_at = now()
                WHERE job_id IN (SELECT job_id FROM jobs
                                 WHERE status = 'pending' AND next_attempt_at <= now()
                                   AND (locked_until IS NULL OR locked_until < now())
+                                  AND job_id <> ALL($3::bigint[])
                                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
                RETURNING job_id, job_key, kind, complaint_id, payload, source_topic, attempts""",
-            limit, self.policy.lease_seconds)
+            limit, self.policy.lease_seconds, list(running))
         return [Job(r["job_id"], r["job_key"], r["kind"], str(r["complaint_id"]) if r["complaint_id"] else None,
                     json.loads(r["payload"]), r["source_topic"], r["attempts"]) for r in rows]
 
@@ -160,6 +170,7 @@ class JobRunner:
         self.concurrency, self.idle_seconds = concurrency, idle_seconds
         self.stopping = False
         self.task: asyncio.Task | None = None
+        self.running: set[int] = set()  # ids of the jobs this runner holds, from claim until recorded
 
     def start(self) -> None:
         self.task = asyncio.create_task(self.run())
@@ -188,8 +199,8 @@ class JobRunner:
         while not self.stopping:
             free = self.concurrency - len(in_flight)
             try:
-                jobs = await self.queue.claim(free) if free else []
-            except (OSError, asyncpg.PostgresError) as error:  # database away: try again shortly
+                jobs = await self.queue.claim(free, self.running) if free else []
+            except (*DATABASE_AWAY, asyncpg.PostgresError) as error:  # database away: try again shortly
                 log.warning("job_runner_database_error", error=repr(error))
                 jobs = []
                 await asyncio.sleep(self.idle_seconds)
@@ -213,11 +224,12 @@ class JobRunner:
             waiter.cancel()
         try:
             JOBS_WAITING.labels(self.queue.service).set(await self.queue.waiting())
-        except (OSError, asyncpg.PostgresError):
+        except (*DATABASE_AWAY, asyncpg.PostgresError):
             pass
 
     async def _run(self, job: Job) -> None:
         service, policy = self.queue.service, self.queue.policy
+        self.running.add(job.job_id)
         with structlog.contextvars.bound_contextvars(complaint_id=job.complaint_id, job_kind=job.kind,
                                                      attempt=job.attempts):
             try:
@@ -229,23 +241,40 @@ class JobRunner:
                 if job.attempts >= policy.max_attempts:
                     await self._give_up(job, str(error))
                 else:
-                    await self.queue.retry(job, str(error), error.seconds)
+                    await self._record(lambda: self.queue.retry(job, str(error), error.seconds))
             except Exception as error:  # a transient failure: timeouts, connection refused, 5xx
                 JOB_OUTCOMES.labels(service, job.kind, "failed").inc()
                 log.warning("job_failed", error=repr(error))
                 if job.attempts >= policy.max_attempts:
                     await self._give_up(job, repr(error))
                 else:
-                    await self.queue.retry(job, repr(error))
+                    await self._record(lambda: self.queue.retry(job, repr(error)))
             else:
-                await self.queue.done(job, result)
+                await self._record(lambda: self.queue.done(job, result))
                 JOB_OUTCOMES.labels(service, job.kind, "done").inc()
                 log.info("job_done", attempts=job.attempts)
+            finally:
+                self.running.discard(job.job_id)
+
+    async def _record(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Write a job's outcome, waiting out a database that is away (PostgreSQL restarting).
+
+        Found by the fault suite (tests/chaos): the outcome write failed during a PostgreSQL restart,
+        the job stayed leased, and when the lease ran out it ran again: the unit got the same mail
+        twice. The job stays in `running` meanwhile, so this runner does not claim it again either.
+        """
+        while True:
+            try:
+                await write()
+                return
+            except DATABASE_AWAY as error:
+                log.warning("job_outcome_not_recorded_yet", error=repr(error))
+                await asyncio.sleep(RECORD_RETRY_SECONDS)
 
     async def _give_up(self, job: Job, error: str) -> None:
         # Dead-letter first: if that fails, the job stays pending and is tried again.
         await self.dead_letter(job, error)
-        await self.queue.dead(job, error)
+        await self._record(lambda: self.queue.dead(job, error))
         DEAD_LETTERS.labels(self.queue.service, job.kind).inc()
         log.error("job_dead_lettered", error=error, attempts=job.attempts)
 
