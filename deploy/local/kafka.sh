@@ -3,7 +3,7 @@
 # Usage: deploy/local/kafka.sh fetch|start|stop|status|reset|tool CLASS [ARGS...]
 # Env: ADUAN_STATE_DIR (default <repo>/.local), ADUAN_KAFKA_PORT (9092),
 #      ADUAN_KAFKA_CONTROLLER_PORT (9093), ADUAN_KAFKA_VERSION (4.1.1),
-#      ADUAN_KAFKA_HEAP (-Xms128m -Xmx512m), ADUAN_KAFKA_START_TIMEOUT (90 s),
+#      ADUAN_KAFKA_HEAP (-Xms256m -Xmx1g), ADUAN_KAFKA_START_TIMEOUT (90 s),
 #      ADUAN_KAFKA_LIBS (default $ADUAN_STATE_DIR/kafka/libs: where the jars are fetched to and
 #      run from; a second broker, e.g. the fault suite's, points it at the first one's jars).
 # Topics are NOT created here: the Python code owns them.
@@ -15,7 +15,7 @@ STATE="${ADUAN_STATE_DIR:-$REPO/.local}/kafka"
 PORT="${ADUAN_KAFKA_PORT:-9092}"
 CPORT="${ADUAN_KAFKA_CONTROLLER_PORT:-9093}"
 VERSION="${ADUAN_KAFKA_VERSION:-4.1.1}"
-HEAP="${ADUAN_KAFKA_HEAP:--Xms128m -Xmx512m}"
+HEAP="${ADUAN_KAFKA_HEAP:--Xms256m -Xmx1g}"  # 512 MB ran out holding a full test run's partitions
 TIMEOUT="${ADUAN_KAFKA_START_TIMEOUT:-90}"
 LIBS="${ADUAN_KAFKA_LIBS:-$STATE/libs}" DATA="$STATE/data" LOGS="$STATE/logs" PIDFILE="$STATE/kafka.pid"
 # The marker records what the jars were fetched for: a version or pom change re-fetches.
