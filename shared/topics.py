@@ -67,7 +67,11 @@ class Topics:
 
 
 async def create_topics(settings: KafkaSettings, topics: Topics) -> list[str]:
-    """Create what is missing; existing topics are left as they are. Returns the created names."""
+    """Create what is missing; existing topics are left as they are. Returns the created names.
+
+    The broker answers per topic (it raises nothing): "already exists" is fine (another process, or
+    a listing that was not up to date yet), any other error is not.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
@@ -77,12 +81,18 @@ async def create_topics(settings: KafkaSettings, topics: Topics) -> list[str]:
             for name, partitions in topics.all_topics().items()
             if name not in existing
         ]
-        if wanted:
-            try:
-                await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first: that is the goal
-        return [topic.name for topic in wanted]
+        if not wanted:
+            return []
+        answer = await admin.create_topics(wanted)
+        created, failed = [], []
+        for name, code, *message in answer.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code != TopicAlreadyExistsError.errno:
+                failed.append(f"{name}: error {code} {message[0] if message else ''}".strip())
+        if failed:
+            raise RuntimeError("could not create topics: " + "; ".join(failed))
+        return created
     finally:
         await admin.close()
 

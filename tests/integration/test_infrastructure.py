@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -29,6 +30,14 @@ async def test_topics_are_created_once_with_their_partition_counts(infra, topics
     partitions = {d["topic"]: len(d["partitions"]) for d in described}
     assert partitions == topics.all_topics()
     assert partitions[topics.received] == partitions[topics.assigned] == PARTITIONS
+
+
+@pytest.mark.kafka
+async def test_a_topic_the_broker_refuses_is_an_error_not_silence(infra):
+    # One broker cannot hold three replicas: the broker says so per topic, without raising.
+    settings = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap, replication_factor=3)
+    with pytest.raises(RuntimeError, match="could not create topics"):
+        await create_topics(settings, Topics(prefix=f"t{uuid.uuid4().hex[:8]}."))
 
 
 @pytest.mark.postgres
