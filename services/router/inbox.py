@@ -14,7 +14,6 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -27,12 +26,13 @@ from services.router.lifecycle import ASSIGNED, OPEN, STATUS_WORDS, TransitionRe
 from services.router.repository import NotFound, RouterRepository
 from shared import unit_access
 from shared.contracts import normalise_tracking_code
+from shared.local_time import WIB, wib
 
-WIB = ZoneInfo("Asia/Jakarta")
 COOKIE = "aduan_unit"
 FORM_ACTIONS = {"terima": UnitAction.ACKNOWLEDGE, "tanggapi": UnitAction.RESPOND, "selesai": UnitAction.DONE}
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["status_words"] = STATUS_WORDS
+templates.env.filters["wib"] = wib
 
 
 class _SignIn(Exception):

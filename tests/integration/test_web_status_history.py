@@ -4,11 +4,13 @@ database: events out of order and delivered twice, a poison message, and what th
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import httpx
 import pytest
 
 from shared.contracts import Anonymity, ComplaintStatus, EscalationStage, Reporter, Unit
+from shared.local_time import wib
 from shared.topics import dead_letter_topic
 from tests.support import events
 from tests.support.kafka import eventually, publish, publish_events, read_topic
@@ -69,6 +71,9 @@ async def test_history_from_events_out_of_order_and_redelivered(web, infra, topi
     assert seen["status"] == "ditanggapi" and seen["unit_name"] == BPPKAD.name
     assert seen["description"] == f"Aduan telah ditanggapi oleh {BPPKAD.name}. Tanggapan: {RESPONSE}"
     assert seen["received_at"] is not None  # filled in by the late receipt
+    # People read Kota Kediri's time on the page; the API keeps UTC.
+    received_local = wib(datetime.fromisoformat(seen["received_at"]))
+    assert received_local.endswith(" WIB") and received_local in page and " UTC" not in page
     assert [step["status"] for step in seen["history"]] == [
         "diterima", "diteruskan", "diproses", "dikembalikan", "diteruskan", "diproses", "ditanggapi",
         "tercatat_lapor"]

@@ -38,6 +38,7 @@ from shared.contracts import (
 from shared.database import create_pool, migrate
 from shared.dead_letter import DeadLetters
 from shared.health import database_check
+from shared.local_time import wib
 from shared.phone import to_e164
 from shared.settings import ServiceSettings
 
@@ -80,6 +81,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     broker = consumer_broker(SERVICE, settings)  # it also consumes, for the status read model
     kit = IntakeKit(settings, producer=SERVICE, channel=Channel.WEB, broker=broker)
     templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["wib"] = wib
     limiter = RateLimiter(settings.submissions_per_minute, settings.submissions_burst)
     csrf_secret = settings.csrf_secret.get_secret_value()
     state: dict = {}
