@@ -153,13 +153,13 @@ class RouterRepository:
                                       WHERE e.assignment_id = a.assignment_id AND e.stage = s.stage)
                     ORDER BY s.due LIMIT $2""", today, limit)
             for row in overdue:
-                event = lifecycle.escalated(ComplaintAssigned.model_validate_json(row["event"]),
-                                            EscalationStage(row["stage"]), row["due"], coordinator_email)
+                assignment = ComplaintAssigned.model_validate_json(row["event"])
+                event = lifecycle.escalated(assignment, EscalationStage(row["stage"]), row["due"], coordinator_email)
                 inserted = await conn.fetchval(
                     """INSERT INTO escalations (escalation_id, complaint_id, assignment_id, stage, due, event)
                        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
-                    event.escalation_id, event.complaint_id, ComplaintAssigned.model_validate_json(
-                        row["event"]).assignment_id, event.stage.value, event.due, event.model_dump_json())
+                    event.escalation_id, event.complaint_id, assignment.assignment_id, event.stage.value, event.due,
+                    event.model_dump_json())
                 if inserted:
                     events.append(event)
             silent = await conn.fetch(
@@ -218,9 +218,8 @@ class RouterRepository:
         return [{**dict(row), "complaint_id": str(row["complaint_id"])} for row in rows]
 
     async def mark_published(self, *events: OutboxEvent) -> None:
-        for table, key in _OUTBOX.values():
-            ids = [getattr(e, key) for e in events if _OUTBOX[type(e)] == (table, key)]
-            if ids:
+        for kind, (table, key) in _OUTBOX.items():
+            if ids := [getattr(e, key) for e in events if isinstance(e, kind)]:
                 await self.pool.execute(f"UPDATE {table} SET published_at = now()"
                                         f" WHERE {key} = ANY($1::uuid[]) AND published_at IS NULL", ids)
 

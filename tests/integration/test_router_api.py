@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support import events
-from tests.support.kafka import json_values, publish_events, read_topic
+from tests.support.kafka import events_of, publish_events
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 OPERATOR = {"Authorization": "Bearer op-secret"}
@@ -24,9 +24,7 @@ def router(processes):
 
 
 async def assigned_events(infra, topics, complaint_id: str, count: int) -> list[dict]:
-    records = await read_topic(infra.kafka_bootstrap, topics.assigned, until=lambda r: len(
-        [v for v in json_values(r) if v["complaint_id"] == complaint_id]) >= count)
-    return [v for v in json_values(records) if v["complaint_id"] == complaint_id]
+    return await events_of(infra.kafka_bootstrap, topics.assigned, complaint_id, count)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from shared import unit_access
 from shared.contracts import Anonymity, Reporter
 from tests.support import events
-from tests.support.kafka import json_values, publish_events, read_topic
+from tests.support.kafka import events_of, json_values, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 SECRET = "inbox-test-secret-0123456789abcdef"
@@ -53,9 +53,7 @@ def csrf_of(page: str) -> str:
 
 
 async def statuses(infra, topics, complaint_id: str, count: int) -> list[dict]:
-    records = await read_topic(infra.kafka_bootstrap, topics.status, until=lambda r: len(
-        [v for v in json_values(r) if v["complaint_id"] == complaint_id]) >= count)
-    return [v for v in json_values(records) if v["complaint_id"] == complaint_id]
+    return await events_of(infra.kafka_bootstrap, topics.status, complaint_id, count)
 
 
 @pytest.fixture
@@ -183,9 +181,7 @@ async def test_not_our_authority_sends_it_to_triage_and_the_old_unit_loses_it(ro
         assert "bukan-wewenang" not in page  # triage cannot hand it back to itself
     [returned] = await statuses(infra, topics, tax.complaint_id, 1)
     assert (returned["status"], returned["actor"]) == ("returned", "unit:bppkad")
-    records = await read_topic(infra.kafka_bootstrap, topics.assigned, until=lambda r: len(
-        [v for v in json_values(r) if v["complaint_id"] == tax.complaint_id]) >= 2)
-    latest = [v for v in json_values(records) if v["complaint_id"] == tax.complaint_id][-1]
+    latest = (await events_of(infra.kafka_bootstrap, topics.assigned, tax.complaint_id, 2))[-1]
     assert (latest["sequence"], latest["unit"]["code"], latest["assigned_by"]) == (2, "diskominfo", "unit:bppkad")
 
 

@@ -57,6 +57,14 @@ def json_values(records: list[Any]) -> list[dict]:
     return [json.loads(r.value) for r in records]
 
 
+async def events_of(bootstrap: str, topic: str, complaint_id: str, count: int) -> list[dict]:
+    """One complaint's events on `topic`, in order, once there are at least `count` of them."""
+    def of_complaint(records: list[Any]) -> list[dict]:
+        return [v for v in json_values(records) if v["complaint_id"] == complaint_id]
+
+    return of_complaint(await read_topic(bootstrap, topic, until=lambda r: len(of_complaint(r)) >= count))
+
+
 async def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25) -> Any:
     """Poll an async or sync check until it returns something truthy; the last value is returned."""
     deadline = time.monotonic() + timeout
