@@ -66,11 +66,15 @@ class Topics:
         return main | dead_letters
 
 
-async def create_topics(settings: KafkaSettings, topics: Topics) -> list[str]:
+async def create_topics(
+    settings: KafkaSettings, topics: Topics, ready_timeout: float = 30.0
+) -> list[str]:
     """Create what is missing; existing topics are left as they are. Returns the created names.
 
     The broker answers per topic (it raises nothing): "already exists" is fine (another process, or
-    a listing that was not up to date yet), any other error is not.
+    a listing that was not up to date yet), any other error is not. Returns only once every topic
+    has a leader for each partition: the broker's metadata lags the controller's "created" for a
+    moment, and a client asking in that moment sees a topic without partitions.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
@@ -92,9 +96,27 @@ async def create_topics(settings: KafkaSettings, topics: Topics) -> list[str]:
                 failed.append(f"{name}: error {code} {message[0] if message else ''}".strip())
         if failed:
             raise RuntimeError("could not create topics: " + "; ".join(failed))
+        await _until_ready(admin, topics.all_topics(), ready_timeout)
         return created
     finally:
         await admin.close()
+
+
+async def _until_ready(admin: AIOKafkaAdminClient, wanted: dict[str, int], timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        described = await admin.describe_topics(list(wanted))
+        not_ready = sorted(
+            d["topic"] for d in described
+            if d["error_code"] != 0
+            or len(d["partitions"]) != wanted.get(d["topic"], -1)
+            or any(p["error_code"] != 0 or p["leader"] < 0 for p in d["partitions"])
+        )
+        if not not_ready:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"topics without leaders after {timeout:.0f} s: {', '.join(not_ready)}")
+        await asyncio.sleep(0.2)
 
 
 def main() -> None:
