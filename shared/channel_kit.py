@@ -8,7 +8,8 @@ and call `IntakeKit.publish`. The kit does the rest:
   producer). When Kafka cannot acknowledge in time it raises `BrokerUnavailable`, which the
   app built by `create_intake_app` answers with HTTP 503 and Retry-After: gateways and Meta
   retry, and the deterministic complaint_id makes the retry harmless.
-- `publish_reply` asks the notifier to answer the citizen on their channel.
+- `publish_reply` asks the notifier to answer the citizen on their channel;
+  `publish_citizen_reply` passes on what the citizen wrote back about a complaint.
 - `clean_text` removes control characters and refuses empty or oversized text.
 - `signature_is_valid` checks an HMAC-SHA256 signature in constant time.
 - `create_intake_app` gives JSON logs with masked personal data, /healthz, /readyz,
@@ -36,7 +37,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from shared.contracts import CitizenReplyRequested, ComplaintReceived
+from shared.contracts import CitizenReplied, CitizenReplyRequested, ComplaintReceived
 from shared.health import Check, broker_check, health_routes
 from shared.kafka import make_broker
 from shared.logging import configure_logging
@@ -113,6 +114,8 @@ class IntakeKit:
                                                         title=f"{producer}:complaints.received"),
             self.topics.replies: self.broker.publisher(self.topics.replies, schema=CitizenReplyRequested,
                                                        title=f"{producer}:citizen.replies"),
+            self.topics.citizen_replies: self.broker.publisher(
+                self.topics.citizen_replies, schema=CitizenReplied, title=f"{producer}:complaints.citizen_replies"),
         }
 
     async def _send(self, message: Any, topic: str, key: str) -> None:
@@ -134,6 +137,12 @@ class IntakeKit:
     async def publish_reply(self, reply: CitizenReplyRequested) -> None:
         await self._send(reply, self.topics.replies, reply.to)
         log.info("reply_requested", reply_id=reply.reply_id, reason=reply.reason, channel=reply.channel)
+
+    async def publish_citizen_reply(self, reply: CitizenReplied) -> None:
+        """What the citizen wrote back about their complaint, for the router (and so the unit)."""
+        await self._send(reply, self.topics.citizen_replies, reply.complaint_id)
+        log.info("citizen_reply_published", complaint_id=reply.complaint_id, reply_id=reply.reply_id,
+                 channel=reply.channel)
 
     def reject(self, reason: str, message: str, status: int = 422) -> JSONResponse:
         """The one shape of a refusal: a reason code for machines, a message for people."""

@@ -267,6 +267,7 @@ class ComplaintStatus(StrEnum):
     RESPONDED = "responded"  # the unit answered the citizen (LAPOR!: ditindaklanjuti)
     DONE = "done"  # the unit marked it finished (LAPOR!: selesai)
     CLOSED = "closed"  # closed by the system: no reply from the citizen within the deadline after a response
+    REPLIED = "replied"  # the citizen answered the response: it stays open and the unit answers again
     RETURNED = "returned"  # the unit said "not our authority": back to triage (a new assignment follows)
 
 
@@ -277,8 +278,9 @@ def status_change_id_for(complaint_id: str, sequence: int) -> str:
 class ComplaintStatusChanged(Envelope):
     """A complaint moved on. Topic: complaints.status.v1, key: complaint_id.
 
-    `message` is what the citizen is told (a response) or why (not our authority). It is
-    written by a unit for the citizen; it never carries the reporter's identity.
+    `message` is what the citizen is told (a response), why (not our authority), or, for
+    `replied`, what the citizen wrote back (for the unit only; the status page never shows it).
+    A unit's message never carries the reporter's identity.
     """
 
     event_type: Literal["complaint.status_changed"] = "complaint.status_changed"
@@ -296,11 +298,13 @@ class ComplaintStatusChanged(Envelope):
     assignment_sequence: int = Field(ge=1)
     citizen_contact: Reporter = Field(description="only to answer the citizen on their own channel")
     close_due: date | None = Field(default=None, description="closes by itself on this day if the citizen is silent")
+    answer_due: date | None = Field(default=None, description="replied: the unit answers the citizen again by")
 
 
 class EscalationStage(StrEnum):
     FORWARD = "forward"  # not taken on (acknowledged) by forward_due
     FOLLOW_UP = "follow_up"  # not answered by follow_up_due
+    REPLY = "reply"  # the citizen's reply not answered by answer_due
 
 
 class ComplaintEscalated(Envelope):
@@ -332,6 +336,36 @@ class LaporReportLinked(Envelope):
     tracking_code: str
     lapor_tracking_id: str
     lapor_status: str
+
+
+def citizen_reply_id_for(channel: str, channel_message_id: str) -> str:
+    """Same channel message, same reply: a retried form or gateway call is recorded once."""
+    return complaint_id_for(channel, f"reply:{channel_message_id}")
+
+
+class CitizenReplied(Envelope):
+    """The citizen wrote back about their complaint, after the unit's response (LAPOR!: the reply
+    that keeps a complaint from closing). Published by an intake, recorded by the router.
+    Topic: complaints.citizen_replies.v1, key: complaint_id. Inbound, unlike citizen.replies.v1,
+    which carries what we send to citizens.
+    """
+
+    event_type: Literal["complaint.citizen_replied"] = "complaint.citizen_replied"
+    schema_version: Literal[1] = 1
+
+    reply_id: str = Field(description="deterministic from channel and the channel's message id")
+    complaint_id: str
+    tracking_code: str
+    channel: ChannelName = Field(description="where the reply came in, not necessarily the complaint's channel")
+    text: Storable = Field(min_length=1, max_length=3000)
+    received_at: datetime
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("reply text is empty")
+        return value
 
 
 class CitizenReplyRequested(Envelope):

@@ -48,6 +48,11 @@ class Topics:
         """Messages to citizens that are not about an assignment (e.g. the SMS format help)."""
         return f"{self.prefix}citizen.replies.v1"
 
+    @property
+    def citizen_replies(self) -> str:
+        """What citizens write back about their complaint (inbound; `replies` is outbound)."""
+        return f"{self.prefix}complaints.citizen_replies.v1"
+
     def all_topics(self) -> dict[str, int]:
         """Every topic with its partition count."""
         dead_letters = {
@@ -60,9 +65,10 @@ class Topics:
             dead_letter_topic(self.status, "intake-web"): DLQ_PARTITIONS,
             dead_letter_topic(self.status, "notifier"): DLQ_PARTITIONS,
             dead_letter_topic(self.status, "lapor-sync"): DLQ_PARTITIONS,
+            dead_letter_topic(self.citizen_replies, "router"): DLQ_PARTITIONS,
         }
         main = {self.received: PARTITIONS, self.assigned: PARTITIONS, self.status: PARTITIONS,
-                self.replies: PARTITIONS}
+                self.replies: PARTITIONS, self.citizen_replies: PARTITIONS}
         return main | dead_letters
 
 

@@ -24,6 +24,7 @@ from services.notifier.messages import (
     unit_assignment_email,
     unit_webhook_payload,
 )
+from services.notifier.messages import unit_reply_email as unit_reply_email_message
 from services.notifier.outbound import Outbound
 from services.notifier.settings import NotifierSettings
 from shared import unit_access
@@ -81,6 +82,9 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
 
     def jobs_for_status(event: ComplaintStatusChanged | ComplaintEscalated | LaporReportLinked) -> list[NewJob]:
         if isinstance(event, ComplaintStatusChanged):
+            if event.status is ComplaintStatus.REPLIED:
+                return [NewJob(f"unit_reply_email:{event.change_id}", "unit_reply_email", event.complaint_id,
+                               event.model_dump_json())]
             if event.status in CITIZEN_STATUSES and citizen_reachable(event.channel, event.citizen_contact):
                 return [NewJob(f"citizen_status:{event.change_id}", "citizen_status", event.complaint_id,
                                event.model_dump_json())]
@@ -91,15 +95,26 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             log.warning("escalation_without_recipient", escalation_id=event.escalation_id, unit=event.unit.code)
         return []  # LaporReportLinked: nothing to tell anyone
 
+    def inbox_link(unit_code: str, tracking_code: str) -> str | None:
+        secret = settings.inbox_secret.get_secret_value()
+        return unit_access.link_url(secret, settings.inbox_base_url, unit_code, tracking_code,
+                                    settings.inbox_link_days * 86400) if secret else None
+
     async def unit_email(job: Job) -> dict:
         assigned = ComplaintAssigned.model_validate(job.payload)
-        secret = settings.inbox_secret.get_secret_value()
-        inbox_link = unit_access.link_url(secret, settings.inbox_base_url, assigned.unit.code, assigned.tracking_code,
-                                          settings.inbox_link_days * 86400) if secret else None
         await mailer.send(unit_assignment_email(
             assigned, mail_from=settings.mail_from, message_id=message_id("unit_email", assigned.assignment_id),
-            link=status_link(settings.public_base_url, assigned.tracking_code), inbox_link=inbox_link))
+            link=status_link(settings.public_base_url, assigned.tracking_code),
+            inbox_link=inbox_link(assigned.unit.code, assigned.tracking_code)))
         return {"to": str(assigned.unit.email)}
+
+    async def unit_reply_email(job: Job) -> dict:
+        change = ComplaintStatusChanged.model_validate(job.payload)
+        await mailer.send(unit_reply_email_message(
+            change, mail_from=settings.mail_from, message_id=message_id("unit_reply_email", change.change_id),
+            link=status_link(settings.public_base_url, change.tracking_code),
+            inbox_link=inbox_link(change.unit.code, change.tracking_code)))
+        return {"to": str(change.unit.email)}
 
     async def unit_webhook(job: Job) -> dict:
         assigned = ComplaintAssigned.model_validate(job.payload)
@@ -166,7 +181,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         return {"channel": reply.channel}
 
     deliveries = Deliveries(SERVICE, broker, settings, {
-        "unit_email": unit_email, "unit_webhook": unit_webhook, "citizen_ack": citizen_ack,
+        "unit_email": unit_email, "unit_reply_email": unit_reply_email, "unit_webhook": unit_webhook, "citizen_ack": citizen_ack,
         "citizen_reply": citizen_reply, "citizen_status": citizen_status, "escalation_email": escalation})
     deliveries.consume(topics.assigned, ComplaintAssigned, "notifier", jobs_for_assignment)
     deliveries.consume(topics.replies, CitizenReplyRequested, "notifier-replies", jobs_for_reply)

@@ -25,7 +25,8 @@ CHANNEL_NAMES = {"web": "Situs web", "sms": "SMS", "whatsapp": "WhatsApp"}
 # The changes a citizen is told about, in the words they read.
 STATUS_WORDS = {ComplaintStatus.RESPONDED: "ditanggapi", ComplaintStatus.DONE: "selesai",
                 ComplaintStatus.CLOSED: "ditutup"}
-STAGE_WORDS = {EscalationStage.FORWARD: "penerusan/konfirmasi", EscalationStage.FOLLOW_UP: "tindak lanjut"}
+STAGE_WORDS = {EscalationStage.FORWARD: "penerusan/konfirmasi", EscalationStage.FOLLOW_UP: "tindak lanjut",
+               EscalationStage.REPLY: "tanggapan atas balasan pelapor"}
 SMS_MESSAGE_LIMIT = 300  # about two SMS parts of the unit's message
 WHATSAPP_PARAMETER_LIMIT = 700  # a template body is at most 1,024 characters, its fixed text included
 
@@ -60,6 +61,17 @@ def unit_assignment_email(assigned: ComplaintAssigned, *, mail_from: str, messag
                      _render("unit_assignment.txt.j2", **context), mail_from, message_id)
     message["X-Aduan-Complaint-Id"] = assigned.complaint_id
     message["X-Aduan-Assignment-Id"] = assigned.assignment_id
+    return message
+
+
+def unit_reply_email(change: ComplaintStatusChanged, *, mail_from: str, message_id: str, link: str,
+                     inbox_link: str | None = None) -> EmailMessage:
+    """The citizen wrote back: the unit reads the reply (the citizen's own words; no contact details)."""
+    context = {"s": change, "link": link, "inbox_link": inbox_link}
+    message = _email(str(change.unit.email), _render("unit_reply.subject.j2", **context),
+                     _render("unit_reply.txt.j2", **context), mail_from, message_id)
+    message["X-Aduan-Complaint-Id"] = change.complaint_id
+    message["X-Aduan-Change-Id"] = change.change_id
     return message
 
 

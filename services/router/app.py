@@ -21,8 +21,21 @@ from services.router.live_ruleset import LiveRuleSet
 from services.router.repository import OutboxEvent, RouterRepository
 from services.router.settings import RouterSettings
 from services.router.working_days import WIB, WorkingCalendar
-from shared.consumer import WithHttpApi, batch_options, consumer_app, consumer_broker, read_batch
-from shared.contracts import ComplaintAssigned, ComplaintEscalated, ComplaintReceived, ComplaintStatusChanged
+from shared.consumer import (
+    WithHttpApi,
+    batch_options,
+    consumer_app,
+    consumer_broker,
+    read_batch,
+    subscriber_options,
+)
+from shared.contracts import (
+    CitizenReplied,
+    ComplaintAssigned,
+    ComplaintEscalated,
+    ComplaintReceived,
+    ComplaintStatusChanged,
+)
 from shared.dead_letter import DeadLetters
 from shared.topics import Topics
 
@@ -126,6 +139,14 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
             task.cancel()
 
     desk = Desk(lambda: state["db"], live, calendar, publish_if_possible)
+
+    # Few and far between, so one at a time; a reply that does not fit (no response yet, already
+    # closed, unknown complaint) is dead-lettered with the reason.
+    @broker.subscriber(topics.citizen_replies, **subscriber_options(settings.group_id, "router-citizen-replies"))
+    async def on_citizen_replied(reply: CitizenReplied) -> None:
+        change = await desk.take_reply(reply)
+        log.info("citizen_reply_recorded", complaint_id=reply.complaint_id, correlation_id=reply.correlation_id,
+                 reply_id=reply.reply_id, redelivered=change is None)
     api = create_api(repository=lambda: state["db"], desk=desk, operator_tokens=settings.operator_tokens,
                      unit_tokens=settings.unit_tokens)
     add_inbox(api, repository=lambda: state["db"], desk=desk, secret=settings.inbox_secret,

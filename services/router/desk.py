@@ -12,7 +12,7 @@ from services.router.live_ruleset import LiveRuleSet
 from services.router.repository import NotFound, OutboxEvent, RouterRepository
 from services.router.working_days import WorkingCalendar
 from shared.channel_kit import InvalidText, clean_text
-from shared.contracts import ComplaintAssigned, ComplaintStatusChanged
+from shared.contracts import CitizenReplied, ComplaintAssigned, ComplaintStatusChanged
 
 
 class Desk:
@@ -33,6 +33,22 @@ class Desk:
 
         change = await self.repository().change_status(ref, action, actor=actor, unit_code=unit_code,
                                                        message=message, close_due=close_due)
+        if change is not None:
+            await self.publish(change)
+        return change
+
+    async def take_reply(self, reply: CitizenReplied) -> ComplaintStatusChanged | None:
+        """The citizen wrote back after a response: recorded once, and the unit must answer again."""
+        registry = self.live.current.registry
+
+        def answer_due(unit: str):
+            return self.calendar.add_working_days(reply.received_at, registry.deadlines_for(unit).follow_up)
+
+        try:
+            change = await self.repository().record_reply(reply, answer_due)
+        except NotFound as missing:  # a ValueError is dead-lettered with its reason; retrying cannot help
+            raise lifecycle.TransitionRefused(f"no complaint {reply.complaint_id} with code {reply.tracking_code}"
+                                              ) from missing
         if change is not None:
             await self.publish(change)
         return change

@@ -154,10 +154,9 @@ def _refused(request: Request, page, code: str, message: str) -> HTMLResponse:
 
 
 def _with_due(row: dict, today: date) -> dict:
-    """The deadline that matters now: the follow-up while open, the automatic closure once answered."""
+    """The deadline that matters now: the follow-up while open, the automatic closure once answered,
+    the answer to the citizen's reply."""
     status = row["status"]
-    if status in (ASSIGNED, "acknowledged"):
-        due = row["follow_up_due"]
-    else:
-        due = row["close_due"] if status == "responded" else None
+    due = {ASSIGNED: row["follow_up_due"], "acknowledged": row["follow_up_due"], "responded": row["close_due"],
+           "replied": row["answer_due"]}.get(status)
     return {**row, "due": due, "overdue": due is not None and due < today and status != "responded"}

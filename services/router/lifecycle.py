@@ -1,8 +1,14 @@
 """A complaint's life after routing, as pure rules: what each step may follow, and the events.
 
     assigned ──acknowledge──> acknowledged ──respond──> responded ──(silence)──> closed
-        │                          │                       │
-        └──────────respond / done──┴───────done────────────┴──> done
+        │                          │                     ^    │
+        │                          │              respond│    │citizen replies
+        │                          │                     │    v
+        │                          │                     replied
+        └──────respond / done──────┴────────done─────────┴─────┴──> done
+
+A citizen's reply keeps an answered complaint open: no automatic closure, and the unit answers
+again by `answer_due` (its follow-up deadline in working days).
 
 "Not our authority" (LAPOR!'s *Bukan Wewenang*) is a re-assignment to triage and resets the
 complaint to `assigned` with the new unit; done and closed complaints cannot be handed back.
@@ -25,7 +31,10 @@ from shared.contracts import (
 
 PRODUCER = "router"
 ASSIGNED = "assigned"  # the state before any status change, and again after each re-assignment
-OPEN = frozenset({ASSIGNED, ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESPONDED})
+OPEN = frozenset({ASSIGNED, ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESPONDED, ComplaintStatus.REPLIED})
+CITIZEN = "citizen"  # the actor of a reply
+# A reply answers a response; before one there is nothing to reply to, after done or closure it is too late.
+REPLY_ALLOWED_FROM = frozenset({ComplaintStatus.RESPONDED, ComplaintStatus.REPLIED})
 
 
 class UnitAction(StrEnum):
@@ -54,6 +63,7 @@ class TransitionRefused(ValueError):
 STATUS_WORDS = {  # for people: the inbox and error messages
     ASSIGNED: "baru", ComplaintStatus.ACKNOWLEDGED: "diproses", ComplaintStatus.RESPONDED: "ditanggapi",
     ComplaintStatus.DONE: "selesai", ComplaintStatus.CLOSED: "ditutup", ComplaintStatus.RETURNED: "dikembalikan",
+    ComplaintStatus.REPLIED: "dibalas pelapor",
 }
 
 
@@ -71,14 +81,22 @@ def can_hand_back(current: str) -> None:
         raise TransitionRefused(f"aduan berstatus {STATUS_WORDS.get(current, current)}: tidak dapat dikembalikan")
 
 
+def can_take_reply(current: str) -> None:
+    if current not in REPLY_ALLOWED_FROM:
+        raise TransitionRefused(f"aduan berstatus {STATUS_WORDS.get(current, current)}: balasan pelapor tidak dapat"
+                                " dicatat (hanya setelah tanggapan unit dan sebelum selesai atau ditutup)")
+
+
 def status_changed(assignment: ComplaintAssigned, *, sequence: int, status: ComplaintStatus, actor: str,
-                   message: str | None = None, close_due: date | None = None) -> ComplaintStatusChanged:
+                   message: str | None = None, close_due: date | None = None,
+                   answer_due: date | None = None) -> ComplaintStatusChanged:
     return ComplaintStatusChanged(
         producer=PRODUCER, correlation_id=assignment.correlation_id,
         change_id=status_change_id_for(assignment.complaint_id, sequence), sequence=sequence,
         complaint_id=assignment.complaint_id, tracking_code=assignment.tracking_code, channel=assignment.channel,
         status=status, message=message, actor=actor, unit=assignment.unit,
-        assignment_sequence=assignment.sequence, citizen_contact=assignment.citizen_contact, close_due=close_due)
+        assignment_sequence=assignment.sequence, citizen_contact=assignment.citizen_contact, close_due=close_due,
+        answer_due=answer_due)
 
 
 def escalated(assignment: ComplaintAssigned, stage: EscalationStage, due: date,

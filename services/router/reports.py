@@ -35,7 +35,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 # Fixed orders, so that one month's files line up with the next; anything else found follows.
 CHANNELS = {Channel.WEB: "Formulir web", Channel.SMS: "SMS", Channel.WHATSAPP: "WhatsApp"}
 STATUSES = [ASSIGNED, *(s.value for s in (ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESPONDED,
-                                          ComplaintStatus.DONE, ComplaintStatus.CLOSED))]
+                                          ComplaintStatus.REPLIED, ComplaintStatus.DONE, ComplaintStatus.CLOSED))]
 FILES = ["by_channel.csv", "by_unit.csv", "by_status.csv", "timings.csv", "summary.csv", "report.html"]
 TIMING_COLUMNS = ["complaints", "responded", "response_median_wd", "response_p90_wd", "closed",
                   "closure_median_wd", "closure_p90_wd", "answered_on_time", "answered_late",

@@ -11,6 +11,7 @@ import asyncpg
 
 from services.router import lifecycle
 from shared.contracts import (
+    CitizenReplied,
     ComplaintAssigned,
     ComplaintEscalated,
     ComplaintReceived,
@@ -106,7 +107,7 @@ class RouterRepository:
                     actor=returned_by, message=assigned.reason)
                 await self._insert_change(conn, returned)
             await conn.execute(
-                """UPDATE complaints SET status = 'assigned', closed_at = NULL, close_due = NULL,
+                """UPDATE complaints SET status = 'assigned', closed_at = NULL, close_due = NULL, answer_due = NULL,
                                          status_sequence = status_sequence + $2
                    WHERE complaint_id = $1""", complaint["complaint_id"], 1 if returned else 0)
             return assigned, returned
@@ -129,7 +130,7 @@ class RouterRepository:
                                               actor=actor, message=message, close_due=due)
             await self._insert_change(conn, change)
             await conn.execute(
-                """UPDATE complaints SET status = $2, status_sequence = $3, close_due = $4,
+                """UPDATE complaints SET status = $2, status_sequence = $3, close_due = $4, answer_due = NULL,
                           first_response_at = CASE WHEN $2 IN ('responded', 'done')
                                                    THEN coalesce(first_response_at, now()) ELSE first_response_at END,
                           closed_at = CASE WHEN $2 = 'done' THEN now() ELSE closed_at END
@@ -137,9 +138,36 @@ class RouterRepository:
                 complaint["complaint_id"], status.value, change.sequence, due)
             return change
 
+    async def record_reply(self, reply: CitizenReplied, answer_due: Callable[[str], date],
+                           ) -> ComplaintStatusChanged | None:
+        """The citizen's reply to a response: the complaint stays open (no automatic closure) and its
+        unit answers again by `answer_due(unit)`. None: recorded already (a redelivery). Refused
+        (TransitionRefused) before any response, or once done or closed."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            complaint = await self._lock(conn, reply.complaint_id)
+            if complaint["tracking_code"] != reply.tracking_code:
+                raise NotFound(reply.tracking_code)  # an intake's mistake; never attach a reply to another complaint
+            if await conn.fetchval("SELECT 1 FROM citizen_replies WHERE reply_id = $1", reply.reply_id):
+                return None
+            lifecycle.can_take_reply(complaint["status"])
+            current = ComplaintAssigned.model_validate_json(complaint["event"])
+            due = answer_due(current.unit.code)
+            change = lifecycle.status_changed(current, sequence=complaint["status_sequence"] + 1,
+                                              status=ComplaintStatus.REPLIED, actor=lifecycle.CITIZEN,
+                                              message=reply.text, answer_due=due)
+            await self._insert_change(conn, change)
+            await conn.execute("INSERT INTO citizen_replies (reply_id, complaint_id, change_id, received_at)"
+                               " VALUES ($1, $2, $3, $4)", reply.reply_id, reply.complaint_id, change.change_id,
+                               reply.received_at)
+            await conn.execute(
+                """UPDATE complaints SET status = 'replied', status_sequence = $2, close_due = NULL, answer_due = $3
+                   WHERE complaint_id = $1""", complaint["complaint_id"], change.sequence, due)
+            return change
+
     async def sweep(self, today: date, coordinator_email: str | None, limit: int = 200,
                     ) -> list[ComplaintEscalated | ComplaintStatusChanged]:
-        """Escalate what is overdue (once per assignment and stage) and close what was answered and then
+        """Escalate what is overdue (once per assignment and stage; a reply left unanswered counts once per
+        assignment too) and close what was answered and then
         left silent until its close_due. Replicas may sweep at once: the unique escalation key and
         SKIP LOCKED keep every step single."""
         events: list[ComplaintEscalated | ComplaintStatusChanged] = []
@@ -147,8 +175,9 @@ class RouterRepository:
             overdue = await conn.fetch(
                 f"""SELECT a.event, s.stage, s.due {_CURRENT}
                     CROSS JOIN LATERAL (VALUES ('forward', a.forward_due, c.status = 'assigned'),
-                                               ('follow_up', a.follow_up_due, true)) s (stage, due, pending)
-                    WHERE c.status IN ('assigned', 'acknowledged') AND s.pending AND s.due < $1
+                                               ('follow_up', a.follow_up_due, c.status <> 'replied'),
+                                               ('reply', c.answer_due, c.status = 'replied')) s (stage, due, pending)
+                    WHERE c.status IN ('assigned', 'acknowledged', 'replied') AND s.pending AND s.due < $1
                       AND NOT EXISTS (SELECT 1 FROM escalations e
                                       WHERE e.assignment_id = a.assignment_id AND e.stage = s.stage)
                     ORDER BY s.due LIMIT $2""", today, limit)
@@ -180,12 +209,12 @@ class RouterRepository:
     async def inbox(self, unit_code: str, finished_limit: int = 50) -> list[dict]:
         """The unit's complaints as they stand now: open ones, and the latest finished ones."""
         rows = await self.pool.fetch(
-            f"""(SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.closed_at,
-                        a.forward_due, a.follow_up_due, a.event {_CURRENT}
-                 WHERE a.unit_code = $1 AND c.status IN ('assigned', 'acknowledged', 'responded'))
+            f"""(SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
+                        c.closed_at, a.forward_due, a.follow_up_due, a.event {_CURRENT}
+                 WHERE a.unit_code = $1 AND c.status IN ('assigned', 'acknowledged', 'responded', 'replied'))
                 UNION ALL
-                (SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.closed_at,
-                        a.forward_due, a.follow_up_due, a.event {_CURRENT}
+                (SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
+                        c.closed_at, a.forward_due, a.follow_up_due, a.event {_CURRENT}
                  WHERE a.unit_code = $1 AND c.status IN ('done', 'closed')
                  ORDER BY c.closed_at DESC LIMIT $2)""", unit_code, finished_limit)
         return [{**dict(row), "complaint_id": str(row["complaint_id"]),
@@ -194,7 +223,7 @@ class RouterRepository:
     async def complaint_for_unit(self, complaint_ref: str, unit_code: str) -> dict:
         """One complaint as its current unit sees it, with its status changes; NotFound for any other unit."""
         row = await self.pool.fetchrow(
-            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due,
+            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
                        a.forward_due, a.follow_up_due, a.event {_CURRENT}
                 WHERE (c.complaint_id::text = $1 OR c.tracking_code = $1) AND a.unit_code = $2""",
             complaint_ref, unit_code)
@@ -241,7 +270,7 @@ class RouterRepository:
     async def _lock(conn: asyncpg.Connection, complaint_ref: str) -> asyncpg.Record:
         """The complaint (by id or tracking code) with its current assignment, locked until the end."""
         row = await conn.fetchrow(
-            f"""SELECT c.complaint_id, c.status, c.status_sequence, a.event {_CURRENT}
+            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.status_sequence, a.event {_CURRENT}
                 WHERE c.complaint_id::text = $1 OR c.tracking_code = $1 FOR UPDATE OF c""", complaint_ref)
         if row is None:
             raise NotFound(complaint_ref)

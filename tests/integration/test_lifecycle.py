@@ -16,7 +16,14 @@ from services.router.lifecycle import TransitionRefused, UnitAction
 from services.router.repository import NotFound, RouterRepository
 from services.router.rules import load_ruleset
 from services.router.working_days import WorkingCalendar
-from shared.contracts import ComplaintEscalated, ComplaintStatus, ComplaintStatusChanged
+from shared.contracts import (
+    CitizenReplied,
+    ComplaintEscalated,
+    ComplaintStatus,
+    ComplaintStatusChanged,
+    EscalationStage,
+    citizen_reply_id_for,
+)
 from shared.database import create_pool, migrate
 from shared.settings import DatabaseSettings
 from tests.support import events
@@ -153,3 +160,64 @@ async def test_a_response_closes_only_when_its_working_days_have_passed(repo):
     with pytest.raises(TransitionRefused):
         await act(repo, assigned, UnitAction.DONE)
     assert lifecycle.STATUS_WORDS[closed.status] == "ditutup"
+
+
+def reply(assigned, text: str = "Tagihan saya masih salah, mohon dicek lagi") -> CitizenReplied:
+    return CitizenReplied(reply_id=citizen_reply_id_for("web", f"api:{uuid.uuid4()}"),
+                          complaint_id=assigned.complaint_id, tracking_code=assigned.tracking_code, channel="web",
+                          text=text, received_at=datetime.now(UTC), producer="tests",
+                          correlation_id=assigned.complaint_id)
+
+
+def answer_within(days: int):
+    return lambda unit: CALENDAR.add_working_days(datetime.now(UTC), days)
+
+
+async def test_a_citizens_reply_keeps_the_answered_complaint_open_until_the_unit_answers_again(repo):
+    assigned = await stored(repo, "SURGA nama di SPPT PBB masih atas nama pemilik lama")
+    with pytest.raises(TransitionRefused):  # nothing to reply to before a response
+        await repo.record_reply(reply(assigned), answer_within(5))
+    answer = await act(repo, assigned, UnitAction.RESPOND, message="Sudah kami betulkan, silakan cek")
+    first = reply(assigned)
+    replied = await repo.record_reply(first, answer_within(5))
+    assert (replied.status, replied.sequence, replied.actor, replied.message) == (
+        ComplaintStatus.REPLIED, 2, "citizen", first.text)
+    assert replied.answer_due == CALENDAR.add_working_days(datetime.now(UTC), 5) and replied.close_due is None
+    assert replied.unit == assigned.unit and replied.citizen_contact == assigned.citizen_contact
+    assert await repo.record_reply(first, answer_within(5)) is None  # redelivered: recorded once
+
+    # The day the response would have closed it passes: it stays open, and the unanswered reply
+    # escalates once.
+    later = answer.close_due + timedelta(days=1)
+    swept = await repo.sweep(later, None)
+    assert [e for e in swept if isinstance(e, ComplaintStatusChanged)] == []
+    assert [(e.stage, e.due) for e in swept if isinstance(e, ComplaintEscalated)] == [
+        (EscalationStage.REPLY, replied.answer_due)]
+    assert await repo.sweep(later, None) == []
+    [row] = await repo.inbox(assigned.unit.code)
+    assert (row["status"], row["answer_due"]) == ("replied", replied.answer_due)
+    found = await repo.complaint_for_unit(assigned.tracking_code, assigned.unit.code)
+    assert [c.message for c in found["changes"]][-1] == first.text  # the unit reads the reply
+
+    # A second reply is recorded too; the unit's next answer starts a new closure clock.
+    assert (await repo.record_reply(reply(assigned, "Dan nama ayah saya juga salah"), answer_within(5))).sequence == 3
+    again = await act(repo, assigned, UnitAction.RESPOND, message="Nama ayah juga sudah kami betulkan")
+    assert (again.status, again.sequence) == (ComplaintStatus.RESPONDED, 4) and again.close_due
+    complaint = await repo.pool.fetchrow("SELECT status, answer_due, close_due FROM complaints")
+    assert (complaint["status"], complaint["answer_due"], complaint["close_due"]) == ("responded", None,
+                                                                                       again.close_due)
+    assert await repo.pool.fetchval("SELECT count(*) FROM citizen_replies") == 2
+    await act(repo, assigned, UnitAction.DONE)
+    with pytest.raises(TransitionRefused):  # too late once done
+        await repo.record_reply(reply(assigned), answer_within(5))
+
+
+async def test_a_reply_never_lands_on_another_complaint(repo):
+    assigned = await stored(repo, "SURGA nama di SPPT PBB masih atas nama pemilik lama")
+    await act(repo, assigned, UnitAction.RESPOND, message="Sudah kami betulkan, silakan cek")
+    with pytest.raises(NotFound):
+        await repo.record_reply(reply(assigned).model_copy(update={"tracking_code": "AAAAA-AAAAA"}), answer_within(5))
+    with pytest.raises(NotFound):
+        await repo.record_reply(reply(assigned).model_copy(update={"complaint_id": str(uuid.uuid4())}),
+                                answer_within(5))
+    assert await repo.pool.fetchval("SELECT count(*) FROM citizen_replies") == 0

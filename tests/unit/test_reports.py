@@ -116,7 +116,8 @@ def test_counts_keep_a_fixed_order_list_zeros_and_add_what_else_was_found():
     ])
     assert report.by_channel == [("web", 0), ("sms", 2), ("whatsapp", 0), ("telegram", 1)]
     assert report.by_unit == [("inspektorat", 0), ("bppkad", 2), ("prokopim", 0), ("kelurahan-a", 1)]
-    assert report.by_status == [("assigned", 1), ("acknowledged", 0), ("responded", 1), ("done", 1), ("closed", 0)]
+    assert report.by_status == [("assigned", 1), ("acknowledged", 0), ("responded", 1), ("replied", 0), ("done", 1),
+                                ("closed", 0)]
     assert report.per_unit["bppkad"].complaints == 2 and report.per_unit["prokopim"].complaints == 0
 
 

@@ -25,6 +25,7 @@ STATUS_PHRASE = {
     "diteruskan": "diteruskan ke {unit}",
     "diproses": "sedang diproses {unit}",
     "ditanggapi": "sudah ditanggapi {unit}",
+    "dibalas": "dibalas pelapor, menunggu tanggapan {unit}",
     "selesai": "selesai ditindaklanjuti {unit}",
     "ditutup": "ditutup",
     "dikembalikan": "sedang ditelaah ulang",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -22,17 +23,19 @@ from pydantic_settings import SettingsConfigDict
 from services.intake.web import csrf
 from services.intake.web.form import MAX_PHOTO_BYTES, MAX_TEXT, MIN_TEXT, read_submission
 from services.intake.web.rate_limit import RateLimiter
-from services.intake.web.status import ComplaintStatusView, StatusRepository
+from services.intake.web.status import REPLY_OPEN, ComplaintStatusView, StatusRepository
 from services.intake.web.uploads import UploadRepository
-from shared.channel_kit import IntakeKit, clean_text, create_intake_app
+from shared.channel_kit import IntakeKit, InvalidText, clean_text, create_intake_app
 from shared.consumer import batch_options, consumer_broker, read_batch, subscriber_options
 from shared.contracts import (
     Anonymity,
     Channel,
+    CitizenReplied,
     ComplaintAssigned,
     ComplaintReceived,
     Reporter,
     StatusEvent,
+    citizen_reply_id_for,
     normalise_tracking_code,
 )
 from shared.database import create_pool, migrate
@@ -45,6 +48,7 @@ from shared.settings import ServiceSettings
 SERVICE = "intake-web"
 HERE = Path(__file__).parent
 FORM_BODY_LIMIT = MAX_PHOTO_BYTES + 512 * 1024  # the photo plus the fields
+MAX_REPLY = 3000
 log = structlog.get_logger(__name__)
 
 
@@ -68,6 +72,16 @@ class ComplaintForm(BaseModel):
     email: EmailStr | None = None
     anonymity: Anonymity = Anonymity.NONE
     category: str | None = Field(default=None, max_length=100)
+
+
+class ReplyForm(BaseModel):
+    text: str = Field(min_length=MIN_TEXT, max_length=MAX_REPLY, description="balasan atas tanggapan unit")
+
+
+class ReplyAccepted(BaseModel):
+    reply_id: str
+    tracking_code: str
+    status_url: str
 
 
 class Accepted(BaseModel):
@@ -193,7 +207,69 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         found = await state["status"].find(code)
         if found is None:
             return page(request, "status.html", 404, code=kode, message="Kode lacak tidak ditemukan.")
-        return page(request, "status.html", code=code, found=found)
+        return status_page_with_reply_form(request, found)
+
+    def status_page_with_reply_form(request: Request, found: ComplaintStatusView, status: int = 200,
+                                    **context) -> HTMLResponse:
+        token = request.cookies.get(csrf.COOKIE)
+        if not csrf.is_valid(csrf_secret, token, token):
+            token = csrf.new_token(csrf_secret)
+        response = page(request, "status.html", status, code=found.tracking_code, found=found,
+                        can_reply=found.status in REPLY_OPEN, csrf_token=token, submission_id=str(uuid.uuid4()),
+                        max_reply=MAX_REPLY, **context)
+        response.set_cookie(csrf.COOKIE, token, httponly=True, samesite="strict", secure=settings.secure_cookies,
+                            max_age=24 * 3600)
+        return response
+
+    async def replyable(code: str) -> ComplaintStatusView | str:
+        """The complaint a reply may be sent to, or why not (for people, in Indonesian)."""
+        found = await state["status"].find(code)
+        if found is None:
+            return "Kode lacak tidak ditemukan."
+        if found.status not in REPLY_OPEN:
+            return ("Balasan hanya dapat dikirim setelah unit menanggapi aduan, dan sebelum aduan selesai "
+                    "atau ditutup.")
+        return found
+
+    async def send_reply(found: ComplaintStatusView, message_id: str, text: str) -> CitizenReplied:
+        reply = CitizenReplied(
+            reply_id=citizen_reply_id_for(Channel.WEB, f"{message_id}:{found.tracking_code}"),
+            complaint_id=found.complaint_id, tracking_code=found.tracking_code, channel=Channel.WEB, text=text,
+            received_at=datetime.now(UTC), producer=SERVICE, correlation_id=found.complaint_id)
+        await kit.publish_citizen_reply(reply)  # a broker outage answers 503; sending again is safe
+        return reply
+
+    @app.post("/status/balas", response_class=HTMLResponse, include_in_schema=False)
+    async def reply_form(request: Request) -> HTMLResponse:
+        if wait := rate_limited(request):
+            return problem(request, 429, "Terlalu banyak kiriman", "Mohon tunggu sebentar sebelum mengirim lagi.",
+                           **{"Retry-After": str(int(wait) + 1)})
+        try:
+            form = await request.form(max_files=0, max_fields=10)
+        except Exception as error:  # malformed body, too many parts
+            log.info("form_unreadable", error=repr(error))
+            return problem(request, 400, "Formulir tidak terbaca", "Formulir rusak atau tidak lengkap.")
+        if not csrf.is_valid(csrf_secret, request.cookies.get(csrf.COOKIE), str(form.get(csrf.FIELD) or "")):
+            return problem(request, 403, "Sesi formulir kedaluwarsa",
+                           "Muat ulang halaman status, lalu kirim balasan sekali lagi.")
+        code = normalise_tracking_code(str(form.get("kode") or ""))
+        found = await replyable(code) if code else "Kode lacak tidak valid."
+        if isinstance(found, str):
+            return problem(request, 404 if code else 400, "Balasan tidak dapat dikirim", found)
+        try:
+            text = clean_text(str(form.get("pesan") or ""), MAX_REPLY)
+        except InvalidText:
+            text = ""
+        if len(text) < MIN_TEXT:
+            return status_page_with_reply_form(request, found, 422, reply_error=(
+                f"Balasan terlalu pendek (paling sedikit {MIN_TEXT} karakter)."), reply_text=text)
+        submission = str(form.get("submission_id") or "")
+        try:
+            submission = str(uuid.UUID(submission))
+        except ValueError:
+            submission = str(uuid.uuid4())  # an old or hand-made form: still accepted, once
+        await send_reply(found, f"form:{submission}", text)
+        return page(request, "reply_sent.html", tracking_code=found.tracking_code)
 
     @app.post("/api/v1/complaints", status_code=202, response_model=Accepted,
               responses={415: {"description": "not JSON"}, 422: {"description": "invalid fields, with reasons"},
@@ -235,5 +311,33 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
             return JSONResponse(status_code=404, content={"detail": "Kode lacak tidak ditemukan.",
                                                           "reason": "not_found"})
         return found
+
+    @app.post("/api/v1/complaints/{tracking_code}/replies", status_code=202, response_model=ReplyAccepted,
+              responses={400: {"description": "not a tracking code"}, 404: {"description": "no such complaint"},
+                         409: {"description": "no response to reply to yet, or already done or closed"},
+                         415: {"description": "not JSON"}, 422: {"description": "invalid fields, with reasons"},
+                         429: {"description": "too many submissions from this client"},
+                         503: {"description": "Kafka unavailable; retry with the same Idempotency-Key"}})
+    async def reply_to_response(request: Request, tracking_code: str, form: ReplyForm,
+                                idempotency_key: str | None = Header(default=None, max_length=200)):
+        """The citizen writes back after the unit's response: the complaint stays open and the unit
+        answers again. Anyone holding the tracking code may reply, as anyone holding it sees the status."""
+        if wait := rate_limited(request):
+            response = kit.reject("rate_limited", "Terlalu banyak kiriman; coba lagi nanti.", status=429)
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        code = normalise_tracking_code(tracking_code)
+        if code is None:
+            return kit.reject("invalid_tracking_code", "Kode lacak tidak valid (10 huruf/angka, mis. ABCDE-12345).",
+                              status=400)
+        found = await replyable(code)
+        if isinstance(found, str):
+            reason = "not_found" if found.startswith("Kode") else "not_replyable"
+            return kit.reject(reason, found, status=404 if reason == "not_found" else 409)
+        text = clean_text(form.text, MAX_REPLY)
+        if len(text) < MIN_TEXT:
+            return kit.reject("text_too_short", f"Balasan terlalu pendek (paling sedikit {MIN_TEXT} karakter).")
+        reply = await send_reply(found, f"api:{idempotency_key or uuid.uuid4()}", text)
+        return ReplyAccepted(reply_id=reply.reply_id, tracking_code=code, status_url=f"/api/v1/complaints/{code}")
 
     return app

@@ -31,11 +31,15 @@ STATUS_OF_CHANGE = {
     ComplaintStatus.DONE: "selesai",
     ComplaintStatus.CLOSED: "ditutup",
     ComplaintStatus.RETURNED: "dikembalikan",
+    ComplaintStatus.REPLIED: "dibalas",
 }
 # Only a response or a closing note is written for the citizen; the reason a unit returned a
-# complaint is for the PPID secretariat, so it is not even stored.
+# complaint is for the PPID secretariat, and the citizen's own reply is for the unit, so neither
+# is even stored.
 SHOWS_MESSAGE = {ComplaintStatus.RESPONDED, ComplaintStatus.DONE}
 LAPOR = "tercatat_lapor"
+# The citizen may write back once the unit has responded, until the complaint is done or closed.
+REPLY_OPEN = frozenset({"ditanggapi", "dibalas"})
 STATUS_TEXT = {
     "diterima": "Aduan diterima dan sedang ditelaah.",
     "diteruskan": "Aduan diteruskan kepada {unit} untuk ditindaklanjuti.",
@@ -44,6 +48,7 @@ STATUS_TEXT = {
     "selesai": "Aduan selesai ditindaklanjuti oleh {unit}.",
     "ditutup": "Aduan ditutup.",
     "dikembalikan": "Aduan ditelaah ulang untuk diteruskan kepada unit yang berwenang.",
+    "dibalas": "Pelapor membalas tanggapan; {unit} akan menanggapi kembali.",
     LAPOR: "Aduan tercatat di SP4N-LAPOR! dengan nomor {lapor}.",
 }
 
@@ -55,7 +60,7 @@ def describe(status: str, unit: str | None, message: str | None = None, lapor: s
 
 class HistoryEntry(BaseModel):
     at: datetime
-    status: str = Field(description="diterima, diteruskan, diproses, ditanggapi, selesai, ditutup, "
+    status: str = Field(description="diterima, diteruskan, diproses, ditanggapi, dibalas, selesai, ditutup, "
                                     "dikembalikan or tercatat_lapor")
     description: str = Field(description="for the citizen, in Indonesian")
 
