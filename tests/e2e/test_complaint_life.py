@@ -1,7 +1,8 @@
 """One complaint's whole life on the running system, every service a separate process: an SMS
 complaint reaches BPPKAD, which opens the signed link in its mail, answers in the inbox; the
 citizen gets the answer by SMS, LAPOR! gets the follow-up, the status page and `SURGA CEK` show
-it; ten silent working days later (moved forward in the router's table) it closes by itself.
+it; the citizen writes back, BPPKAD answers again; ten silent working days later (moved forward in
+the router's table) it closes by itself. A reply that does not fit is dead-lettered with its reason.
 A second complaint, received weeks ago and never answered, escalates to the head and the PPID."""
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from shared.contracts import ComplaintReceived, Reporter, status_change_id_for
+from shared.contracts import (
+    CitizenReplied,
+    ComplaintReceived,
+    Reporter,
+    citizen_reply_id_for,
+    status_change_id_for,
+)
+from shared.topics import dead_letter_topic
 from standins.smtp_sink import read_maildir
-from tests.support.kafka import eventually, publish_events
+from tests.support.kafka import eventually, publish_events, read_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 INBOX_SECRET = "e2e-inbox-secret-0123456789abcdef"
@@ -98,7 +106,31 @@ async def test_a_complaint_is_answered_in_the_inbox_followed_everywhere_and_clos
         assert await eventually(lambda: [t for t in texts_to_citizen() if code in t and "tanggap" in t.lower()
                                          and "betulkan" not in t], timeout=60)
 
-        # 4. Ten working days of silence: moved forward in the router's own table, then the
+        # 4. The citizen writes back on the status page's API: BPPKAD gets the reply by mail, the
+        #    closure clock stops until BPPKAD answers again, in the inbox the reply mail links to.
+        reply = "Sudah saya ambil, tapi nama ayah saya juga salah"
+        sent = await http.post(f"{status_url}/replies", json={"text": reply}, headers={"Idempotency-Key": "r1"})
+        assert sent.status_code == 202, sent.text
+        [reply_mail] = await eventually(lambda: [m for m in read_maildir(maildir) if "membalas" in m["Subject"]
+                                                 and code in m["Subject"]], timeout=60)
+        reply_body = reply_mail.get_payload(decode=True).decode()
+        assert reply_mail["To"] == "bppkad@kedirikota.go.id" and reply in reply_body
+        await eventually(lambda: _with(lambda: _json(http, status_url), lambda s: s["status"] == "dibalas"),
+                         timeout=60)
+        row = await db.fetchrow("SELECT status, close_due, answer_due FROM router.complaints"
+                                " WHERE complaint_id = $1", complaint_id)
+        assert (row["status"], row["close_due"]) == ("replied", None) and row["answer_due"]
+        link = re.search(r"(http://\S+/unit/tautan\?t=\S+)", reply_body).group(1)
+        async with httpx.AsyncClient(timeout=15, follow_redirects=True) as browser:
+            page = await browser.get(link)
+            assert page.status_code == 200 and reply in page.text and "dibalas pelapor" in page.text
+            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+            again = await browser.post(f"{services['router'].url}/unit/aduan/{code}/tanggapi",
+                                       data={"csrf": csrf, "pesan": "Nama ayah juga sudah kami betulkan"})
+            assert again.status_code == 200 and "ditanggapi" in again.text
+        await eventually(lambda: [t for t in texts_to_citizen() if "Nama ayah juga" in t], timeout=60)
+
+        # 5. Ten working days of silence: moved forward in the router's own table, then the
         #    deadline watcher closes it, and everyone hears.
         await db.execute("UPDATE router.complaints SET close_due = current_date - 1 WHERE complaint_id = $1",
                          complaint_id)
@@ -138,3 +170,31 @@ async def _with(fetch, holds):
     """What `fetch` gives, once `holds` is true of it (for `eventually`)."""
     value = await fetch()
     return value if value is not None and holds(value) else None
+
+
+async def test_a_reply_before_any_response_is_refused_and_one_that_slips_through_is_dead_lettered(
+        stack, infra, topics, db):
+    services, _ = stack
+    received = ComplaintReceived.new(channel="web", channel_message_id=f"early-{time.time_ns()}",
+                                     text="SURGA nama di SPPT PBB masih atas nama pemilik lama", producer="tests")
+    await publish_events(infra.kafka_bootstrap, topics.received, [received])
+    status_url = f"{services['web'].url}/api/v1/complaints/{received.tracking_code}"
+    async with httpx.AsyncClient(timeout=15) as http:
+        await eventually(lambda: _with(lambda: _json(http, status_url), lambda s: s["status"] == "diteruskan"),
+                         timeout=60)
+        early = await http.post(f"{status_url}/replies", json={"text": "Kapan ditanggapi? Sudah seminggu"})
+    assert early.status_code == 409, early.text
+    # An intake that did not check (or a response withdrawn by a hand-back meanwhile): the router refuses
+    # it and parks it with the reason, and the complaint's state is untouched.
+    slipped = CitizenReplied(reply_id=citizen_reply_id_for("web", f"api:{time.time_ns()}"),
+                             complaint_id=received.complaint_id, tracking_code=received.tracking_code, channel="web",
+                             text="Kapan ditanggapi? Sudah seminggu", received_at=datetime.now(UTC),
+                             producer="tests", correlation_id=received.complaint_id)
+    await publish_events(infra.kafka_bootstrap, topics.citizen_replies, [slipped])
+    [parked] = await read_topic(infra.kafka_bootstrap, dead_letter_topic(topics.citizen_replies, "router"),
+                                until=lambda r: len(r) >= 1)
+    headers = {k: v.decode() for k, v in parked.headers}
+    assert "balasan pelapor tidak dapat dicatat" in headers["x-error"]
+    assert parked.key == received.complaint_id.encode()
+    assert await db.fetchval("SELECT status FROM router.complaints WHERE complaint_id = $1",
+                             received.complaint_id) == "assigned"

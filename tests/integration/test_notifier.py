@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import signal
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -333,3 +333,25 @@ async def test_unreadable_status_event_is_dead_lettered_and_the_next_one_still_f
                               until=lambda r: len(r) >= 1)
     assert dict(dead.headers)["x-consumer"] == b"notifier"
     assert await eventually(lambda: mails_with(maildir, "X-Aduan-Change-Id", change.change_id))
+
+
+async def test_a_citizens_reply_is_mailed_to_the_unit_once_without_the_citizens_contact(
+        notifier, smtp_server, sms_standin, infra, topics, db):
+    _, maildir = smtp_server
+    assigned = events.assigned("SURGA lampu jalan mati di depan SDN 2", channel="sms")
+    reply_text = "Lampu sudah diganti tapi mati lagi sejak semalam"
+    replied = events.status_changed(assigned, ComplaintStatus.REPLIED, 3, reply_text).model_copy(
+        update={"actor": "citizen", "answer_due": date.today() + timedelta(days=7)})
+    for _ in range(2):
+        await publish_events(infra.kafka_bootstrap, topics.status, [replied])
+    assert await eventually(lambda: jobs_done(db, [f"unit_reply_email:{replied.change_id}"]))
+
+    [mail] = mails_with(maildir, "X-Aduan-Change-Id", replied.change_id)
+    assert mail["To"] == str(assigned.unit.email)
+    subject = " ".join(mail["Subject"].split())  # a long subject comes folded
+    assert subject == f"[Aduan {assigned.tracking_code}] Pelapor membalas tanggapan {assigned.unit.name}"
+    text = body(mail)
+    assert reply_text in text and replied.answer_due.strftime("%d-%m-%Y") in text
+    for contact in ("81234567890", "Siti"):
+        assert contact not in mail.as_string() + text
+    assert sent_sms(sms_standin) == []  # the citizen is not told of their own reply

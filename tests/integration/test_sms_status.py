@@ -98,3 +98,38 @@ async def test_status_check_while_the_status_api_is_down_is_retried_later(infra,
     assert answer.json()["reason"] == "status_unavailable"
     assert await end_offsets(infra.kafka_bootstrap, topics.replies) == replies_before
     assert await end_offsets(infra.kafka_bootstrap, topics.received) == received_before
+
+
+async def test_a_reply_by_sms_goes_on_only_once_the_unit_has_responded(seeded, infra, topics, database_url):
+    web, assigned, _ = seeded
+    code = assigned.tracking_code
+    replies_before = await end_offsets(infra.kafka_bootstrap, topics.replies)
+    citizen_before = await end_offsets(infra.kafka_bootstrap, topics.citizen_replies)
+    async with sms_intake(infra, topics, database_url, web.url) as sms:
+        early = await sms.get("/kannel/inbound", params={"id": "k-balas-1", "sender": CITIZEN,
+                                                         "text": f"SURGA BALAS {code} kapan ditanggapi?"})
+        assert (early.status_code, early.json()["reason"]) == (202, "reply_to_response")
+        responded = events.status_changed(assigned, ComplaintStatus.RESPONDED, 2, "Petugas sudah kami tegur.")
+        await publish_events(infra.kafka_bootstrap, topics.status, [responded])
+        async with httpx.AsyncClient(base_url=web.url, timeout=5) as http:
+            async def responded_shows() -> bool:
+                return (await http.get(f"/api/v1/complaints/{code}")).json()["status"] == "ditanggapi"
+
+            assert await eventually(responded_shows, timeout=30)
+        for _ in range(2):  # the gateway delivers it twice: one reply
+            taken = await sms.get("/kannel/inbound", params={"id": "k-balas-2", "sender": CITIZEN,
+                                                             "text": f"surga balas {code.lower()} masih minta imbalan"})
+            assert (taken.status_code, taken.json()["reason"]) == (202, "reply_to_response")
+
+    answers = json_values(await read_since(infra.kafka_bootstrap, topics.replies, replies_before,
+                                           until=lambda r: len(r) >= 3))
+    by_id = {a["reply_id"]: a["text"] for a in answers}
+    assert "belum dapat dibalas" in by_id["status:kannel:k-balas-1"]
+    assert by_id["status:kannel:k-balas-2"] == (
+        f"SURGA: balasan Anda untuk aduan {code} diteruskan ke Inspektorat Kota Kediri. "
+        "Aduan tetap terbuka sampai unit menanggapi kembali.")
+    replies = json_values(await read_since(infra.kafka_bootstrap, topics.citizen_replies, citizen_before,
+                                           until=lambda r: len(r) >= 2))
+    assert [(r["complaint_id"], r["tracking_code"], r["channel"], r["text"]) for r in replies] == [
+        (assigned.complaint_id, code, "sms", "masih minta imbalan")] * 2
+    assert replies[0]["reply_id"] == replies[1]["reply_id"]  # the router records it once

@@ -13,7 +13,7 @@ from shared.contracts import Anonymity, ComplaintStatus, EscalationStage, Report
 from shared.local_time import wib
 from shared.topics import dead_letter_topic
 from tests.support import events
-from tests.support.kafka import eventually, publish, publish_events, read_topic
+from tests.support.kafka import eventually, json_values, publish, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -121,3 +121,59 @@ async def test_a_late_older_status_change_never_moves_the_status_back(web, infra
 async def _with_steps(status, count: int) -> dict | None:
     seen = await status()
     return seen if seen and len(seen["history"]) >= count else None
+
+
+async def test_a_citizen_replies_to_the_response_on_the_page_or_by_api_and_only_then(web, infra, topics):
+    received, first, second, (ack, returned, ack2, responded) = lifecycle()
+    code, bootstrap = received.tracking_code, infra.kafka_bootstrap
+    await publish_events(bootstrap, topics.received, [received])
+    await publish_events(bootstrap, topics.assigned, [first, second])
+    await publish_events(bootstrap, topics.status, [ack, returned, ack2])
+    url = f"/api/v1/complaints/{code}/replies"
+    text = "Tagihan saya masih salah di loket 3, mohon dicek lagi"
+    async with httpx.AsyncClient(base_url=web.url, timeout=15) as http:
+        async def status() -> dict | None:
+            answer = await http.get(f"/api/v1/complaints/{code}")
+            return answer.json() if answer.status_code == 200 else None
+
+        assert await eventually(lambda: _with_steps(status, 6), timeout=30)
+        early = await http.post(url, json={"text": text})  # the unit has not answered yet
+        assert (early.status_code, early.json()["reason"]) == (409, "not_replyable")
+        page = (await http.get("/status", params={"kode": code})).text
+        assert 'id="reply-form"' not in page
+
+        await publish_events(bootstrap, topics.status, [responded])
+        assert await eventually(lambda: _with_steps(status, 7), timeout=30)
+        assert (await http.post("/api/v1/complaints/AAAAA-AAAAA/replies", json={"text": text})).status_code == 404
+        assert (await http.post("/api/v1/complaints/nope/replies", json={"text": text})).status_code == 400
+        short = await http.post(url, json={"text": "  \u0000 ok  "})
+        assert short.status_code == 422
+        sent = [await http.post(url, json={"text": text}, headers={"Idempotency-Key": "balas-1"}) for _ in range(2)]
+        assert [s.status_code for s in sent] == [202, 202]
+        assert sent[0].json()["reply_id"] == sent[1].json()["reply_id"]  # a retry is the same reply
+
+        # The page offers the form once there is a response; CSRF as on the complaint form.
+        page = (await http.get("/status", params={"kode": code})).text
+        assert 'id="reply-form"' in page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        submission = re.search(r'name="submission_id" value="([^"]+)"', page).group(1)
+        form = {"csrf_token": token, "submission_id": submission, "kode": code, "pesan": "Sudah saya cek, masih salah"}
+        assert (await http.post("/status/balas", data={**form, "csrf_token": "forged"})).status_code == 403
+        done = await http.post("/status/balas", data=form)
+        assert done.status_code == 200 and "Balasan Anda sudah kami terima" in done.text
+
+        # The router's record of the reply: the status says so, and the reply itself stays with the unit.
+        await publish_events(bootstrap, topics.status, [events.status_changed(second, ComplaintStatus.REPLIED, 5,
+                                                                              text)])
+        seen = await eventually(lambda: _with_steps(status, 8), timeout=30)
+        page = (await http.get("/status", params={"kode": code})).text
+    assert seen["status"] == "dibalas"
+    assert seen["description"] == f"Pelapor membalas tanggapan; {BPPKAD.name} akan menanggapi kembali."
+    assert text not in httpx.Response(200, json=seen).text and text not in page
+    assert 'id="reply-form"' in page  # a second reply is still possible
+
+    replies = json_values(await read_topic(bootstrap, topics.citizen_replies, until=lambda r: len(r) >= 3))
+    assert [(r["complaint_id"], r["tracking_code"], r["channel"]) for r in replies] == [
+        (received.complaint_id, code, "web")] * 3
+    assert [r["text"] for r in replies] == [text, text, "Sudah saya cek, masih salah"]
+    assert replies[0]["reply_id"] == replies[1]["reply_id"] != replies[2]["reply_id"]

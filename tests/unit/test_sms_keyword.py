@@ -6,7 +6,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.intake.sms.keyword import StatusCheck, complaint_text, status_check
+from services.intake.sms.keyword import (
+    ReplyToResponse,
+    StatusCheck,
+    complaint_text,
+    reply_to_response,
+    status_check,
+)
 from services.intake.sms.status import PublicStatus, status_reply
 from shared.phone import to_e164
 
@@ -57,8 +63,31 @@ def test_other_texts_are_complaints(text):
     assert status_check(text) is None
 
 
+@pytest.mark.parametrize("sms", ["SURGA BALAS K7M2Q-9XD4T lampu masih mati", "surga balas: k7m2q 9xd4t lampu masih mati",
+                                 "Surga Balas K7M2Q9XD4T, lampu masih mati", "SURGA BALAS k7m2q-9xd4t  lampu masih mati "])
+def test_a_reply_to_a_response_is_matched_leniently(sms):
+    assert reply_to_response(complaint_text(sms)) == ReplyToResponse(typed=ANY, code="K7M2Q-9XD4T",
+                                                                      text="lampu masih mati")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("BALAS", ReplyToResponse("", None, "")),  # the format help
+    ("balas K7M2Q-9XD4T", ReplyToResponse("K7M2Q9XD4T", "K7M2Q-9XD4T", "")),
+    ("balas K7M2Q-9XD4 masih mati", ReplyToResponse("K7M2Q9XD4", None, "masih mati")),  # "not found"
+])
+def test_a_reply_without_text_or_with_a_mistyped_code_is_still_a_reply(text, expected):
+    assert reply_to_response(text) == expected
+
+
+@pytest.mark.parametrize("text", ["balas budi kepada pak lurah yang menolong warga", "balasan surat belum datang",
+                                  "lampu mati, balas K7M2Q-9XD4T", "balas jalan rusak di depan pasar"])
+def test_texts_that_only_look_like_a_reply_are_complaints(text):
+    assert reply_to_response(text) is None
+
+
 def found(status: str, unit: str | None) -> PublicStatus:
-    return PublicStatus(tracking_code="K7M2Q-9XD4T", status=status, unit_name=unit,
+    return PublicStatus(tracking_code="K7M2Q-9XD4T", complaint_id="3f0c9a52-6b1e-5f1a-9d4e-2c7b8a1d0e5f",
+                        status=status, unit_name=unit,
                         status_at=datetime(2026, 11, 27, 20, 0, tzinfo=UTC), updated_at=datetime.now(UTC))
 
 

@@ -18,6 +18,14 @@ def test_every_lifecycle_status_shows_on_the_status_page():
 def test_every_status_of_the_api_has_an_sms_phrase_that_fits_one_sms():
     for status in set(STATUS_TEXT) - {LAPOR}:  # the LAPOR! link is a history entry, never the status
         assert status in STATUS_PHRASE
-        found = PublicStatus(tracking_code="K7M2Q-9XD4T", status=status, updated_at=datetime.now(UTC),
+        found = PublicStatus(tracking_code="K7M2Q-9XD4T", complaint_id="3f0c9a52-6b1e-5f1a-9d4e-2c7b8a1d0e5f",
+                             status=status, updated_at=datetime.now(UTC),
                              unit_name="Bagian Protokol dan Komunikasi Pimpinan Sekretariat Daerah Kota Kediri")
         assert len(status_reply(found, ZoneInfo("Asia/Jakarta"), "https://surga.kedirikota.go.id")) <= 160
+
+
+def test_the_sms_and_the_web_intake_let_citizens_reply_at_the_same_statuses():
+    from services.intake.sms.status import REPLYABLE
+    from services.intake.web.status import REPLY_OPEN
+
+    assert REPLYABLE == REPLY_OPEN == {STATUS_OF_CHANGE[ComplaintStatus.RESPONDED], STATUS_OF_CHANGE[ComplaintStatus.REPLIED]}

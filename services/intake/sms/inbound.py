@@ -1,18 +1,42 @@
-"""One inbound SMS, whichever gateway brought it: a complaint, a status check, or a reply explaining the format."""
+"""One inbound SMS, whichever gateway brought it: a complaint, a status check, the citizen's reply to a
+response, or a reply explaining the format."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from services.intake.sms.keyword import CHECK_HELP, FORMAT_HELP, StatusCheck, complaint_text, status_check
-from services.intake.sms.status import StatusLookup, not_found_reply, status_reply
+from services.intake.sms.keyword import (
+    CHECK_HELP,
+    FORMAT_HELP,
+    REPLY_HELP,
+    ReplyToResponse,
+    StatusCheck,
+    complaint_text,
+    reply_to_response,
+    status_check,
+)
+from services.intake.sms.status import (
+    REPLYABLE,
+    StatusLookup,
+    not_found_reply,
+    reply_refused,
+    reply_taken,
+    status_reply,
+)
 from shared.channel_kit import IntakeKit, InvalidText, clean_text
-from shared.contracts import Channel, CitizenReplyRequested, ComplaintReceived, Reporter
+from shared.contracts import (
+    Channel,
+    CitizenReplied,
+    CitizenReplyRequested,
+    ComplaintReceived,
+    Reporter,
+    citizen_reply_id_for,
+)
 from shared.phone import to_e164
 
 MAX_SMS_TEXT = 1600  # ten concatenated parts
@@ -55,6 +79,9 @@ async def accept_sms(kit: IntakeKit, sms: InboundSms, desk: StatusDesk) -> dict:
     if check := status_check(text):
         await _reply(kit, sms, sender, await _status_text(check, desk), "status")
         return {"complaint": False, "reason": "status_check", "reply": "status"}
+    if answer := reply_to_response(text):
+        await _reply(kit, sms, sender, await _take_reply(kit, sms, answer, desk), "status")
+        return {"complaint": False, "reason": "reply_to_response", "reply": "status"}
     event = ComplaintReceived.new(
         channel=Channel.SMS, channel_message_id=f"{sms.gateway}:{sms.message_id}", text=text,
         producer=kit.producer, reporter=Reporter(phone=sender), received_at=sms.received_at)
@@ -70,6 +97,24 @@ async def _status_text(check: StatusCheck, desk: StatusDesk) -> str:
     if found is None:
         return not_found_reply(check.code or check.typed, desk.public_base_url)
     return status_reply(found, desk.zone, desk.public_base_url)
+
+
+async def _take_reply(kit: IntakeKit, sms: InboundSms, answer: ReplyToResponse, desk: StatusDesk) -> str:
+    """Pass the citizen's reply on when their complaint has a response to reply to; what to tell them.
+    Anyone holding the code may reply, as anyone holding it may check the status."""
+    if not answer.text:
+        return REPLY_HELP
+    found = await desk.lookup.find(answer.code) if answer.code else None
+    if found is None:
+        return not_found_reply(answer.code or answer.typed, desk.public_base_url)
+    if found.status not in REPLYABLE:
+        return reply_refused(found)
+    await kit.publish_citizen_reply(CitizenReplied(
+        reply_id=citizen_reply_id_for(Channel.SMS, f"{sms.gateway}:{sms.message_id}"),
+        complaint_id=found.complaint_id, tracking_code=found.tracking_code, channel=Channel.SMS,
+        text=answer.text[:3000], received_at=sms.received_at or datetime.now(UTC), producer=kit.producer,
+        correlation_id=found.complaint_id))
+    return reply_taken(found)
 
 
 async def _reply(kit: IntakeKit, sms: InboundSms, to: str, text: str, reason: str) -> None:

@@ -1,4 +1,5 @@
-"""The SMS formats: `SURGA <isi aduan>` and `SURGA CEK <kode lacak>`, matched leniently."""
+"""The SMS formats: `SURGA <isi aduan>`, `SURGA CEK <kode lacak>` and `SURGA BALAS <kode lacak> <isi>`,
+matched leniently."""
 
 from __future__ import annotations
 
@@ -48,3 +49,35 @@ def status_check(complaint: str) -> StatusCheck | None:
     if code or not typed or _CODE_LIKE.fullmatch(re.sub(r"[\s-]", "", typed)):
         return StatusCheck(typed, code)
     return None
+
+
+# "BALAS K7M2Q-9XD4T lampu masih mati", "balas: k7m2q 9xd4t ...": the citizen answers the unit's response.
+_REPLY = re.compile(r"^balas(?![^\W_])[\s\W_]*", re.IGNORECASE)
+# The code as typed: 10 characters, with a dash or a space in the middle or none, then the text.
+_LEADING_CODE = re.compile(r"^([0-9A-Za-z]{5})[\s-]?([0-9A-Za-z]{4,6})(?![0-9A-Za-z])[\s\W_]*")
+
+REPLY_HELP = ("Format balasan SMS: SURGA BALAS <kode lacak> <isi balasan>. "
+              "Contoh: SURGA BALAS ABCDE-12345 lampu masih mati.")
+
+
+@dataclass(frozen=True)
+class ReplyToResponse:
+    typed: str  # the code as typed
+    code: str | None  # the tracking code it reads as, or None when it cannot be one
+    text: str  # the reply itself; empty when only the code was sent
+
+
+def reply_to_response(complaint: str) -> ReplyToResponse | None:
+    """For the text after the keyword: the reply it sends, or None when it is a complaint
+    ("balas budi ..." has no code after it)."""
+    match = _REPLY.match(complaint)
+    if not match:
+        return None
+    rest = complaint[match.end():]
+    code = _LEADING_CODE.match(rest)
+    if not rest.strip():
+        return ReplyToResponse("", None, "")
+    if code is None or not _CODE_LIKE.fullmatch(code.group(1) + code.group(2)):
+        return None
+    typed = code.group(1) + code.group(2)
+    return ReplyToResponse(typed, normalise_tracking_code(typed), rest[code.end():].strip())

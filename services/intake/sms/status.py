@@ -30,6 +30,9 @@ STATUS_PHRASE = {
     "ditutup": "ditutup",
     "dikembalikan": "sedang ditelaah ulang",
 }
+# The statuses a citizen may reply to: after the unit's response, before done or closed (the web
+# intake's REPLY_OPEN; it refuses the same).
+REPLYABLE = frozenset({"ditanggapi", "dibalas"})
 _SHORT_NAME = re.compile(r"\(([^()]+)\)\s*$")  # "Dinas Komunikasi dan Informatika (Diskominfo)"
 
 
@@ -41,6 +44,7 @@ class PublicStatus(BaseModel):
     """What the SMS reply needs of GET /api/v1/complaints/{code}; other fields are ignored."""
 
     tracking_code: str
+    complaint_id: str
     status: str
     unit_name: str | None = None
     status_at: datetime | None = None
@@ -72,11 +76,26 @@ class StatusLookup:
         await self.client.aclose()
 
 
-def status_reply(found: PublicStatus, zone: ZoneInfo, public_base_url: str) -> str:
-    """One SMS where possible: code, status, unit, date, and the page with the whole history."""
+def _short_unit(found: PublicStatus) -> str:
     unit = found.unit_name or "unit kerja"
     if short := _SHORT_NAME.search(unit):
         unit = short.group(1)  # "BPPKAD" fits an SMS better than the unit's full name
+    return unit
+
+
+def reply_taken(found: PublicStatus) -> str:
+    return (f"SURGA: balasan Anda untuk aduan {found.tracking_code} diteruskan ke {_short_unit(found)}. "
+            "Aduan tetap terbuka sampai unit menanggapi kembali.")
+
+
+def reply_refused(found: PublicStatus) -> str:
+    return (f"SURGA: aduan {found.tracking_code} belum dapat dibalas: balasan hanya untuk aduan yang sudah "
+            "ditanggapi unit dan belum selesai atau ditutup.")
+
+
+def status_reply(found: PublicStatus, zone: ZoneInfo, public_base_url: str) -> str:
+    """One SMS where possible: code, status, unit, date, and the page with the whole history."""
+    unit = _short_unit(found)
     phrase = STATUS_PHRASE.get(found.status, found.status).format(unit=unit)
     day = (found.status_at or found.updated_at).astimezone(zone).strftime("%d-%m-%Y")
     text = f"SURGA: aduan {found.tracking_code} {phrase} ({day})."
