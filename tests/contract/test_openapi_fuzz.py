@@ -64,7 +64,8 @@ def _stop_apps():
 
 
 OPERATIONS = {
-    "web": [("POST", "/api/v1/complaints"), ("GET", "/api/v1/complaints/{tracking_code}")],
+    "web": [("POST", "/api/v1/complaints"), ("GET", "/api/v1/complaints/{tracking_code}"),
+            ("POST", "/api/v1/complaints/{tracking_code}/replies")],
     "sms": [("GET", "/kannel/inbound"), ("POST", "/kannel/inbound"), ("POST", "/api/v1/sms/inbound")],
     "whatsapp": [("GET", "/webhook"), ("POST", "/webhook")],
 }

@@ -109,6 +109,10 @@ async def test_a_reply_by_sms_goes_on_only_once_the_unit_has_responded(seeded, i
         early = await sms.get("/kannel/inbound", params={"id": "k-balas-1", "sender": CITIZEN,
                                                          "text": f"SURGA BALAS {code} kapan ditanggapi?"})
         assert (early.status_code, early.json()["reason"]) == (202, "reply_to_response")
+        # Words that read as a code (KAS1H-WARGA) that no complaint has: a complaint after all.
+        words = await sms.get("/kannel/inbound", params={"id": "k-balas-0", "sender": CITIZEN,
+                                                         "text": "SURGA balas kasih warga: jalan desa rusak parah"})
+        assert (words.status_code, words.json()["complaint"]) == (202, True)
         responded = events.status_changed(assigned, ComplaintStatus.RESPONDED, 2, "Petugas sudah kami tegur.")
         await publish_events(infra.kafka_bootstrap, topics.status, [responded])
         async with httpx.AsyncClient(base_url=web.url, timeout=5) as http:

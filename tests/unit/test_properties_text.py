@@ -13,7 +13,7 @@ import yaml
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from services.intake.sms.keyword import complaint_text, status_check
+from services.intake.sms.keyword import complaint_text, reply_to_response, status_check
 from services.router.normalise import SMS_ABBREVIATIONS, normalise, strip_keyword
 from services.router.rules import DEFAULT_RULES_FILE, load_ruleset, term_pattern
 from shared.channel_kit import InvalidText, clean_text
@@ -210,6 +210,26 @@ def test_surga_cek_with_a_code_typed_any_way_finds_that_code(complaint_id, cek, 
 def test_complaints_that_start_like_cek_stay_complaints(text):
     # "cek lampu jalan mati" asks to check the lamps: words, no digit, so not a status check.
     assert status_check(text) is None
+
+
+@given(any_text)
+def test_reply_parsing_never_crashes_and_reads_only_real_codes(text):
+    reply = reply_to_response(text)
+    if reply is not None:
+        assert re.match(r"balas", text, re.IGNORECASE)
+        assert reply.code == normalise_tracking_code(reply.typed) if reply.typed else reply.code is None
+        assert reply.text == reply.text.strip() and reply.text in text
+
+
+@given(st.uuids().map(str), st.sampled_from(["BALAS", "balas", "Balas"]), st.sampled_from([" ", ": ", ", ", "  "]),
+       st.sampled_from([str.lower, str.upper, lambda c: c.replace("-", ""), lambda c: c.replace("-", " ")]),
+       st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=200))
+def test_surga_balas_with_a_code_typed_any_way_keeps_the_code_and_the_whole_reply(complaint_id, balas, sep, typed,
+                                                                                  words):
+    code = tracking_code_for(complaint_id)
+    reply = reply_to_response(complaint_text(f"SURGA {balas}{sep}{typed(code)} {words}") or "")
+    assert reply is not None and reply.code == code
+    assert reply.text == words.strip() or words.strip().endswith(reply.text)  # leading punctuation may go
 
 
 # ------------------------------------------------------------------------------------------ clean_text

@@ -79,8 +79,8 @@ async def accept_sms(kit: IntakeKit, sms: InboundSms, desk: StatusDesk) -> dict:
     if check := status_check(text):
         await _reply(kit, sms, sender, await _status_text(check, desk), "status")
         return {"complaint": False, "reason": "status_check", "reply": "status"}
-    if answer := reply_to_response(text):
-        await _reply(kit, sms, sender, await _take_reply(kit, sms, answer, desk), "status")
+    if (answer := reply_to_response(text)) and (outcome := await _take_reply(kit, sms, answer, desk)):
+        await _reply(kit, sms, sender, outcome, "status")
         return {"complaint": False, "reason": "reply_to_response", "reply": "status"}
     event = ComplaintReceived.new(
         channel=Channel.SMS, channel_message_id=f"{sms.gateway}:{sms.message_id}", text=text,
@@ -99,14 +99,17 @@ async def _status_text(check: StatusCheck, desk: StatusDesk) -> str:
     return status_reply(found, desk.zone, desk.public_base_url)
 
 
-async def _take_reply(kit: IntakeKit, sms: InboundSms, answer: ReplyToResponse, desk: StatusDesk) -> str:
-    """Pass the citizen's reply on when their complaint has a response to reply to; what to tell them.
-    Anyone holding the code may reply, as anyone holding it may check the status."""
-    if not answer.text:
+async def _take_reply(kit: IntakeKit, sms: InboundSms, answer: ReplyToResponse, desk: StatusDesk) -> str | None:
+    """Pass the citizen's reply on when their complaint has a response to reply to; what to tell them, or
+    None when the SMS is a complaint after all. Anyone holding the code may reply, as anyone holding it
+    may check the status."""
+    if not answer.text and not answer.typed:
         return REPLY_HELP
     found = await desk.lookup.find(answer.code) if answer.code else None
     if found is None:
-        return not_found_reply(answer.code or answer.typed, desk.public_base_url)
+        return None if answer.may_be_words else not_found_reply(answer.code or answer.typed, desk.public_base_url)
+    if not answer.text:
+        return REPLY_HELP
     if found.status not in REPLYABLE:
         return reply_refused(found)
     await kit.publish_citizen_reply(CitizenReplied(

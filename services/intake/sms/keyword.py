@@ -66,6 +66,12 @@ class ReplyToResponse:
     code: str | None  # the tracking code it reads as, or None when it cannot be one
     text: str  # the reply itself; empty when only the code was sent
 
+    @property
+    def may_be_words(self) -> bool:
+        """A code of letters only reads like words too ("balas kasih warga ..." holds KAS1H-WARGA): when
+        no complaint has it, the SMS is taken as the complaint it more likely is."""
+        return not any(ch.isdigit() for ch in self.typed)
+
 
 def reply_to_response(complaint: str) -> ReplyToResponse | None:
     """For the text after the keyword: the reply it sends, or None when it is a complaint
@@ -77,7 +83,10 @@ def reply_to_response(complaint: str) -> ReplyToResponse | None:
     code = _LEADING_CODE.match(rest)
     if not rest.strip():
         return ReplyToResponse("", None, "")
-    if code is None or not _CODE_LIKE.fullmatch(code.group(1) + code.group(2)):
+    if code is None:
         return None
     typed = code.group(1) + code.group(2)
-    return ReplyToResponse(typed, normalise_tracking_code(typed), rest[code.end():].strip())
+    tracking_code = normalise_tracking_code(typed)
+    if tracking_code is None and not _CODE_LIKE.fullmatch(typed):
+        return None
+    return ReplyToResponse(typed, tracking_code, rest[code.end():].strip())
