@@ -181,8 +181,9 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         return {"channel": reply.channel}
 
     deliveries = Deliveries(SERVICE, broker, settings, {
-        "unit_email": unit_email, "unit_reply_email": unit_reply_email, "unit_webhook": unit_webhook, "citizen_ack": citizen_ack,
-        "citizen_reply": citizen_reply, "citizen_status": citizen_status, "escalation_email": escalation})
+        "unit_email": unit_email, "unit_reply_email": unit_reply_email, "unit_webhook": unit_webhook,
+        "citizen_ack": citizen_ack, "citizen_reply": citizen_reply, "citizen_status": citizen_status,
+        "escalation_email": escalation})
     deliveries.consume(topics.assigned, ComplaintAssigned, "notifier", jobs_for_assignment)
     deliveries.consume(topics.replies, CitizenReplyRequested, "notifier-replies", jobs_for_reply)
     deliveries.consume(topics.status, StatusEvent, "notifier-status", jobs_for_status)

@@ -63,8 +63,10 @@ def test_other_texts_are_complaints(text):
     assert status_check(text) is None
 
 
-@pytest.mark.parametrize("sms", ["SURGA BALAS K7M2Q-9XD4T lampu masih mati", "surga balas: k7m2q 9xd4t lampu masih mati",
-                                 "Surga Balas K7M2Q9XD4T, lampu masih mati", "SURGA BALAS k7m2q-9xd4t  lampu masih mati "])
+@pytest.mark.parametrize("sms", ["SURGA BALAS K7M2Q-9XD4T lampu masih mati",
+                                 "surga balas: k7m2q 9xd4t lampu masih mati",
+                                 "Surga Balas K7M2Q9XD4T, lampu masih mati",
+                                 "SURGA BALAS k7m2q-9xd4t  lampu masih mati "])
 def test_a_reply_to_a_response_is_matched_leniently(sms):
     assert reply_to_response(complaint_text(sms)) == ReplyToResponse(typed=ANY, code="K7M2Q-9XD4T",
                                                                       text="lampu masih mati")

@@ -28,4 +28,5 @@ def test_the_sms_and_the_web_intake_let_citizens_reply_at_the_same_statuses():
     from services.intake.sms.status import REPLYABLE
     from services.intake.web.status import REPLY_OPEN
 
-    assert REPLYABLE == REPLY_OPEN == {STATUS_OF_CHANGE[ComplaintStatus.RESPONDED], STATUS_OF_CHANGE[ComplaintStatus.REPLIED]}
+    words = {STATUS_OF_CHANGE[ComplaintStatus.RESPONDED], STATUS_OF_CHANGE[ComplaintStatus.REPLIED]}
+    assert REPLYABLE == REPLY_OPEN == words

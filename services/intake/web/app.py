@@ -21,7 +21,7 @@ from pydantic import BaseModel, EmailStr, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.intake.web import csrf
-from services.intake.web.form import MAX_PHOTO_BYTES, MAX_TEXT, MIN_TEXT, read_submission
+from services.intake.web.form import MAX_PHOTO_BYTES, MAX_TEXT, MIN_TEXT, read_submission, submission_id_of
 from services.intake.web.rate_limit import RateLimiter
 from services.intake.web.status import REPLY_OPEN, ComplaintStatusView, StatusRepository
 from services.intake.web.uploads import UploadRepository
@@ -72,6 +72,14 @@ class ComplaintForm(BaseModel):
     email: EmailStr | None = None
     anonymity: Anonymity = Anonymity.NONE
     category: str | None = Field(default=None, max_length=100)
+
+
+class NotReplyable(Exception):
+    """Why a citizen's reply cannot be taken: an HTTP status, a reason code, a message for people."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
 
 
 class ReplyForm(BaseModel):
@@ -151,17 +159,31 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         response.headers.update(headers)
         return response
 
-    def form_page(request: Request, status: int = 200, values: dict | None = None,
-                  errors: dict | None = None, submission_id: str | None = None) -> HTMLResponse:
+    def page_with_form(request: Request, name: str, status: int = 200, submission_id: str | None = None,
+                       **context) -> HTMLResponse:
+        """A page with a form: its CSRF token (also set as the cookie it must match) and its own id."""
         token = request.cookies.get(csrf.COOKIE)
         if not csrf.is_valid(csrf_secret, token, token):
             token = csrf.new_token(csrf_secret)
-        response = page(request, "form.html", status, csrf_token=token, values=values or {}, errors=errors or {},
-                        submission_id=submission_id or str(uuid.uuid4()), min_text=MIN_TEXT, max_text=MAX_TEXT,
-                        max_photo_mb=MAX_PHOTO_BYTES // (1024 * 1024))
+        response = page(request, name, status, csrf_token=token, submission_id=submission_id or str(uuid.uuid4()),
+                        **context)
         response.set_cookie(csrf.COOKIE, token, httponly=True, samesite="strict", secure=settings.secure_cookies,
                             max_age=24 * 3600)
         return response
+
+    def too_many_page(request: Request, wait: float) -> HTMLResponse:
+        return problem(request, 429, "Terlalu banyak kiriman", "Mohon tunggu sebentar sebelum mengirim lagi.",
+                       **{"Retry-After": str(int(wait) + 1)})
+
+    def too_many_json(wait: float) -> JSONResponse:
+        response = kit.reject("rate_limited", "Terlalu banyak kiriman; coba lagi nanti.", status=429)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+
+    def form_page(request: Request, status: int = 200, values: dict | None = None,
+                  errors: dict | None = None, submission_id: str | None = None) -> HTMLResponse:
+        return page_with_form(request, "form.html", status, submission_id, values=values or {}, errors=errors or {},
+                              min_text=MIN_TEXT, max_text=MAX_TEXT, max_photo_mb=MAX_PHOTO_BYTES // (1024 * 1024))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def complaint_form(request: Request) -> HTMLResponse:
@@ -170,8 +192,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     @app.post("/aduan", response_class=HTMLResponse, include_in_schema=False)
     async def submit_form(request: Request) -> HTMLResponse:
         if wait := rate_limited(request):
-            return problem(request, 429, "Terlalu banyak aduan", "Mohon tunggu sebentar sebelum mengirim lagi.",
-                          **{"Retry-After": str(int(wait) + 1)})
+            return too_many_page(request, wait)
         if not request.headers.get("content-type", "").startswith(("multipart/form-data",
                                                                      "application/x-www-form-urlencoded")):
             return problem(request, 415, "Format tidak didukung", "Kirim aduan lewat formulir di halaman ini.")
@@ -211,24 +232,20 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
 
     def status_page_with_reply_form(request: Request, found: ComplaintStatusView, status: int = 200,
                                     **context) -> HTMLResponse:
-        token = request.cookies.get(csrf.COOKIE)
-        if not csrf.is_valid(csrf_secret, token, token):
-            token = csrf.new_token(csrf_secret)
-        response = page(request, "status.html", status, code=found.tracking_code, found=found,
-                        can_reply=found.status in REPLY_OPEN, csrf_token=token, submission_id=str(uuid.uuid4()),
-                        max_reply=MAX_REPLY, **context)
-        response.set_cookie(csrf.COOKIE, token, httponly=True, samesite="strict", secure=settings.secure_cookies,
-                            max_age=24 * 3600)
-        return response
+        return page_with_form(request, "status.html", status, code=found.tracking_code, found=found,
+                              can_reply=found.status in REPLY_OPEN, max_reply=MAX_REPLY, **context)
 
-    async def replyable(code: str) -> ComplaintStatusView | str:
-        """The complaint a reply may be sent to, or why not (for people, in Indonesian)."""
+    async def replyable(code: str | None) -> ComplaintStatusView:
+        """The complaint a reply may be sent to; NotReplyable says why not."""
+        if code is None:
+            raise NotReplyable(400, "invalid_tracking_code",
+                               "Kode lacak tidak valid (10 huruf/angka, mis. ABCDE-12345).")
         found = await state["status"].find(code)
         if found is None:
-            return "Kode lacak tidak ditemukan."
+            raise NotReplyable(404, "not_found", "Kode lacak tidak ditemukan.")
         if found.status not in REPLY_OPEN:
-            return ("Balasan hanya dapat dikirim setelah unit menanggapi aduan, dan sebelum aduan selesai "
-                    "atau ditutup.")
+            raise NotReplyable(409, "not_replyable", "Balasan hanya dapat dikirim setelah unit menanggapi aduan, "
+                                                     "dan sebelum aduan selesai atau ditutup.")
         return found
 
     async def send_reply(found: ComplaintStatusView, message_id: str, text: str) -> CitizenReplied:
@@ -242,8 +259,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     @app.post("/status/balas", response_class=HTMLResponse, include_in_schema=False)
     async def reply_form(request: Request) -> HTMLResponse:
         if wait := rate_limited(request):
-            return problem(request, 429, "Terlalu banyak kiriman", "Mohon tunggu sebentar sebelum mengirim lagi.",
-                           **{"Retry-After": str(int(wait) + 1)})
+            return too_many_page(request, wait)
         try:
             form = await request.form(max_files=0, max_fields=10)
         except Exception as error:  # malformed body, too many parts
@@ -252,10 +268,10 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         if not csrf.is_valid(csrf_secret, request.cookies.get(csrf.COOKIE), str(form.get(csrf.FIELD) or "")):
             return problem(request, 403, "Sesi formulir kedaluwarsa",
                            "Muat ulang halaman status, lalu kirim balasan sekali lagi.")
-        code = normalise_tracking_code(str(form.get("kode") or ""))
-        found = await replyable(code) if code else "Kode lacak tidak valid."
-        if isinstance(found, str):
-            return problem(request, 404 if code else 400, "Balasan tidak dapat dikirim", found)
+        try:
+            found = await replyable(normalise_tracking_code(str(form.get("kode") or "")))
+        except NotReplyable as refused:
+            return problem(request, refused.status, "Balasan tidak dapat dikirim", refused.message)
         try:
             text = clean_text(str(form.get("pesan") or ""), MAX_REPLY)
         except InvalidText:
@@ -263,12 +279,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         if len(text) < MIN_TEXT:
             return status_page_with_reply_form(request, found, 422, reply_error=(
                 f"Balasan terlalu pendek (paling sedikit {MIN_TEXT} karakter)."), reply_text=text)
-        submission = str(form.get("submission_id") or "")
-        try:
-            submission = str(uuid.UUID(submission))
-        except ValueError:
-            submission = str(uuid.uuid4())  # an old or hand-made form: still accepted, once
-        await send_reply(found, f"form:{submission}", text)
+        await send_reply(found, f"form:{submission_id_of(form)}", text)
         return page(request, "reply_sent.html", tracking_code=found.tracking_code)
 
     @app.post("/api/v1/complaints", status_code=202, response_model=Accepted,
@@ -279,9 +290,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
                                idempotency_key: str | None = Header(default=None, max_length=200)):
         """Answers only after Kafka acknowledged the complaint. Send an Idempotency-Key to make retries safe."""
         if wait := rate_limited(request):
-            response = kit.reject("rate_limited", "Terlalu banyak aduan; coba lagi nanti.", status=429)
-            response.headers["Retry-After"] = str(int(wait) + 1)
-            return response
+            return too_many_json(wait)
         phone = None
         if form.phone:
             phone = to_e164(form.phone)
@@ -323,21 +332,16 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         """The citizen writes back after the unit's response: the complaint stays open and the unit
         answers again. Anyone holding the tracking code may reply, as anyone holding it sees the status."""
         if wait := rate_limited(request):
-            response = kit.reject("rate_limited", "Terlalu banyak kiriman; coba lagi nanti.", status=429)
-            response.headers["Retry-After"] = str(int(wait) + 1)
-            return response
-        code = normalise_tracking_code(tracking_code)
-        if code is None:
-            return kit.reject("invalid_tracking_code", "Kode lacak tidak valid (10 huruf/angka, mis. ABCDE-12345).",
-                              status=400)
-        found = await replyable(code)
-        if isinstance(found, str):
-            reason = "not_found" if found.startswith("Kode") else "not_replyable"
-            return kit.reject(reason, found, status=404 if reason == "not_found" else 409)
+            return too_many_json(wait)
+        try:
+            found = await replyable(normalise_tracking_code(tracking_code))
+        except NotReplyable as refused:
+            return kit.reject(refused.reason, refused.message, status=refused.status)
         text = clean_text(form.text, MAX_REPLY)
         if len(text) < MIN_TEXT:
             return kit.reject("text_too_short", f"Balasan terlalu pendek (paling sedikit {MIN_TEXT} karakter).")
         reply = await send_reply(found, f"api:{idempotency_key or uuid.uuid4()}", text)
-        return ReplyAccepted(reply_id=reply.reply_id, tracking_code=code, status_url=f"/api/v1/complaints/{code}")
+        return ReplyAccepted(reply_id=reply.reply_id, tracking_code=found.tracking_code,
+                             status_url=f"/api/v1/complaints/{found.tracking_code}")
 
     return app

@@ -57,13 +57,17 @@ def photo_type(data: bytes) -> str | None:
     return None
 
 
+def submission_id_of(form: FormData) -> str:
+    """The form's own id, the same when it is sent again: the complaint or reply is taken once."""
+    try:
+        return str(uuid.UUID(str(form.get("submission_id") or "")))
+    except ValueError:
+        return str(uuid.uuid4())  # an old or hand-made form: still accepted, once
+
+
 async def read_submission(form: FormData) -> Submission:
     values = {name: str(form.get(name) or "") for name in FIELDS}
-    sub = Submission(values=values)
-    try:
-        sub.submission_id = str(uuid.UUID(str(form.get("submission_id") or "")))
-    except ValueError:
-        sub.submission_id = str(uuid.uuid4())  # an old or hand-made form: still accepted, once
+    sub = Submission(values=values, submission_id=submission_id_of(form))
     try:
         sub.text = clean_text(values["text"], MAX_TEXT)
         if len(sub.text) < MIN_TEXT:
