@@ -110,7 +110,7 @@ async def test_the_command_counts_and_times_a_month_of_complaints(router_db, tmp
     assert by_unit == {"inspektorat": 2, "hukum": 2, "bppkad": 2, "prokopim": 0, "diskominfo": 1}
     by_status = {r["status"]: (r["status_label"], int(r["complaints"])) for r in read_csv(out / "by_status.csv")}
     assert by_status == {"assigned": ("baru", 1), "acknowledged": ("diproses", 1), "responded": ("ditanggapi", 3),
-                         "done": ("selesai", 1), "closed": ("ditutup", 1)}
+                         "replied": ("dibalas pelapor", 0), "done": ("selesai", 1), "closed": ("ditutup", 1)}
 
     [summary] = read_csv(out / "summary.csv")
     assert summary | {"as_of": ""} == {
