@@ -22,9 +22,9 @@ from services.notifier.messages import (
     escalation_email,
     status_link,
     unit_assignment_email,
+    unit_reply_email,
     unit_webhook_payload,
 )
-from services.notifier.messages import unit_reply_email as unit_reply_email_message
 from services.notifier.outbound import Outbound
 from services.notifier.settings import NotifierSettings
 from shared import unit_access
@@ -108,9 +108,9 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             inbox_link=inbox_link(assigned.unit.code, assigned.tracking_code)))
         return {"to": str(assigned.unit.email)}
 
-    async def unit_reply_email(job: Job) -> dict:
+    async def reply_to_unit(job: Job) -> dict:
         change = ComplaintStatusChanged.model_validate(job.payload)
-        await mailer.send(unit_reply_email_message(
+        await mailer.send(unit_reply_email(
             change, mail_from=settings.mail_from, message_id=message_id("unit_reply_email", change.change_id),
             link=status_link(settings.public_base_url, change.tracking_code),
             inbox_link=inbox_link(change.unit.code, change.tracking_code)))
@@ -181,7 +181,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         return {"channel": reply.channel}
 
     deliveries = Deliveries(SERVICE, broker, settings, {
-        "unit_email": unit_email, "unit_reply_email": unit_reply_email, "unit_webhook": unit_webhook,
+        "unit_email": unit_email, "unit_reply_email": reply_to_unit, "unit_webhook": unit_webhook,
         "citizen_ack": citizen_ack, "citizen_reply": citizen_reply, "citizen_status": citizen_status,
         "escalation_email": escalation})
     deliveries.consume(topics.assigned, ComplaintAssigned, "notifier", jobs_for_assignment)

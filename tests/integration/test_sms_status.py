@@ -47,13 +47,18 @@ async def seeded(processes, infra, topics):
     await publish_events(infra.kafka_bootstrap, topics.assigned, [assigned])
     await publish_events(infra.kafka_bootstrap, topics.status, [taken_on])
 
-    async with httpx.AsyncClient(base_url=web.url, timeout=5) as http:
-        async def taken_on_shows() -> bool:
-            answer = await http.get(f"/api/v1/complaints/{received.tracking_code}")
-            return answer.status_code == 200 and answer.json()["status"] == "diproses"
-
-        assert await eventually(taken_on_shows, timeout=30), "the web intake did not take the seed events"
+    assert await shows(web, received.tracking_code, "diproses"), "the web intake did not take the seed events"
     return web, assigned, taken_on
+
+
+async def shows(web, code: str, status: str) -> bool:
+    """Whether the web intake's status API comes to show `status` for `code` (polled)."""
+    async with httpx.AsyncClient(base_url=web.url, timeout=5) as http:
+        async def showing() -> bool:
+            answer = await http.get(f"/api/v1/complaints/{code}")
+            return answer.status_code == 200 and answer.json()["status"] == status
+
+        return await eventually(showing, timeout=30)
 
 
 async def test_status_check_for_a_known_and_an_unknown_code(seeded, infra, topics, database_url):
@@ -115,11 +120,7 @@ async def test_a_reply_by_sms_goes_on_only_once_the_unit_has_responded(seeded, i
         assert (words.status_code, words.json()["complaint"]) == (202, True)
         responded = events.status_changed(assigned, ComplaintStatus.RESPONDED, 2, "Petugas sudah kami tegur.")
         await publish_events(infra.kafka_bootstrap, topics.status, [responded])
-        async with httpx.AsyncClient(base_url=web.url, timeout=5) as http:
-            async def responded_shows() -> bool:
-                return (await http.get(f"/api/v1/complaints/{code}")).json()["status"] == "ditanggapi"
-
-            assert await eventually(responded_shows, timeout=30)
+        assert await shows(web, code, "ditanggapi")
         for _ in range(2):  # the gateway delivers it twice: one reply
             taken = await sms.get("/kannel/inbound", params={"id": "k-balas-2", "sender": CITIZEN,
                                                              "text": f"surga balas {code.lower()} masih minta imbalan"})

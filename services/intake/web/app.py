@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from faststream import Context
 from faststream.kafka.message import KafkaMessage
 from pydantic import BaseModel, EmailStr, Field, SecretStr
+from starlette.datastructures import FormData
 from pydantic_settings import SettingsConfigDict
 
 from services.intake.web import csrf
@@ -171,6 +172,19 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
                             max_age=24 * 3600)
         return response
 
+    async def posted_form(request: Request, *, max_files: int, max_fields: int, again: str,
+                          ) -> FormData | HTMLResponse:
+        """The posted form once it is readable and carries this browser's CSRF token; else the page saying so
+        (`again`: what to do about an expired form)."""
+        try:
+            form = await request.form(max_files=max_files, max_fields=max_fields)
+        except Exception as error:  # malformed multipart, too many parts
+            log.info("form_unreadable", error=repr(error))
+            return problem(request, 400, "Formulir tidak terbaca", "Formulir rusak atau tidak lengkap.")
+        if not csrf.is_valid(csrf_secret, request.cookies.get(csrf.COOKIE), str(form.get(csrf.FIELD) or "")):
+            return problem(request, 403, "Sesi formulir kedaluwarsa", again)
+        return form
+
     def too_many_page(request: Request, wait: float) -> HTMLResponse:
         return problem(request, 429, "Terlalu banyak kiriman", "Mohon tunggu sebentar sebelum mengirim lagi.",
                        **{"Retry-After": str(int(wait) + 1)})
@@ -196,14 +210,10 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         if not request.headers.get("content-type", "").startswith(("multipart/form-data",
                                                                      "application/x-www-form-urlencoded")):
             return problem(request, 415, "Format tidak didukung", "Kirim aduan lewat formulir di halaman ini.")
-        try:
-            form = await request.form(max_files=1, max_fields=20)
-        except Exception as error:  # malformed multipart, too many parts
-            log.info("form_unreadable", error=repr(error))
-            return problem(request, 400, "Formulir tidak terbaca", "Formulir rusak atau tidak lengkap.")
-        if not csrf.is_valid(csrf_secret, request.cookies.get(csrf.COOKIE), str(form.get(csrf.FIELD) or "")):
-            return problem(request, 403, "Sesi formulir kedaluwarsa",
-                           "Muat ulang halaman formulir, lalu kirim aduan sekali lagi.")
+        form = await posted_form(request, max_files=1, max_fields=20,
+                                 again="Muat ulang halaman formulir, lalu kirim aduan sekali lagi.")
+        if isinstance(form, HTMLResponse):
+            return form
         submission = await read_submission(form)
         if submission.errors:
             return form_page(request, 422, submission.values, submission.errors, submission.submission_id)
@@ -260,14 +270,10 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     async def reply_form(request: Request) -> HTMLResponse:
         if wait := rate_limited(request):
             return too_many_page(request, wait)
-        try:
-            form = await request.form(max_files=0, max_fields=10)
-        except Exception as error:  # malformed body, too many parts
-            log.info("form_unreadable", error=repr(error))
-            return problem(request, 400, "Formulir tidak terbaca", "Formulir rusak atau tidak lengkap.")
-        if not csrf.is_valid(csrf_secret, request.cookies.get(csrf.COOKIE), str(form.get(csrf.FIELD) or "")):
-            return problem(request, 403, "Sesi formulir kedaluwarsa",
-                           "Muat ulang halaman status, lalu kirim balasan sekali lagi.")
+        form = await posted_form(request, max_files=0, max_fields=10,
+                                 again="Muat ulang halaman status, lalu kirim balasan sekali lagi.")
+        if isinstance(form, HTMLResponse):
+            return form
         try:
             found = await replyable(normalise_tracking_code(str(form.get("kode") or "")))
         except NotReplyable as refused:
