@@ -23,7 +23,7 @@ class KafkaSettings(BaseSettings):
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ADUAN_DB_")
 
-    url: str = "postgresql://aduan:aduan@127.0.0.1:55432/aduan"
+    url: str = "postgresql://aduan:aduan@127.0.0.1:15432/aduan"
     pool_min_size: int = 1
     pool_max_size: int = 5
 

@@ -54,6 +54,8 @@ pid_alive() {  # the pid file exists and points at *our* broker (not a recycled 
   [[ -n "$pid" ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $STATE/"
 }
 
+# shellcheck source=deploy/local/ports.sh
+source "$HERE/ports.sh"
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 tool() {  # run a Kafka CLI class with the fetched jars (quiet logging, small heap)
@@ -67,7 +69,7 @@ log_tail() {  # the end of the broker's output, without Java stack frames
 start() {
   lock
   if pid_alive; then log "already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"; return 0; fi
-  port_open "$PORT" && die "127.0.0.1:$PORT is taken by another process (not our broker)"
+  port_open "$PORT" && die "$(port_holder "$PORT") (not our broker)"
   fetch; need java default-jre-headless
   mkdir -p "$DATA" "$LOGS"
   sed -e "s|@PORT@|$PORT|g" -e "s|@CONTROLLER_PORT@|$CPORT|g" -e "s|@DATA_DIR@|$DATA|g" \

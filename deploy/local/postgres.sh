@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Local PostgreSQL cluster of our own (not Debian's "main" cluster) for `make run`,
 # `make test` and CI.  Usage: deploy/local/postgres.sh start|stop|status|reset|psql [ARGS...]
-# Env: ADUAN_STATE_DIR (default <repo>/.local), ADUAN_PG_PORT (55432).
+# Env: ADUAN_STATE_DIR (default <repo>/.local), ADUAN_PG_PORT (15432).
 # After start: postgresql://aduan:aduan@127.0.0.1:$ADUAN_PG_PORT/aduan
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 STATE_ROOT="${ADUAN_STATE_DIR:-$REPO/.local}"
-PORT="${ADUAN_PG_PORT:-55432}"
+PORT="${ADUAN_PG_PORT:-15432}"
 cd /  # under runuser the caller's cwd may be unreadable for the postgres user
 
+# shellcheck source=deploy/local/ports.sh
+source "$HERE/ports.sh"
 log() { echo "postgres: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -59,7 +61,7 @@ psql_su() {  # superuser over the private unix socket (trust there: the socket d
 start() {
   if running; then log "already running on 127.0.0.1:$PORT ($DATA)"
   else
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && die "127.0.0.1:$PORT is taken by another process"
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && die "$(port_holder "$PORT")"
     if [[ ! -f "$DATA/PG_VERSION" ]]; then
       rm -rf "$DATA"  # a half-done initdb from an interrupted run
       as_pg mkdir -p "$RUN"

@@ -37,7 +37,7 @@ Aduan is starting. Where things listen (all on 127.0.0.1):
   LAPOR! stand-in  http://127.0.0.1:8099/api/v1/reports (token: local-standin-token)
   SMS gateway stand-in (Kannel sendsms)  http://127.0.0.1:13013/_standin/messages  (what would have been sent)
   WhatsApp Cloud API stand-in            http://127.0.0.1:8098/_standin/messages
-  Kafka            127.0.0.1:9092      PostgreSQL  postgresql://aduan:aduan@127.0.0.1:55432/aduan
+  Kafka            127.0.0.1:9092      PostgreSQL  postgresql://aduan:aduan@127.0.0.1:15432/aduan
 
 Send a first complaint:
   curl -s -X POST http://127.0.0.1:8080/api/v1/complaints -H 'Content-Type: application/json' \\

@@ -1,7 +1,7 @@
 """The fault suite's own Kafka and PostgreSQL, and a feeder that keeps publishing through outages.
 
 Everything here runs beside, never on, the shared broker (127.0.0.1:9092) and database
-(127.0.0.1:55432) that `make run`, `make test` and other workers use: the suite starts a second
+(127.0.0.1:15432) that `make run`, `make test` and other workers use: the suite starts a second
 broker and a second cluster with deploy/local/kafka.sh and postgres.sh under a state dir of its
 own (`.local/chaos`) on free ports, restarts them at will, and stops them at the end.
 """
@@ -24,7 +24,7 @@ SCRIPTS = REPO / "deploy" / "local"
 STATE_DIR = Path(os.environ.get("ADUAN_CHAOS_STATE_DIR", REPO / ".local" / "chaos"))
 # The jars `make infra` fetched once: the second broker runs from them, no second download.
 SHARED_KAFKA_LIBS = Path(os.environ.get("ADUAN_KAFKA_LIBS", REPO / ".local" / "kafka" / "libs"))
-SHARED_PORTS = {9092, 9093, 55432}
+SHARED_PORTS = {9092, 9093, 15432}
 
 
 def port_is_free(port: int) -> bool:

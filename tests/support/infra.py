@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
-DEFAULT_DB = "postgresql://aduan:aduan@127.0.0.1:55432/aduan"
+DEFAULT_DB = "postgresql://aduan:aduan@127.0.0.1:15432/aduan"
 
 
 @dataclass(frozen=True)
