@@ -38,7 +38,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from shared.contracts import CitizenReplied, CitizenReplyRequested, ComplaintReceived
-from shared.health import Check, broker_check, health_routes
+from shared.health import Check, broker_check, either, health_routes
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
@@ -53,6 +53,7 @@ PUBLISH_FAILURES = Counter(
 REJECTED = Counter("aduan_intake_rejected_total", "Requests refused as bad input, by reason", ["channel", "reason"])
 
 DEFAULT_BODY_LIMIT = 256 * 1024
+BROKER_START_WAIT_SECONDS = 10.0  # then the app serves while the broker keeps connecting
 MAX_TEXT = 5000
 # Control characters other than line breaks and tabs: invisible, and break logs and terminals.
 _CONTROL = {"Cc", "Cf", "Cs", "Co", "Cn"}  # Unicode categories
@@ -201,6 +202,18 @@ class _TooLarge(Exception):
     pass
 
 
+async def _connect_broker(broker: KafkaBroker, retry_seconds: float = 2.0) -> None:
+    """Connect, and keep trying while Kafka is away: an intake that started during an outage answers
+    (503, or 202 from a spool) instead of crash-looping, and publishes once Kafka is back."""
+    while True:
+        try:
+            await broker.start()
+            return
+        except Exception as error:  # KafkaConnectionError and kin: all mean "not yet"
+            log.warning("broker_unavailable_at_start", error=repr(error))
+            await asyncio.sleep(retry_seconds)
+
+
 def create_intake_app(
     kit: IntakeKit,
     *,
@@ -210,18 +223,25 @@ def create_intake_app(
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     body_limit: int = DEFAULT_BODY_LIMIT,
     body_limits_by_path: dict[str, int] | None = None,
+    ready_without_broker: Check | None = None,
 ) -> FastAPI:
-    """A FastAPI app whose lifespan runs the broker, with health routes, limits and the 503 mapping."""
+    """A FastAPI app whose lifespan runs the broker, with health routes, limits and the 503 mapping.
+
+    `ready_without_broker`: for an intake that can keep what it accepts while Kafka is away (the SMS
+    spool), the check that says it can; the intake is then ready when either Kafka or it is."""
     configure_logging(kit.producer, kit.settings.log_level)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if on_startup:
             await on_startup()
-        await kit.broker.start()
+        connecting = asyncio.create_task(_connect_broker(kit.broker))
+        await asyncio.wait([connecting], timeout=BROKER_START_WAIT_SECONDS)
         try:
             yield
         finally:
+            connecting.cancel()
+            await asyncio.gather(connecting, return_exceptions=True)
             await kit.broker.stop()
             if on_shutdown:
                 await on_shutdown()
@@ -229,7 +249,10 @@ def create_intake_app(
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.kit = kit
     app.add_middleware(BodySizeLimit, limit=body_limit, limits_by_path=body_limits_by_path)
-    for path, asgi in health_routes({"kafka": broker_check(kit.broker), **(extra_checks or {})}):
+    kafka = broker_check(kit.broker)
+    if ready_without_broker:
+        kafka = either(kafka, ready_without_broker)
+    for path, asgi in health_routes({"kafka": kafka, **(extra_checks or {})}):
         app.add_route(path, asgi, include_in_schema=False)
 
     @app.exception_handler(BrokerUnavailable)

@@ -55,6 +55,18 @@ def broker_check(broker: Any) -> Check:
     return check
 
 
+def either(first: Check, second: Check) -> Check:
+    """Ready when one of the two is: an intake that keeps messages while Kafka is away (the SMS spool)."""
+    async def check() -> bool:
+        try:
+            if await first():
+                return True
+        except Exception:
+            pass
+        return await second()
+    return check
+
+
 def database_check(get_pool: Callable[[], asyncpg.Pool | None]) -> Check:
     async def check() -> bool:
         pool = get_pool()

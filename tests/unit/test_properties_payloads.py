@@ -26,7 +26,7 @@ from starlette.requests import Request
 from services.intake.sms import kannel
 from services.intake.sms.gammu import GammuInbox
 from services.intake.sms.generic import GenericSms
-from services.intake.sms.inbound import InboundSms, StatusDesk, accept_sms
+from services.intake.sms.inbound import InboundSms, StatusDesk, handle_sms
 from services.intake.sms.keyword import FORMAT_HELP, complaint_text
 from services.intake.web.form import MAX_TEXT, photo_type, read_submission
 from services.intake.whatsapp.app import complaint_from
@@ -53,7 +53,7 @@ def storable(event: ComplaintReceived) -> None:
 
 
 class Kit:
-    """What accept_sms needs of the channel kit: publish and publish_reply, here into lists."""
+    """What handle_sms needs of the channel kit: publish and publish_reply, here into lists."""
 
     producer = "tests"
 
@@ -96,7 +96,7 @@ def test_an_sms_is_a_complaint_a_format_help_reply_or_refused(gateway, message_i
     kit = Kit()
     sms = InboundSms(gateway=gateway, message_id=message_id, sender=sender, text=text)
     try:
-        answer = run(accept_sms(kit, sms, DESK))
+        answer = run(handle_sms(kit, sms, DESK))
     except InvalidText as error:
         assert error.reason in ("invalid_sender", "empty_text", "text_too_long")
         assert not kit.published and not kit.replies
@@ -155,7 +155,7 @@ def test_kannel_requests_become_an_sms_or_a_refusal(method, query, headers, body
     again = run(kannel.parse(_request(method, query, headers, body), ZONE))
     assert again.message_id == sms.message_id
     try:
-        run(accept_sms(Kit(), sms, DESK))
+        run(handle_sms(Kit(), sms, DESK))
     except InvalidText:
         pass
 
@@ -171,7 +171,7 @@ def test_generic_webhook_json_is_an_sms_or_a_validation_error(body):
     except ValidationError:
         return  # 422 with the fields named
     try:
-        run(accept_sms(Kit(), sms, DESK))
+        run(handle_sms(Kit(), sms, DESK))
     except InvalidText:
         pass
 
@@ -212,14 +212,16 @@ class _Pool:
 gammu_rows = st.lists(st.fixed_dictionaries({
     "SenderNumber": st.one_of(written_phone().map(lambda p: p[0]), st.text(max_size=20)),  # varchar(20)
     # From 1970: a modem whose clock was reset; earlier Jakarta offsets had seconds, which JSON drops.
-    "ReceivingDateTime": st.datetimes(min_value=datetime(1970, 1, 1)), "TextDecoded": sms_text, "RecipientID": st.text(max_size=10)}),
+    "ReceivingDateTime": st.datetimes(min_value=datetime(1970, 1, 1)), "TextDecoded": sms_text, "RecipientID": st.text(max_size=10),
+    "UDH": st.one_of(st.just(""), st.text("0123456789abcdef", max_size=24)),
+    "Coding": st.sampled_from(["Default_No_Compression", "Unicode_No_Compression", "8bit"])}),
     max_size=5).map(lambda rows: [{"ID": index + 1, **row} for index, row in enumerate(rows)])
 
 
 @given(gammu_rows)
 def test_every_gammu_row_is_published_or_marked_with_a_reason(rows):
     kit = Kit()
-    inbox = GammuInbox("unused", "modem1", ZONE, lambda sms: accept_sms(kit, sms, DESK))
+    inbox = GammuInbox("unused", "modem1", ZONE, lambda sms: handle_sms(kit, sms, DESK))
     inbox.pool = _Pool(conn := _Connection(rows))
     # Nothing may escape poll_once: the poller task would die and the inbox would never be read again.
     assert run(inbox.poll_once()) == len(rows)

@@ -1,25 +1,32 @@
 """SMS intake: Kannel (get-url/post-url), Gammu SMSD (SQL inbox) and a generic signed JSON webhook.
 
-Besides complaints it answers `SURGA CEK <kode lacak>` from the web intake's status API (status.py).
+Every SMS is kept in the inbound spool before its gateway is answered (intake.py, docs/adr/0003).
+Besides complaints it answers `SURGA CEK <kode>` and takes `SURGA BALAS <kode> <isi>` through the
+web intake's status API (status.py). Gateway settings we rely on: docs/sms-gateways.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from services.intake.sms import generic, kannel
 from services.intake.sms.gammu import GammuInbox
-from services.intake.sms.inbound import StatusDesk, accept_sms
+from services.intake.sms.inbound import StatusDesk
+from services.intake.sms.intake import SmsIntake
+from services.intake.sms.spool import Spool
 from services.intake.sms.status import StatusLookup, StatusUnavailable
 from shared.channel_kit import IntakeKit, create_intake_app, describe
 from shared.contracts import Channel
+from shared.health import database_check
+from shared.local_time import WIB
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -30,29 +37,78 @@ class SmsSettings(ServiceSettings):
 
     port: int = 8081
     gateway_secret: SecretStr = SecretStr("")  # generic webhook; empty disables the check (local only)
-    gateway_timezone: str = "Asia/Jakarta"  # Kannel's %t and Gammu's ReceivingDateTime carry no zone
+    # Each gateway's timestamps carry no zone, and they differ: Kannel's %t is UTC whatever TZ says;
+    # Gammu's ReceivingDateTime is the gammu-smsd process's local time.
+    kannel_timezone: str = "UTC"
+    gammu_timezone: str = "Asia/Jakarta"
     gammu_database_url: str | None = None  # set to read a Gammu SMSD inbox table
     gammu_gateway_name: str = "modem1"  # tells two Gammu databases' IDs apart
     gammu_poll_seconds: float = 2.0
+    spool: bool = True  # off only in handler unit tests: then an SMS is handled at once or refused
+    spool_retry_max_seconds: float = 60.0  # back-off ceiling while Kafka or the status API is away
     status_api_url: str = "http://127.0.0.1:8080"  # the web intake, which keeps every complaint's status
-    status_api_timeout_seconds: float = 3.0  # then 503: the gateway asks again later
+    status_api_timeout_seconds: float = 3.0
     public_base_url: str = "http://127.0.0.1:8080"  # the status page named in replies
+
+
+def get_intake(request: Request) -> SmsIntake:
+    return request.app.state.intake
+
+
+Intake = Annotated[SmsIntake, Depends(get_intake)]
+routes = APIRouter()
+
+
+@routes.get("/kannel/inbound", status_code=202, operation_id="kannel_get_url")
+@routes.post("/kannel/inbound", status_code=202, operation_id="kannel_post_url")
+async def kannel_inbound(request: Request, intake: Intake) -> dict:
+    """Kannel sms-service get-url / post-url (deploy/gateways/kannel/kannel.conf.template)."""
+    return await intake.accept(await kannel.parse(request, request.app.state.kannel_zone))
+
+
+@routes.post("/api/v1/sms/inbound", status_code=202, response_model=None)
+async def generic_inbound(request: Request, intake: Intake) -> dict | JSONResponse:
+    """Generic JSON webhook, signed with HMAC-SHA256 (X-Signature + X-Timestamp) or a shared secret."""
+    kit = intake.kit
+    raw = await request.body()
+    if problem := generic.authenticated(request.app.state.gateway_secret, raw, dict(request.headers)):
+        return kit.reject(problem, "Permintaan tidak terautentikasi.", status=401)
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return kit.reject("unsupported_media_type", "Kirim JSON (Content-Type: application/json).", 415)
+    try:
+        sms = generic.GenericSms.model_validate_json(raw)
+    except ValidationError as error:
+        return kit.reject("invalid_payload", describe(error))
+    return await intake.accept(sms.inbound())
+
+
+async def _status_unavailable(_request: Request, _error: StatusUnavailable) -> JSONResponse:
+    # Only when the spool is away as well: otherwise the SMS waits in the spool and the gateway hears 202.
+    return JSONResponse(status_code=503, headers={"Retry-After": "5"},
+                        content={"detail": "Status aduan sedang tidak dapat dibaca, silakan coba lagi.",
+                                 "reason": "status_unavailable"})
 
 
 def build_app(settings: SmsSettings | None = None) -> FastAPI:
     settings = settings or SmsSettings()
     kit = IntakeKit(settings, producer="intake-sms", channel=Channel.SMS)
-    zone = ZoneInfo(settings.gateway_timezone)
-    secret = settings.gateway_secret.get_secret_value()
-    desk = StatusDesk(StatusLookup(settings.status_api_url, settings.status_api_timeout_seconds), zone,
-                      settings.public_base_url.rstrip("/"))
-    gammu = (GammuInbox(settings.gammu_database_url, settings.gammu_gateway_name, zone,
-                        lambda sms: accept_sms(kit, sms, desk)) if settings.gammu_database_url else None)
+    desk = StatusDesk(StatusLookup(settings.status_api_url, settings.status_api_timeout_seconds),
+                      WIB, settings.public_base_url.rstrip("/"))
+    spool = Spool(settings.db, retry_max_seconds=settings.spool_retry_max_seconds) if settings.spool else None
+    intake = SmsIntake(kit, desk, spool)
+    gammu = (GammuInbox(settings.gammu_database_url, settings.gammu_gateway_name, ZoneInfo(settings.gammu_timezone),
+                        intake.take) if settings.gammu_database_url else None)
     tasks: list[asyncio.Task] = []
 
-    async def start_gammu() -> None:
-        if not secret:
+    async def start() -> None:
+        if not settings.gateway_secret.get_secret_value():
             log.warning("generic_sms_webhook_unsigned", hint="set ADUAN_SMS_GATEWAY_SECRET outside development")
+        if intake.relay:
+            try:  # at once if the database is there; the relay keeps trying if not (SMS go to Kafka directly)
+                await spool.connect()
+            except Exception as error:
+                log.warning("sms_spool_database_away", error=repr(error))
+            tasks.append(asyncio.create_task(intake.relay.run()))
         if gammu:
             await gammu.start()
             tasks.append(asyncio.create_task(gammu.run(settings.gammu_poll_seconds)))
@@ -60,37 +116,17 @@ def build_app(settings: SmsSettings | None = None) -> FastAPI:
     async def stop() -> None:
         for task in tasks:
             task.cancel()
-        if gammu:
-            await gammu.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for closing in (gammu, spool):
+            if closing:
+                await closing.close()
         await desk.lookup.close()
 
-    app = create_intake_app(kit, title="Aduan SMS intake", on_startup=start_gammu, on_shutdown=stop)
-    app.state.gammu = gammu
-
-    @app.exception_handler(StatusUnavailable)
-    async def _status_unavailable(_request: Request, _error: StatusUnavailable) -> JSONResponse:
-        return JSONResponse(status_code=503, headers={"Retry-After": "5"},
-                            content={"detail": "Status aduan sedang tidak dapat dibaca, silakan coba lagi.",
-                                     "reason": "status_unavailable"})
-
-    @app.get("/kannel/inbound", status_code=202, operation_id="kannel_get_url")
-    @app.post("/kannel/inbound", status_code=202, operation_id="kannel_post_url")
-    async def kannel_inbound(request: Request) -> dict:
-        """Kannel sms-service get-url / post-url (see services/intake/sms/kannel.py for its config)."""
-        return await accept_sms(kit, await kannel.parse(request, zone), desk)
-
-    @app.post("/api/v1/sms/inbound", status_code=202, response_model=None)
-    async def generic_inbound(request: Request) -> dict | JSONResponse:
-        """Generic JSON webhook, signed with HMAC-SHA256 (X-Signature + X-Timestamp) or a shared secret."""
-        raw = await request.body()
-        if problem := generic.authenticated(secret, raw, dict(request.headers)):
-            return kit.reject(problem, "Permintaan tidak terautentikasi.", status=401)
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            return kit.reject("unsupported_media_type", "Kirim JSON (Content-Type: application/json).", 415)
-        try:
-            sms = generic.GenericSms.model_validate_json(raw)
-        except ValidationError as error:
-            return kit.reject("invalid_payload", describe(error))
-        return await accept_sms(kit, sms.inbound(), desk)
-
+    app = create_intake_app(kit, title="Aduan SMS intake", on_startup=start, on_shutdown=stop,
+                            ready_without_broker=database_check(lambda: spool.pool) if spool else None)
+    app.state.intake, app.state.gammu, app.state.spool = intake, gammu, spool
+    app.state.kannel_zone = ZoneInfo(settings.kannel_timezone)
+    app.state.gateway_secret = settings.gateway_secret.get_secret_value()
+    app.add_exception_handler(StatusUnavailable, _status_unavailable)
+    app.include_router(routes)
     return app

@@ -14,6 +14,7 @@ from shared.contracts import complaint_id_for
 from shared.settings import DatabaseSettings, KafkaSettings
 
 SECRET = "contract-secret"
+SPOOLED = True  # every SMS is kept in the inbound spool before the gateway is answered
 PATH = "/api/v1/sms/inbound"
 
 

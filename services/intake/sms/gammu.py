@@ -1,62 +1,94 @@
-"""Gammu SMSD with an SQL backend: read its `inbox` table, mark rows processed after Kafka acknowledged.
+"""Gammu SMSD with an SQL backend: take what it writes into its `inbox` table.
 
-Gammu writes each received SMS into `inbox` ("ID", "SenderNumber", "ReceivingDateTime" in the
-modem host's local time, "TextDecoded", "Processed"). Rows are claimed with FOR UPDATE SKIP
-LOCKED, so several intake replicas share the work, and marked processed in the same
-transaction after the broker acknowledged: a crash in between leaves them unprocessed, and
-the next pass publishes them again under the same complaint id. A status check (`SURGA CEK`)
-whose status cannot be read now stays unprocessed the same way.
+Gammu writes each received SMS part as a row ("ID", "SenderNumber", "ReceivingDateTime" in the
+gammu-smsd process's local time, "TextDecoded", "UDH", "Coding", "Processed"). A concatenated
+SMS is one row per part: the first part's row holds the whole joined text and the others hold
+nothing, so only the first is read (docs/sms-gateways.md). "RecipientID" is gammu-smsd's PhoneID
+(which modem), not the number the citizen texted, so it names the gateway, not the receiver.
+
+Rows are claimed with FOR UPDATE SKIP LOCKED (several intake replicas share the work), kept in
+our spool, and marked processed in the same transaction once the spool has them: a crash in
+between leaves them unprocessed, and the next pass keeps them again under the same id, which
+the spool ignores. While our database is away the rows simply wait in Gammu's table.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
 
 from services.intake.sms.inbound import InboundSms
-from services.intake.sms.status import StatusUnavailable
-from shared.channel_kit import BrokerUnavailable, InvalidText
+from services.intake.sms.spool import UNAVAILABLE, Unavailable
+from shared.channel_kit import InvalidText
 
 log = structlog.get_logger(__name__)
 BATCH = 100
+BINARY_CODING = "8bit"  # WAP push, operator configuration: not text a citizen wrote
+
+
+def part_number(udh: str | None) -> int:
+    """Which part of a concatenated SMS a row is (1 when it is not one), from its UDH in hex:
+    information element 00 (8-bit reference) or 08 (16-bit reference), the part number last."""
+    try:
+        data = bytes.fromhex(udh or "")
+    except ValueError:
+        return 1
+    position, end = 1, 1 + (data[0] if data else 0)
+    while position + 1 < min(end, len(data)):
+        element, length = data[position], data[position + 1]
+        value = data[position + 2:position + 2 + length]
+        if element in (0x00, 0x08) and len(value) == length and length in (3, 4):
+            return value[-1]
+        position += 2 + length
+    return 1
+
+
+def inbox_sms(row: asyncpg.Record, gateway_name: str, zone: ZoneInfo) -> InboundSms | None:
+    """The SMS a row holds, or None for a row that holds none of its own (a later part, binary data)."""
+    if part_number(row["UDH"]) > 1 or row["Coding"] == BINARY_CODING:
+        return None
+    received: datetime = row["ReceivingDateTime"]
+    return InboundSms(gateway=f"gammu-{gateway_name}", message_id=str(row["ID"]), sender=row["SenderNumber"],
+                      text=row["TextDecoded"] or "", received_at=received.replace(tzinfo=zone))
 
 
 class GammuInbox:
     def __init__(self, database_url: str, gateway_name: str, zone: ZoneInfo,
-                 accept: Callable[[InboundSms], Awaitable[dict]]) -> None:
-        self.database_url, self.gateway_name, self.zone, self.accept = database_url, gateway_name, zone, accept
+                 take: Callable[[InboundSms], Awaitable[None]]) -> None:
+        self.database_url, self.gateway_name, self.zone, self.take = database_url, gateway_name, zone, take
         self.pool: asyncpg.Pool | None = None
 
     async def start(self) -> None:
-        self.pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=2)
+        # No connection yet: Gammu's database may be away at start-up; run() keeps trying.
+        self.pool = await asyncpg.create_pool(self.database_url, min_size=0, max_size=2)
 
     async def close(self) -> None:
         if self.pool:
             await self.pool.close()
 
     async def poll_once(self) -> int:
-        """Publish what is waiting; returns how many rows were marked processed."""
+        """Take what is waiting; returns how many rows were marked processed."""
         assert self.pool is not None
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                'SELECT "ID", "SenderNumber", "ReceivingDateTime", "TextDecoded", "RecipientID" FROM inbox'
+                'SELECT "ID", "SenderNumber", "ReceivingDateTime", "TextDecoded", "UDH", "Coding" FROM inbox'
                 ' WHERE NOT "Processed" ORDER BY "ID" LIMIT $1 FOR UPDATE SKIP LOCKED', BATCH)
             done = []
             for row in rows:
-                sms = InboundSms(
-                    gateway=f"gammu-{self.gateway_name}", message_id=str(row["ID"]), sender=row["SenderNumber"],
-                    receiver=row["RecipientID"] or None, text=row["TextDecoded"],
-                    received_at=row["ReceivingDateTime"].replace(tzinfo=self.zone))
+                sms = inbox_sms(row, self.gateway_name, self.zone)
                 try:
-                    await self.accept(sms)
+                    if sms is not None:
+                        await self.take(sms)
                 except InvalidText as error:  # can never succeed: mark it, say why
                     log.warning("gammu_row_rejected", gammu_id=row["ID"], reason=error.reason)
-                except (BrokerUnavailable, StatusUnavailable):
-                    break  # keep this row and the rest unprocessed; the rows done so far commit
+                except (Unavailable, *UNAVAILABLE) as error:
+                    log.warning("gammu_row_waits", gammu_id=row["ID"], error=repr(error))
+                    break  # this row and the rest stay in Gammu's table; the rows done so far commit
                 done.append(row["ID"])
             if done:
                 await conn.execute('UPDATE inbox SET "Processed" = true WHERE "ID" = ANY($1::int[])', done)
@@ -66,6 +98,6 @@ class GammuInbox:
         while True:
             try:
                 await self.poll_once()
-            except (OSError, asyncpg.PostgresError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("gammu_inbox_unreachable", error=repr(error))
             await asyncio.sleep(interval_seconds)

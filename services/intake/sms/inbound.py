@@ -66,12 +66,21 @@ class StatusDesk:
     public_base_url: str  # the status page named in replies
 
 
-async def accept_sms(kit: IntakeKit, sms: InboundSms, desk: StatusDesk) -> dict:
-    """Publish the complaint, answer a status check, or ask for the format help to be sent;
-    returns what happened."""
+def validated(sms: InboundSms) -> InboundSms:
+    """The SMS with its sender in E.164; InvalidText when it can never be handled (told to the gateway
+    before anything is kept)."""
     sender = to_e164(sms.sender)
     if sender is None:
         raise InvalidText("invalid_sender", f"Nomor pengirim tidak dikenali: {len(sms.sender)} karakter.")
+    if sms.text.strip():
+        clean_text(sms.text, MAX_SMS_TEXT)  # refuses an oversized text
+    return sms.model_copy(update={"sender": sender})
+
+
+async def handle_sms(kit: IntakeKit, sms: InboundSms, desk: StatusDesk) -> dict:
+    """Publish the complaint, answer a status check, or ask for the format help to be sent;
+    returns what happened. BrokerUnavailable or StatusUnavailable: nothing decided, try again later."""
+    sender = validated(sms).sender
     text = complaint_text(clean_text(sms.text, MAX_SMS_TEXT)) if sms.text.strip() else None
     if text is None:
         await _reply(kit, sms, sender, FORMAT_HELP, "format_help")

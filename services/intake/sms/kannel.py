@@ -27,7 +27,7 @@ GATEWAY = "kannel"
 
 
 def _time(value: str | None, zone: ZoneInfo) -> datetime | None:
-    """Kannel's %t is "YYYY-MM-DD HH:MM:SS" in the gateway's local time."""
+    """Kannel's %t (and X-Kannel-Time) is "YYYY-MM-DD HH:MM:SS" in UTC, whatever the host's TZ says."""
     if not value:
         return None
     try:
@@ -36,24 +36,33 @@ def _time(value: str | None, zone: ZoneInfo) -> datetime | None:
         return None
 
 
+def _charset(request: Request) -> str | None:
+    """post-url: Kannel names the charset in Content-Type (`text/plain; charset="UTF-16BE"` for a UCS-2
+    SMS without mo-recode); X-Kannel-Charset is the older header some setups still send."""
+    content_type = request.headers.get("content-type", "")
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"'):
+            return value.strip().strip('"')
+    return request.headers.get("x-kannel-charset")
+
+
 def _decoded(body: bytes, charset: str | None) -> str:
+    if charset:
+        try:
+            return body.decode(charset, errors="replace")
+        except (LookupError, UnicodeError):
+            pass  # a charset Python does not know, or not a text codec ("hex"): read it as below
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    try:
-        # Kannel sends the charset it was given.
-        return body.decode(charset or "latin-1", errors="replace")
-    except (LookupError, UnicodeError):
-        # A charset Python does not know, or not a text codec ("hex"): this was a 500. Latin-1
-        # cannot fail and keeps the message.
-        return body.decode("latin-1")
+        return body.decode("latin-1")  # cannot fail, and keeps the message
 
 
 async def parse(request: Request, zone: ZoneInfo) -> InboundSms:
     params = request.query_params
     if request.method == "POST":
-        text = _decoded(await request.body(), request.headers.get("x-kannel-charset"))
+        text = _decoded(await request.body(), _charset(request))
         sender = params.get("sender") or request.headers.get("x-kannel-from")
         receiver = params.get("receiver") or request.headers.get("x-kannel-to")
         sent_at = params.get("time") or request.headers.get("x-kannel-time")

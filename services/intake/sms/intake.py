@@ -1,0 +1,81 @@
+"""How an SMS is taken from any gateway: checked, kept in the spool, then handled at once if it can be.
+
+The gateway's answer depends only on whether the SMS is safe with us, never on Kafka or the
+status API being up (docs/adr/0003):
+- kept in the spool and handled now: 202 with what happened (the complaint's tracking code, ...);
+- kept, but Kafka or the status API is away: 202 "queued", and the relay handles it later;
+- the spool's database is away: handled at once without it (Kafka's acknowledgement is as durable);
+  only when that fails too does the gateway get 503.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from services.intake.sms.inbound import InboundSms, StatusDesk, handle_sms, validated
+from services.intake.sms.spool import UNAVAILABLE, Relay, Spool, Unavailable
+from services.intake.sms.status import StatusUnavailable
+from shared.channel_kit import BrokerUnavailable, IntakeKit
+
+log = structlog.get_logger(__name__)
+QUEUED = {"complaint": None, "reason": "queued", "queued": True}
+
+
+@dataclass
+class SmsIntake:
+    kit: IntakeKit
+    desk: StatusDesk
+    spool: Spool | None  # None: no spool (unit tests of the handlers); every SMS is handled at once
+
+    def __post_init__(self) -> None:
+        self.relay = Relay(self.spool, self.handle) if self.spool else None
+
+    async def handle(self, sms: InboundSms) -> dict:
+        try:
+            return await handle_sms(self.kit, sms, self.desk)
+        except (BrokerUnavailable, StatusUnavailable) as error:
+            raise Unavailable(f"{type(error).__name__}: {error}") from error
+
+    async def accept(self, sms: InboundSms) -> dict:
+        """For a gateway's HTTP request. InvalidText: can never succeed (4xx). BrokerUnavailable or
+        StatusUnavailable only when the spool is away too (503: the gateway may ask again)."""
+        sms = validated(sms)
+        if self.spool is None:
+            return await handle_sms(self.kit, sms, self.desk)
+        try:
+            kept = await self.spool.keep(sms)
+        except UNAVAILABLE as error:
+            log.warning("sms_spool_unavailable", gateway=sms.gateway, error=repr(error))
+            return await handle_sms(self.kit, sms, self.desk)
+        if kept.outcome is not None:
+            return kept.outcome  # delivered again after it was handled: the same answer, nothing published
+        # New, or delivered again while waiting (the gateway retrying: Kafka may be back): try now.
+        try:
+            outcome = await self.handle(sms)
+        except Unavailable as error:
+            await self._postpone(sms, str(error))
+            return QUEUED
+        try:
+            await self.spool.handled(sms, outcome)
+        except UNAVAILABLE:
+            pass  # handled; the relay will handle it once more under the same ids, which changes nothing
+        return outcome
+
+    async def take(self, sms: InboundSms) -> None:
+        """For a gateway that keeps the SMS itself until we say so (Gammu's inbox): when this returns,
+        the SMS is durable in the spool (the relay handles it) or, without a spool, handled. Raises
+        InvalidText (never), spool.UNAVAILABLE or Unavailable (not now: the gateway keeps it)."""
+        sms = validated(sms)
+        if self.spool is None or self.relay is None:
+            await self.handle(sms)
+            return
+        await self.spool.keep(sms, handled_inline=False)
+        self.relay.wake.set()
+
+    async def _postpone(self, sms: InboundSms, error: str) -> None:
+        try:
+            await self.spool.postpone(sms, error)
+        except UNAVAILABLE:
+            pass  # the row stays; the relay takes it when its first lease runs out
