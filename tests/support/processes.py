@@ -47,8 +47,9 @@ class Processes:
     running: list[Service] = field(default_factory=list)
 
     def start(self, name: str, module: str, port_env: str | None, extra_env: dict[str, str] | None = None,
-              ready_path: str | None = "/readyz", timeout: float = 90.0) -> Service:
-        port = free_port()
+              ready_path: str | None = "/readyz", timeout: float = 90.0, port: int | None = None) -> Service:
+        """`port`: a given one (a restart on the same address); else a free one."""
+        port = port or free_port()
         env = {**os.environ, **self.env, **(extra_env or {})}
         if port_env:
             env[port_env] = str(port)
