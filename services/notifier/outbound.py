@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from services.notifier.settings import NotifierSettings
+from services.notifier.sms_text import SmsText
 from shared.jobs import PermanentFailure, raise_for_http
 
 WHATSAPP_WINDOW = timedelta(hours=24)  # Meta allows free text only this long after the citizen wrote
@@ -47,9 +48,12 @@ class Outbound:
     async def sms(self, to: str, text: str, reference: str) -> None:
         s = self.settings
         if s.sms_gateway == "kannel":
+            # The text travels as UTF-8; coding tells Kannel what the phone gets (and so how it splits):
+            # 7-bit where every character is GSM 03.38, else UCS-2 ("Jum’at" with coding=0 became "Jum?at").
             response = await self.http.get(s.kannel_sendsms_url, params={
                 "username": s.kannel_username, "password": s.kannel_password.get_secret_value(),
-                "from": s.sms_sender, "to": to, "text": text, "charset": "UTF-8", "coding": "0"})
+                "from": s.sms_sender, "to": to, "text": text, "charset": "UTF-8",
+                "coding": "2" if SmsText.of(text).unicode else "0"})
         else:
             body = json.dumps({"to": to, "text": text, "reference": reference}).encode()
             timestamp = str(int(time.time()))

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -30,13 +32,15 @@ class NotifierSettings(DeliverySettings):
     webhook_secrets: dict[str, SecretStr] = {}
     http_timeout_seconds: float = 10.0
 
-    # SMS to citizens: "kannel" (smsbox sendsms) or "generic" (signed JSON POST).
-    sms_gateway: str = "kannel"
-    kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"  # the local stand-in
+    # SMS to citizens, through the gateway the city runs (docs/sms-gateways.md): "kannel" (smsbox
+    # sendsms), "gammu" (rows in Gammu SMSD's outbox tables) or "generic" (signed JSON POST).
+    sms_gateway: Literal["kannel", "gammu", "generic"] = "kannel"
+    kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"  # make run's Kannel
     kannel_username: str = "aduan"
     kannel_password: SecretStr = SecretStr("local-kannel-password")
     sms_sender: str = "1708"
-    generic_sms_url: str = "http://127.0.0.1:13013/api/v1/messages"
+    gammu_database_url: str = "postgresql://aduan:aduan@127.0.0.1:15432/gammu"  # make run's Gammu SMSD
+    generic_sms_url: str = "http://127.0.0.1:13090/api/v1/messages"  # the stand-in (standins/sms_gateway.py)
     generic_sms_secret: SecretStr = SecretStr("local-sms-gateway-secret")
 
     # WhatsApp Cloud API (the local stand-in by default).
