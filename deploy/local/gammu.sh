@@ -3,7 +3,7 @@
 # into its own database in our local PostgreSQL cluster: the SMS gateway for `make run` and tests.
 # Usage: deploy/local/gammu.sh start|stop|status|reset
 # Env: ADUAN_STATE_DIR (default <repo>/.local; this gateway lives in $ADUAN_STATE_DIR/gammu),
-#      ADUAN_PG_PORT (default: whichever of 15432, 55432 answers), ADUAN_GAMMU_DB_NAME (gammu),
+#      ADUAN_PG_PORT (15432), ADUAN_GAMMU_DB_NAME (gammu),
 #      ADUAN_GAMMU_PHONE_ID (modem1), ADUAN_GAMMU_TZ (Asia/Jakarta: the zone the SMS intake reads
 #      ReceivingDateTime in), ADUAN_GAMMU_START_TIMEOUT (30 s).
 # After start: postgresql://aduan:aduan@127.0.0.1:$PORT/$DB; incoming SMS are files dropped into
@@ -14,11 +14,12 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 STATE="${ADUAN_STATE_DIR:-$REPO/.local}/gammu"
 DB="${ADUAN_GAMMU_DB_NAME:-gammu}"
+PORT="${ADUAN_PG_PORT:-15432}"
 PHONE_ID="${ADUAN_GAMMU_PHONE_ID:-modem1}"
 ZONE="${ADUAN_GAMMU_TZ:-Asia/Jakarta}"
 TIMEOUT="${ADUAN_GAMMU_START_TIMEOUT:-30}"
 TEMPLATE="$REPO/deploy/gateways/gammu/smsdrc.template"
-INDEX="$REPO/deploy/gateways/gammu/aduan-inbox-index.sql"
+INDEX="$REPO/deploy/gateways/gammu/aduan-indexes.sql"
 CONF="$STATE/smsdrc" PIDFILE="$STATE/smsd.pid" LOG="$STATE/smsd.log" DEVICE="$STATE/dummy"
 
 log() { echo "gammu: $*" >&2; }
@@ -44,17 +45,13 @@ schema_file() {  # Gammu's own PostgreSQL schema, as the package ships it (gzipp
   die "Gammu's pgsql.sql is not where gammu-smsd installs it (dpkg -L gammu-smsd | grep pgsql)"
 }
 
-pg_port() {  # the lead's cluster moved from 55432 to 15432: take the env, else whichever answers
-  if [[ -n "${ADUAN_PG_PORT:-}" ]]; then echo "$ADUAN_PG_PORT"; return 0; fi
-  local p; for p in 15432 55432; do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { echo "$p"; return 0; }; done
-  die "no PostgreSQL on 127.0.0.1:15432 or :55432 (run: deploy/local/postgres.sh start)"
-}
-
 sql() {  # sql DATABASE ARGS...: as aduan over TCP, the way gammu-smsd itself connects
   PGPASSWORD=aduan PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U aduan -d "$1" "${@:2}"
 }
 
 prepare_db() {
+  sql postgres -c 'select 1' >/dev/null 2>&1 \
+    || die "cannot log in as aduan to PostgreSQL on 127.0.0.1:$PORT (run: deploy/local/postgres.sh start)"
   [[ "$(sql postgres -tAc "select 1 from pg_database where datname = '$DB'")" == 1 ]] \
     || sql postgres -c "create database $DB owner aduan"
   if [[ "$(sql "$DB" -tAc "select to_regclass('inbox') is not null")" != t ]]; then
@@ -121,10 +118,10 @@ esac
 mkdir -p "$STATE"
 exec 9>"$STATE/.lock"; flock 9  # one gammu.sh per state dir at a time
 case "$cmd" in
-  start)  PORT="$(pg_port)"; start ;;
+  start)  start ;;
   stop)   stop_locked ;;
   status) if pid_alive; then log "running (pid $(cat "$PIDFILE")), config $CONF"; else log "not running"; exit 3; fi ;;
-  reset)  stop_locked; PORT="$(pg_port)"
+  reset)  stop_locked
           sql postgres -c "drop database if exists $DB with (force)"
           rm -rf "$DEVICE" "$CONF" "$LOG" "$STATE/stdout.log"; log "deleted database $DB and $STATE" ;;
 esac

@@ -1,4 +1,5 @@
-"""The notifier's outbound adapters: unit webhooks, SMS gateways, the WhatsApp Cloud API.
+"""The notifier's outbound adapters: unit webhooks, SMS gateways (Kannel, Gammu SMSD, a generic HTTP
+gateway), the WhatsApp Cloud API.
 
 Each raises what shared/jobs.py understands: RetryLater (429/503), PermanentFailure (the
 counterpart refused the content), anything else for a transient failure.
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from services.notifier.gammu_outbox import GammuOutbox
 from services.notifier.settings import NotifierSettings
 from services.notifier.sms_text import SmsText
 from shared.jobs import PermanentFailure, raise_for_http
@@ -29,9 +31,12 @@ class Outbound:
     def __init__(self, settings: NotifierSettings) -> None:
         self.settings = settings
         self.http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+        self.gammu = GammuOutbox(settings.gammu_database_url) if settings.sms_gateway == "gammu" else None
 
     async def close(self) -> None:
         await self.http.aclose()
+        if self.gammu:
+            await self.gammu.close()
 
     async def unit_webhook(self, url: str, unit_code: str, payload: dict, delivery_id: str) -> None:
         """JSON signed over "<timestamp>.<body>", so a captured request cannot be replayed later."""
@@ -47,6 +52,9 @@ class Outbound:
 
     async def sms(self, to: str, text: str, reference: str) -> None:
         s = self.settings
+        if self.gammu:
+            await self.gammu.send(to, text, reference)
+            return
         if s.sms_gateway == "kannel":
             # The text travels as UTF-8; coding tells Kannel what the phone gets (and so how it splits):
             # 7-bit where every character is GSM 03.38, else UCS-2 ("Jum’at" with coding=0 became "Jum?at").

@@ -44,24 +44,30 @@ def is_gsm(text: str) -> bool:
     return all(c in GSM_BASIC or c in GSM_EXTENDED for c in text)
 
 
+def septets(text: str) -> int:
+    return sum(2 if c in GSM_EXTENDED else 1 for c in text)
+
+
+def utf16_units(text: str) -> int:
+    return sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+
+
 def split_sms(text: str) -> tuple[str, list[str]]:
     """(Gammu coding name, physical SMS texts) as a phone splits it: GSM 7-bit 160 septets, or 153
     per part beside the 6-byte UDH; else UCS-2 70 UTF-16 units, or 67 per part; never splitting
     an escape or a surrogate pair."""
     if is_gsm(text):
-        coding, size = "Default_No_Compression", lambda c: 2 if c in GSM_EXTENDED else 1
-        single, per_part = 160, 153
+        coding, size, single, per_part = "Default_No_Compression", septets, 160, 153
     else:
-        coding, size = "Unicode_No_Compression", lambda c: 2 if ord(c) > 0xFFFF else 1
-        single, per_part = 70, 67
-    if sum(map(size, text)) <= single:
+        coding, size, single, per_part = "Unicode_No_Compression", utf16_units, 70, 67
+    if size(text) <= single:
         return coding, [text]
-    parts, current, used = [], "", 0
+    parts, current = [], ""
     for c in text:
-        if used + size(c) > per_part:
+        if size(current + c) > per_part:
             parts.append(current)
-            current, used = "", 0
-        current, used = current + c, used + size(c)
+            current = ""
+        current += c
     return coding, parts + [current]
 
 
@@ -86,6 +92,17 @@ class SentPart:
     coding: str  # 'Default_No_Compression' (GSM 7-bit) or 'Unicode_No_Compression' (UCS-2)
     udh: str  # hex, '' for none
     status: str  # 'SendingOKNoReport', 'SendingOK', 'SendingError', 'Error'
+
+    @property
+    def fits(self) -> bool:
+        """Whether the modem transmits this part as written. gammu-smsd 1.42 does not split: it cuts
+        a part to 160 septets / 70 UTF-16 units whatever room its UDH takes, and sends characters
+        outside the GSM alphabet as '?' in a Default_No_Compression part; sentitems still shows
+        the whole, original text with Status 'SendingOKNoReport'."""
+        udh = len(bytes.fromhex(self.udh or ""))
+        if self.coding == "Default_No_Compression":
+            return is_gsm(self.text) and septets(self.text) + (udh * 8 + 6) // 7 <= 160
+        return utf16_units(self.text) * 2 + udh <= 140
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,10 @@ def inbox_sms(row: asyncpg.Record, gateway_name: str, zone: ZoneInfo) -> Inbound
     if part_number(row["UDH"]) > 1 or row["Coding"] == BINARY_CODING:
         return None
     received: datetime = row["ReceivingDateTime"]
-    return InboundSms(gateway=f"gammu-{gateway_name}", message_id=str(row["ID"]), sender=row["SenderNumber"],
-                      text=row["TextDecoded"] or "", received_at=received.replace(tzinfo=zone))
+    # The ID alone restarts at 1 when Gammu's database is rebuilt; with the time it stays one SMS's.
+    return InboundSms(gateway=f"gammu-{gateway_name}", message_id=f"{row['ID']}-{received:%Y%m%d%H%M%S}",
+                      sender=row["SenderNumber"], text=row["TextDecoded"] or "",
+                      received_at=received.replace(tzinfo=zone))
 
 
 class GammuInbox:

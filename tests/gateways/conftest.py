@@ -1,0 +1,77 @@
+"""The whole system behind Debian's real SMS gateways: Kannel (bearerbox, smsbox, fakesmsc as the SMSC)
+and Gammu SMSD (dummy modem), each started from the configuration under deploy/gateways/ that the
+city is given. Every service is a separate process, as `make run` starts them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from standins.smtp_sink import read_maildir
+from tests.support.gammu import GammuGateway
+from tests.support.processes import Processes, Service
+
+PPID_TEXT_WORDS = 6  # enough of a complaint's words to find its mail
+
+
+async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
+    """Poll `check` until it returns something truthy; raises (naming `what`) when time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"after {timeout} s still no {what} (last: {result!r})")
+        await asyncio.sleep(0.3)
+
+
+def unit_mails(maildir: Path) -> list[tuple[str, str]]:
+    """(subject, body) of every mail to a unit so far."""
+    mails = []
+    for message in read_maildir(maildir):
+        if message["X-Aduan-Assignment-Id"]:
+            mails.append((str(message["Subject"]), message.get_payload(decode=True).decode()))
+    return mails
+
+
+def mail_with(maildir: Path, text: str) -> list[tuple[str, str]]:
+    return [mail for mail in unit_mails(maildir) if text in mail[1]]
+
+
+@dataclass
+class Stack:
+    services: dict[str, Service]
+    maildir: Path
+
+
+def start_stack(processes: Processes, smtp_port: int, maildir: Path, *, sms_env: dict[str, str],
+                notifier_env: dict[str, str]) -> Stack:
+    """Router, web intake (the status API), notifier and SMS intake, wired to one gateway."""
+    router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {
+        "ADUAN_ROUTER_UNIT_TOKENS": json.dumps({"bppkad": "bppkad-pass"})})
+    web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
+    notifier = processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", {
+        "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port), "ADUAN_NOTIFIER_RETRY_BASE_SECONDS": "0.2",
+        "ADUAN_NOTIFIER_RETRY_MAX_SECONDS": "1", **notifier_env})
+    sms = processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", {
+        "ADUAN_SMS_STATUS_API_URL": web.url, "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "2", **sms_env})
+    return Stack({"router": router, "web": web, "notifier": notifier, "sms": sms}, maildir)
+
+
+@pytest.fixture
+async def gammu(infra, tmp_path):
+    gateway = GammuGateway(infra.database_url, f"gammu_{uuid.uuid4().hex[:8]}", tmp_path)
+    await gateway.start()
+    yield gateway
+    await gateway.reset()
