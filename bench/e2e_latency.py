@@ -305,7 +305,7 @@ def start_system(procs: Processes, maildir: Path, log_level: str) -> dict[str, S
                               {"ADUAN_ROUTER_OPERATOR_TOKENS": json.dumps({"bench": "bench-operator-token"})}),
         "notifier": procs.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", {
             "ADUAN_NOTIFIER_SMTP_PORT": str(smtp.port),
-            "ADUAN_NOTIFIER_SMS_GATEWAY": "generic",  # the signed HTTP gateway, as the SMS come in through it
+            "ADUAN_NOTIFIER_SMS_GATEWAYS": "[\"generic\"]",  # the signed HTTP gateway, as the SMS come in through it
             "ADUAN_NOTIFIER_GENERIC_SMS_URL": f"{sms_gw.url}/api/v1/messages",
             "ADUAN_NOTIFIER_WHATSAPP_API_URL": f"{wa_cloud.url}/v21.0"}),
         "lapor_sync": procs.start("lapor_sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT",

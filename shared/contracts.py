@@ -226,6 +226,15 @@ class ComplaintReceived(Envelope):
         )
 
 
+REPLY_GATEWAY = ("the SMS gateway the complaint came through (kannel, gammu-<name>, generic), to answer the "
+                 "citizen from the number they wrote to; None for other channels")
+
+
+def reply_gateway_of(channel: str, channel_message_id: str) -> str | None:
+    """SMS message ids are "<gateway>:<the gateway's id>" (services/intake/sms)."""
+    return channel_message_id.partition(":")[0] or None if channel == Channel.SMS else None
+
+
 class ComplaintAssigned(Envelope):
     """The router decided which unit must act. Key: complaint_id.
 
@@ -256,6 +265,7 @@ class ComplaintAssigned(Envelope):
     reason: str | None = Field(default=None, description="why a person re-assigned it")
     attachments: list[Attachment] = Field(default_factory=list)
     location: Location | None = None
+    reply_gateway: str | None = Field(default=None, description=REPLY_GATEWAY)
     forward_due: date | None = Field(default=None, description="verify and forward by (LAPOR!: 3 working days)")
     follow_up_due: date | None = Field(default=None, description="the unit's follow-up by (LAPOR!: 5 working days)")
 
@@ -297,6 +307,7 @@ class ComplaintStatusChanged(Envelope):
     unit: Unit = Field(description="the unit the complaint was with when it changed")
     assignment_sequence: int = Field(ge=1)
     citizen_contact: Reporter = Field(description="only to answer the citizen on their own channel")
+    reply_gateway: str | None = Field(default=None, description=REPLY_GATEWAY)
     close_due: date | None = Field(default=None, description="closes by itself on this day if the citizen is silent")
     answer_due: date | None = Field(default=None, description="replied: the unit answers the citizen again by")
 

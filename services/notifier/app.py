@@ -127,7 +127,8 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         link = status_link(settings.public_base_url, assigned.tracking_code)
         contact = assigned.citizen_contact
         if assigned.channel == Channel.SMS:
-            await outbound.sms(contact.phone, citizen_ack_text(assigned, link), reference=job.job_key)
+            await outbound.sms(contact.phone, citizen_ack_text(assigned, link), reference=job.job_key,
+                               gateway=assigned.reply_gateway)
         elif assigned.channel == Channel.WHATSAPP:
             await outbound.whatsapp(contact.phone, citizen_ack_text(assigned, link), assigned.received_at,
                                     [assigned.tracking_code, assigned.unit.name])
@@ -144,7 +145,8 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         contact = change.citizen_contact
         if change.channel == Channel.SMS:
             await outbound.sms(contact.phone, citizen_status_text(
-                change, status_link(settings.public_base_url, change.tracking_code)), reference=job.job_key)
+                change, status_link(settings.public_base_url, change.tracking_code)), reference=job.job_key,
+                gateway=change.reply_gateway)
         elif change.channel == Channel.WHATSAPP:
             # Days after the complaint and with no record of the citizen's last message: outside the
             # 24-hour window as far as we know, so the approved template.
@@ -173,7 +175,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     async def citizen_reply(job: Job) -> dict:
         reply = CitizenReplyRequested.model_validate(job.payload)
         if reply.channel == Channel.SMS:
-            await outbound.sms(reply.to, reply.text, reference=reply.reply_id)
+            await outbound.sms(reply.to, reply.text, reference=reply.reply_id, gateway=reply.gateway)
         elif reply.channel == Channel.WHATSAPP:
             await outbound.whatsapp(reply.to, reply.text, reply.occurred_at, [reply.text])
         else:

@@ -31,7 +31,7 @@ class Outbound:
     def __init__(self, settings: NotifierSettings) -> None:
         self.settings = settings
         self.http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
-        self.gammu = GammuOutbox(settings.gammu_database_url) if settings.sms_gateway == "gammu" else None
+        self.gammu = GammuOutbox(settings.gammu_database_url) if "gammu" in settings.sms_gateways else None
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -50,12 +50,20 @@ class Outbound:
             "X-Aduan-Signature": sign(secret.get_secret_value(), timestamp, body)})
         raise_for_http(response, "unit webhook")
 
-    async def sms(self, to: str, text: str, reference: str) -> None:
+    def sms_gateway_for(self, gateway: str | None) -> str:
+        """The gateway the citizen wrote through ("gammu-modem1" is Gammu), so the answer comes from the
+        number they wrote to; the city's first gateway when that one is not run here, or not known."""
+        kind = "gammu" if gateway and gateway.startswith("gammu") else gateway
+        return kind if kind in self.settings.sms_gateways else self.settings.sms_gateways[0]
+
+    async def sms(self, to: str, text: str, reference: str, gateway: str | None = None) -> None:
         s = self.settings
-        if self.gammu:
+        route = self.sms_gateway_for(gateway)
+        if route == "gammu":
+            assert self.gammu is not None  # settings refuse gammu without its database
             await self.gammu.send(to, text, reference)
             return
-        if s.sms_gateway == "kannel":
+        if route == "kannel":
             # The text travels as UTF-8; coding tells Kannel what the phone gets (and so how it splits):
             # 7-bit where every character is GSM 03.38, else UCS-2 ("Jum’at" with coding=0 became "Jum?at").
             response = await self.http.get(s.kannel_sendsms_url, params={
@@ -68,7 +76,7 @@ class Outbound:
             response = await self.http.post(s.generic_sms_url, content=body, headers={
                 "Content-Type": "application/json", "X-Timestamp": timestamp,
                 "X-Signature": sign(s.generic_sms_secret.get_secret_value(), timestamp, body)})
-        raise_for_http(response, f"SMS gateway ({s.sms_gateway})")
+        raise_for_http(response, f"SMS gateway ({route})")
 
     async def whatsapp(self, to: str, text: str, last_inbound_at: datetime, template_parameters: list[str]) -> str:
         """Free text inside the 24-hour window after the citizen's last message, the template outside it."""

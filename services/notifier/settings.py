@@ -1,6 +1,8 @@
+from __future__ import annotations
+
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import DeliverySettings
@@ -32,14 +34,16 @@ class NotifierSettings(DeliverySettings):
     webhook_secrets: dict[str, SecretStr] = {}
     http_timeout_seconds: float = 10.0
 
-    # SMS to citizens, through the gateway the city runs (docs/sms-gateways.md): "kannel" (smsbox
-    # sendsms), "gammu" (rows in Gammu SMSD's outbox tables) or "generic" (signed JSON POST).
-    sms_gateway: Literal["kannel", "gammu", "generic"] = "kannel"
+    # The SMS gateways this city runs (docs/sms-gateways.md): "kannel" (smsbox sendsms), "gammu" (rows in
+    # Gammu SMSD's outbox, needs gammu_database_url), "generic" (signed JSON POST). An answer goes back
+    # through the gateway the citizen wrote through, so it comes from the number they wrote to; through
+    # the first of these when that one is not run here. As JSON: ["kannel", "gammu"].
+    sms_gateways: list[Literal["kannel", "gammu", "generic"]] = Field(default=["kannel"], min_length=1)
     kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"  # make run's Kannel
     kannel_username: str = "aduan"
     kannel_password: SecretStr = SecretStr("local-kannel-password")
     sms_sender: str = "1708"
-    gammu_database_url: str = "postgresql://aduan:aduan@127.0.0.1:15432/gammu"  # make run's Gammu SMSD
+    gammu_database_url: str | None = None  # Gammu SMSD's database; make run: .../gammu on the local cluster
     generic_sms_url: str = "http://127.0.0.1:13090/api/v1/messages"  # the stand-in (standins/sms_gateway.py)
     generic_sms_secret: SecretStr = SecretStr("local-sms-gateway-secret")
 
@@ -51,3 +55,9 @@ class NotifierSettings(DeliverySettings):
     # Approved template for status changes; body parameters: code, status, the unit's message, closing day.
     whatsapp_status_template: str = "aduan_status"
     whatsapp_template_language: str = "id"
+
+    @model_validator(mode="after")
+    def _gammu_needs_its_database(self) -> NotifierSettings:
+        if "gammu" in self.sms_gateways and not self.gammu_database_url:
+            raise ValueError("sms_gateways names gammu: set ADUAN_NOTIFIER_GAMMU_DATABASE_URL")
+        return self

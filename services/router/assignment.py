@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from services.router.rules import Decision
 from services.router.units import Deadlines
 from services.router.working_days import WorkingCalendar
-from shared.contracts import ComplaintAssigned, ComplaintReceived, Unit
+from shared.contracts import ComplaintAssigned, ComplaintReceived, Unit, reply_gateway_of
 
 PRODUCER = "router"
 
@@ -38,6 +38,7 @@ def build_assignment(received: ComplaintReceived, decision: Decision, sequence: 
         # The unit never sees who reported when the reporter asked for anonim or rahasia.
         reporter_for_unit=None if hides_identity else received.reporter,
         citizen_contact=received.reporter,
+        reply_gateway=reply_gateway_of(received.channel, received.channel_message_id),
         unit=decision.unit,
         rule_id=decision.rule_id,
         ruleset_version=decision.ruleset_version,

@@ -47,7 +47,7 @@ def stack(processes, smtp_server, lapor_standin, sms_standin):
             "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port), "ADUAN_NOTIFIER_INBOX_SECRET": INBOX_SECRET,
             "ADUAN_NOTIFIER_INBOX_BASE_URL": router.url,
             # The signed HTTP gateway (a stand-in); real Kannel and Gammu: tests/gateways.
-            "ADUAN_NOTIFIER_SMS_GATEWAY": "generic",
+            "ADUAN_NOTIFIER_SMS_GATEWAYS": "[\"generic\"]",
             "ADUAN_NOTIFIER_GENERIC_SMS_URL": f"{sms_standin.url}/api/v1/messages"}),
         "lapor_sync": processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT",
                                       {"ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": lapor_standin.url}),

@@ -32,7 +32,7 @@ def stack(processes, smtp_server, gammu):
     port, maildir = smtp_server
     return start_stack(processes, port, maildir,
                        sms_env={"ADUAN_SMS_GAMMU_DATABASE_URL": gammu.url, "ADUAN_SMS_GAMMU_POLL_SECONDS": "0.5"},
-                       notifier_env={"ADUAN_NOTIFIER_SMS_GATEWAY": "gammu",
+                       notifier_env={"ADUAN_NOTIFIER_SMS_GATEWAYS": "[\"gammu\"]",
                                      "ADUAN_NOTIFIER_GAMMU_DATABASE_URL": gammu.url})
 
 
@@ -91,7 +91,7 @@ async def test_replies_leave_in_the_coding_and_parts_the_phone_shows(
         processes, smtp_server, gammu, infra, topics, text, coding, parts):
     port, _ = smtp_server
     processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", {
-        "ADUAN_NOTIFIER_SMTP_PORT": str(port), "ADUAN_NOTIFIER_SMS_GATEWAY": "gammu",
+        "ADUAN_NOTIFIER_SMTP_PORT": str(port), "ADUAN_NOTIFIER_SMS_GATEWAYS": "[\"gammu\"]",
         "ADUAN_NOTIFIER_GAMMU_DATABASE_URL": gammu.url})
     reply = CitizenReplyRequested(reply_id=f"status:gammu-modem1:{coding}-{parts}", channel="sms",
                                   to="+6281298765432", text=text, reason="status", gateway="gammu-modem1",

@@ -32,7 +32,7 @@ def notifier(processes, smtp_server, sms_standin, whatsapp_standin):
     port, _ = smtp_server
     return processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", notifier_env(port, **{
         # The signed HTTP gateway (a stand-in); real Kannel and Gammu: tests/gateways.
-        "ADUAN_NOTIFIER_SMS_GATEWAY": "generic",
+        "ADUAN_NOTIFIER_SMS_GATEWAYS": "[\"generic\"]",
         "ADUAN_NOTIFIER_GENERIC_SMS_URL": f"{sms_standin.url}/api/v1/messages",
         "ADUAN_NOTIFIER_WHATSAPP_API_URL": f"{whatsapp_standin.url}/v21.0"}))
 
