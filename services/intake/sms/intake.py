@@ -44,13 +44,19 @@ class SmsIntake:
         sms = validated(sms)
         if self.spool is None:
             return await handle_sms(self.kit, sms, self.desk)
+        # Kafka was away a moment ago: answer at once (a gateway's HTTP timeout may be shorter than a
+        # publish timeout) and leave the SMS to the relay, which keeps trying until Kafka is back.
+        broker_failing = self.kit.broker_failing
         try:
-            kept = await self.spool.keep(sms)
+            kept = await self.spool.keep(sms, handled_inline=not broker_failing)
         except UNAVAILABLE as error:
             log.warning("sms_spool_unavailable", gateway=sms.gateway, error=repr(error))
             return await handle_sms(self.kit, sms, self.desk)
         if kept.outcome is not None:
             return kept.outcome  # delivered again after it was handled: the same answer, nothing published
+        if broker_failing and self.relay:
+            self.relay.wake.set()
+            return QUEUED
         # New, or delivered again while waiting (the gateway retrying: Kafka may be back): try now.
         try:
             outcome = await self.handle(sms)
