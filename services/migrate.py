@@ -19,6 +19,7 @@ SCHEMAS: dict[str, tuple[Path, ...]] = {
     "notifier": (SERVICES / "notifier" / "migrations", JOBS),
     "lapor_sync": (SERVICES / "lapor_sync" / "migrations", JOBS),
     "web": (SERVICES / "intake" / "web" / "migrations",),
+    "intake_sms": (SERVICES / "intake" / "sms" / "migrations",),
 }
 
 
