@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian's real Gammu SMSD with the `dummy` phone driver (the "SIM" is a directory of files), storing
 # into its own database in our local PostgreSQL cluster: the SMS gateway for `make run` and tests.
-# Usage: deploy/local/gammu.sh start|stop|status|reset
+# Usage: deploy/local/gammu.sh install|start|stop|status|reset
 # Env: ADUAN_STATE_DIR (default <repo>/.local; this gateway lives in $ADUAN_STATE_DIR/gammu),
 #      ADUAN_PG_PORT (15432), ADUAN_GAMMU_DB_NAME (gammu),
 #      ADUAN_GAMMU_PHONE_ID (modem1), ADUAN_GAMMU_TZ (Asia/Jakarta: the zone the SMS intake reads
@@ -112,8 +112,9 @@ stop_locked() {
 
 cmd="${1:-}"
 case "$cmd" in
+  install) install_gammu; exit 0 ;;
   start|stop|status|reset) ;;
-  *) echo "usage: $0 start|stop|status|reset" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|reset" >&2; exit 2 ;;
 esac
 mkdir -p "$STATE"
 exec 9>"$STATE/.lock"; flock 9  # one gammu.sh per state dir at a time

@@ -41,7 +41,9 @@ async def test_complaints_of_every_shape_reach_the_unit_and_the_citizen_hears_ba
     for sender, text in COMPLAINTS.items():
         gammu.inject(sender, text, at=at)
     gammu.inject(NOT_A_COMPLAINT, "halo admin, ini nomor siapa?", at=at)
-    physical = sum(len(split_sms(text)[1]) for text in COMPLAINTS.values()) + 1
+    # The operator's promotion from a name, not a number: no complaint, and nobody to answer.
+    gammu.inject("TSEL-PROMO", "Nikmati kuota 10GB hanya Rp10rb, ketik *363#", at=at)
+    physical = sum(len(split_sms(text)[1]) for text in COMPLAINTS.values()) + 2
     await gammu.wait_inbox(physical)  # Gammu stores one row per physical SMS: later parts hold no text
 
     records = await read_topic(infra.kafka_bootstrap, topics.received, until=lambda r: len(r) >= len(COMPLAINTS))
@@ -59,7 +61,9 @@ async def test_complaints_of_every_shape_reach_the_unit_and_the_citizen_hears_ba
     by_number = {}
     for sms in sent:
         by_number.setdefault(sms.number, []).append(sms)
-    assert sorted(by_number) == sorted([*COMPLAINTS, NOT_A_COMPLAINT])
+    assert sorted(by_number) == sorted([*COMPLAINTS, NOT_A_COMPLAINT])  # nothing to TSEL-PROMO
+    rows = await gammu.wait_inbox(physical)
+    assert all(row["Processed"] for row in rows)  # every row taken, the promotion too, none left to retry
     for sender, event in received.items():
         [ack] = by_number[sender]
         assert event["tracking_code"] in ack.text and all(part.fits for part in ack.parts)
