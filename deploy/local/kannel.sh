@@ -7,8 +7,8 @@
 #   ADUAN_KANNEL_ADMIN_PORT (13000), ADUAN_KANNEL_SMSBOX_PORT (13001), ADUAN_KANNEL_SENDSMS_PORT (13013),
 #   ADUAN_KANNEL_FAKESMSC_PORT (13010), ADUAN_KANNEL_INTAKE_URL (http://127.0.0.1:8081),
 #   ADUAN_KANNEL_USER (aduan), ADUAN_KANNEL_PASSWORD (local-kannel-password),
-#   ADUAN_KANNEL_ADMIN_PASSWORD (local-kannel-admin), ADUAN_KANNEL_HTTP_RETRY (3),
-#   ADUAN_KANNEL_HTTP_QUEUE_DELAY (5 s).
+#   ADUAN_KANNEL_ADMIN_PASSWORD (local-kannel-admin), ADUAN_KANNEL_HTTP_RETRY (5),
+#   ADUAN_KANNEL_HTTP_QUEUE_DELAY (10 s).
 # Inject an MO: write one fakesmsc line ("sender receiver text|ucs2|udh-text ... data") into the
 # FIFO $ADUAN_STATE_DIR/kannel/fakesmsc.in (tests/support/kannel.py does it for you).
 # The MT that Kannel sends appear as "Got message N: <...>" lines in fakesmsc.log.
@@ -27,11 +27,13 @@ INTAKE_URL="${ADUAN_KANNEL_INTAKE_URL:-http://127.0.0.1:8081}"
 SENDSMS_USER="${ADUAN_KANNEL_USER:-aduan}"
 SENDSMS_PASSWORD="${ADUAN_KANNEL_PASSWORD:-local-kannel-password}"
 ADMIN_PASSWORD="${ADUAN_KANNEL_ADMIN_PASSWORD:-local-kannel-admin}"
-HTTP_RETRY="${ADUAN_KANNEL_HTTP_RETRY:-3}"
-HTTP_QUEUE_DELAY="${ADUAN_KANNEL_HTTP_QUEUE_DELAY:-5}"
+HTTP_RETRY="${ADUAN_KANNEL_HTTP_RETRY:-5}"
+HTTP_QUEUE_DELAY="${ADUAN_KANNEL_HTTP_QUEUE_DELAY:-10}"
 FAKESMSC=/usr/lib/kannel/test/fakesmsc
 WAIT=30  # seconds, for each readiness wait
 
+# shellcheck source=deploy/local/ports.sh
+source "$HERE/ports.sh"
 log() { echo "kannel: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -40,11 +42,10 @@ install_kannel() {
   [[ $EUID -eq 0 ]] || die "Kannel is not installed; run as root: apt-get update && apt-get install -y kannel kannel-extras"
   log "installing Kannel from Debian packages (kannel, kannel-extras for fakesmsc)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kannel kannel-extras >/dev/null
-  command -v bearerbox >/dev/null && [[ -x $FAKESMSC ]] || die "apt-get ran but bearerbox or $FAKESMSC is missing"
+  if ! command -v bearerbox >/dev/null || [[ ! -x $FAKESMSC ]]; then die "apt-get ran but bearerbox or $FAKESMSC is missing"; fi
 }
 
 render() {  # the config is rewritten on every start so changed env values take effect
-  mkdir -p "$DIR/store"
   local v
   for v in "$INTAKE_URL" "$SENDSMS_USER" "$SENDSMS_PASSWORD" "$ADMIN_PASSWORD" "$DIR"; do
     [[ "$v" != *[\|\"\&\\]* ]] || die "values must not contain | \" & or \\: '$v'"
@@ -60,33 +61,57 @@ render() {  # the config is rewritten on every start so changed env values take 
   chmod 600 "$DIR/kannel.conf"  # it holds the passwords
 }
 
-# A pid file counts only if that pid still runs the same program (pids are reused).
+# A pid file counts only if that pid still runs the same program (pids are reused) and is
+# not a zombie waiting for its reaper (kill -0 succeeds on those).
 pid_of() {
-  local f="$DIR/$1.pid" pid
+  local f="$DIR/$1.pid" pid stat
   [[ -f "$f" ]] || return 1
   pid="$(cat "$f")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null \
-    && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$1" && echo "$pid"
+  [[ "$pid" =~ ^[0-9]+$ ]] && stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$1" && "${stat##*) }" != Z* ]] && echo "$pid"
 }
 running() { pid_of "$1" >/dev/null; }
 
-port_free() {  # dies naming the holder: a Debian `kannel` service, for one, takes 13000
+# smsbox that loses its bearerbox waits 10 s, then forks a copy of itself (a new pid, not in our
+# pid file) that connects again.  Such copies are found by their exact command line (this
+# instance's config path) and killed with SIGKILL, which, unlike SIGTERM, stops the chain.
+SMSBOX_CMD=(smsbox -v 3 "$DIR/kannel.conf")
+kill_stray_smsboxes() {
+  local want p pass found
+  want="$(printf '%s\n' "${SMSBOX_CMD[@]}")"
+  for ((pass = 0; pass < 5; pass++)); do
+    found=0
+    for p in /proc/[0-9]*; do
+      [[ "$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null)" == "$want" ]] || continue
+      kill -9 "${p#/proc/}" 2>/dev/null && found=1
+    done
+    ((found)) || return 0
+    sleep 0.2
+  done
+}
+
+port_free() {  # a Debian `kannel` service, for one, holds 13000 (its admin port)
   local p="$1" what="$2"
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || [[ -n "$(ss -Hltn "sport = :$p")" ]]; then
-    die "127.0.0.1:$p ($what) is taken: $(ss -Hltnp "sport = :$p" | awk '{print $NF}' | tr '\n' ' ')
-  (a system Kannel? 'systemctl stop kannel'; or set ADUAN_KANNEL_*_PORT)"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || listening "$p"; then
+    die "$(port_holder "$p") (wanted for $what; a system Kannel? 'systemctl stop kannel', or set ADUAN_KANNEL_*_PORT)"
   fi
 }
 
 listening() { [[ -n "$(ss -Hltn "sport = :$1")" ]]; }
 
-wait_for() {  # wait_for <what> <log file> <command...>: bounded, names the log on failure
-  local what="$1" logfile="$2" i; shift 2
-  for ((i = 0; i < WAIT * 5; i++)); do "$@" && return 0; sleep 0.2; done
-  tail -n 20 "$logfile" >&2 || true
-  die "$what not ready after ${WAIT}s (log: $logfile)"
+wait_for() {  # wait_for <what> <process> <command...>: bounded; on failure shows that process's logs
+  local what="$1" name="$2" i; shift 2
+  for ((i = 0; i < WAIT * 5; i++)); do
+    "$@" && return 0
+    running "$name" || break  # it died (bad config, port taken...): no point waiting
+    sleep 0.2
+  done
+  tail -n 15 "$DIR/$name.out" "$DIR/$name.log" >&2 2>/dev/null || true
+  running "$name" || die "$name exited; $what never happened (logs: $DIR/$name.out, $DIR/$name.log)"
+  die "$what: not after ${WAIT}s (logs: $DIR/$name.out, $DIR/$name.log)"
 }
 
+admin_up() { admin_status >/dev/null; }
 admin_status() { curl -fsS --max-time 2 "http://127.0.0.1:$ADMIN_PORT/status.txt?password=$ADMIN_PASSWORD" 2>/dev/null; }
 smsc_online() { admin_status | grep -q 'fake.*(online'; }
 smsbox_connected() { admin_status | grep -qE 'smsbox:.*on-line'; }
@@ -99,14 +124,24 @@ spawn() {  # spawn <name> <command...>: own session (Ctrl-C in a terminal does n
 }
 
 start() {
+  local pid
   render
   if ! running bearerbox; then
-    port_free "$ADMIN_PORT" admin; port_free "$SMSBOX_PORT" smsbox-port; port_free "$SMSC_PORT" fakesmsc
-    # fakesmsc exits when its bearerbox goes away: a new bearerbox needs a new fakesmsc.
+    # fakesmsc exits when its bearerbox goes away, and smsbox restarts itself 10 s later: a new
+    # bearerbox gets a new fakesmsc and a new smsbox.
     if pid="$(pid_of fakesmsc)"; then kill "$pid"; fi
-    spawn bearerbox bearerbox "$DIR/kannel.conf"
-    wait_for "bearerbox admin port $ADMIN_PORT" "$DIR/bearerbox.log" admin_status
-    wait_for "fake SMSC port $SMSC_PORT" "$DIR/bearerbox.log" listening "$SMSC_PORT"
+    if pid="$(pid_of smsbox)"; then kill -9 "$pid"; fi
+  fi
+  running smsbox || kill_stray_smsboxes
+  # Check every port first, so that a taken one does not leave half a Kannel running.
+  if ! running bearerbox; then
+    port_free "$ADMIN_PORT" admin; port_free "$SMSBOX_PORT" smsbox-port; port_free "$SMSC_PORT" fakesmsc
+  fi
+  running smsbox || port_free "$SENDSMS_PORT" sendsms
+  if ! running bearerbox; then
+    spawn bearerbox bearerbox -v 3 "$DIR/kannel.conf"
+    wait_for "bearerbox admin port $ADMIN_PORT answers" bearerbox admin_up
+    wait_for "fake SMSC listens on $SMSC_PORT" bearerbox listening "$SMSC_PORT"
   fi
   if ! running fakesmsc; then
     # The FIFO is fakesmsc's stdin, opened read-write (<>) so that it never sees EOF when a
@@ -116,28 +151,27 @@ start() {
     setsid "$FAKESMSC" -H 127.0.0.1 -r "$SMSC_PORT" -i 0 -m -1 <>"$DIR/fakesmsc.in" \
       >>"$DIR/fakesmsc.log" 2>&1 9>&- &
     echo $! >"$DIR/fakesmsc.pid"
-    wait_for "fakesmsc connected to bearerbox" "$DIR/fakesmsc.log" smsc_online
+    wait_for "fakesmsc connected to bearerbox" fakesmsc smsc_online
   fi
   if ! running smsbox; then
-    port_free "$SENDSMS_PORT" sendsms
-    spawn smsbox smsbox "$DIR/kannel.conf"
-    wait_for "smsbox sendsms port $SENDSMS_PORT" "$DIR/smsbox.log" sendsms_answers
-    wait_for "smsbox connected to bearerbox" "$DIR/smsbox.log" smsbox_connected
+    spawn smsbox "${SMSBOX_CMD[@]}"
+    wait_for "smsbox sendsms port $SENDSMS_PORT answers" smsbox sendsms_answers
   fi
+  wait_for "smsbox connected to bearerbox" smsbox smsbox_connected
   log "ready: sendsms http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms, MO -> $INTAKE_URL, files in $DIR"
 }
 
-stop_one() {  # SIGTERM lets bearerbox flush its store; SIGKILL only if it hangs
+stop_one() {  # SIGTERM lets bearerbox flush its store (it takes up to ~10 s); SIGKILL only if it hangs
   local name="$1" pid i
   pid="$(pid_of "$name")" || { rm -f "$DIR/$name.pid"; return 0; }
   kill "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then log "$name ($pid) ignored SIGTERM for 10s: SIGKILL"; kill -9 "$pid" || true; fi
+  for ((i = 0; i < 300; i++)); do running "$name" || break; sleep 0.1; done
+  if running "$name"; then log "$name ($pid) ignored SIGTERM for 30s: SIGKILL"; kill -9 "$pid" || true; fi
   rm -f "$DIR/$name.pid"
 }
 
 stop() {
-  stop_one smsbox; stop_one bearerbox; stop_one fakesmsc
+  stop_one smsbox; kill_stray_smsboxes; stop_one bearerbox; stop_one fakesmsc
   log "stopped"
 }
 
@@ -151,7 +185,7 @@ status() {
 
 logs() {
   local f
-  for f in bearerbox.log smsbox.log fakesmsc.log access.log; do
+  for f in bearerbox.log smsbox.log fakesmsc.log access.log smsbox-access.log; do
     [[ -f "$DIR/$f" ]] && { echo "==> $DIR/$f <=="; tail -n "${LINES_PER_LOG:-30}" "$DIR/$f"; }
   done
   return 0

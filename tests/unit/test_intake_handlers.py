@@ -191,3 +191,27 @@ async def test_whatsapp_many_messages_in_one_payload_are_all_published(whatsapp)
     answer = await post_signed(client, wa.payload(*messages))
     assert answer.status_code == 200 and len(answer.json()["accepted"]) == 200
     assert len({e.complaint_id for e in published}) == 200
+
+
+async def test_kannel_without_mo_recode_sends_utf16_and_it_is_read_as_such(sms):
+    client, published, _ = sms
+    text = "SURGA Jum’at 😡 loket tutup"
+    raw = "".join(f"%{byte:02X}" for byte in text.encode("utf-16-be"))
+    answer = await client.get(f"/kannel/inbound?id=k-ucs2&sender=081298765432&coding=2&charset=UTF-16BE&text={raw}")
+    assert answer.status_code == 202, answer.text
+    assert [e.text for e in published] == ["Jum’at 😡 loket tutup"]
+
+
+async def test_kannel_keeps_line_breaks_and_double_spaces_of_the_text(sms):
+    client, published, _ = sms
+    await client.get("/kannel/inbound", params={"id": "k-b", "sender": "081298765432", "charset": "UTF-8",
+                                                "text": "SURGA Jalan  rusak\ndi depan SDN 2"})
+    assert [e.text for e in published] == ["Jalan  rusak\ndi depan SDN 2"]
+
+
+async def test_an_unjoined_later_part_of_a_long_sms_gets_no_format_help(sms):
+    client, published, replies = sms
+    answer = await client.get("/kannel/inbound?id=k-part&sender=081298765432&udh=%05%00%03%2A%03%02"
+                              "&text=dan+sudah+tiga+hari+tidak+diangkut")
+    assert (answer.status_code, answer.json()["reason"]) == (202, "unjoined_part")
+    assert published == [] and replies == []

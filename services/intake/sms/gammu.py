@@ -3,7 +3,7 @@
 Gammu writes each received SMS part as a row ("ID", "SenderNumber", "ReceivingDateTime" in the
 gammu-smsd process's local time, "TextDecoded", "UDH", "Coding", "Processed"). A concatenated
 SMS is one row per part: the first part's row holds the whole joined text and the others hold
-nothing, so only the first is read (docs/sms-gateways.md). "RecipientID" is gammu-smsd's PhoneID
+nothing, so those are skipped (docs/sms-gateways.md). "RecipientID" is gammu-smsd's PhoneID
 (which modem), not the number the citizen texted, so it names the gateway, not the receiver.
 
 Rows are claimed with FOR UPDATE SKIP LOCKED (several intake replicas share the work), kept in
@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import structlog
 
-from services.intake.sms.inbound import InboundSms
+from services.intake.sms.inbound import InboundSms, part_number
 from services.intake.sms.spool import UNAVAILABLE, Unavailable
 from shared.channel_kit import InvalidText
 
@@ -31,32 +31,26 @@ BATCH = 100
 BINARY_CODING = "8bit"  # WAP push, operator configuration: not text a citizen wrote
 
 
-def part_number(udh: str | None) -> int:
-    """Which part of a concatenated SMS a row is (1 when it is not one), from its UDH in hex:
-    information element 00 (8-bit reference) or 08 (16-bit reference), the part number last."""
+def _hex(udh: str | None) -> bytes:
+    """Gammu keeps the UDH as upper-case hex ('' for none)."""
     try:
-        data = bytes.fromhex(udh or "")
+        return bytes.fromhex(udh or "")
     except ValueError:
-        return 1
-    position, end = 1, 1 + (data[0] if data else 0)
-    while position + 1 < min(end, len(data)):
-        element, length = data[position], data[position + 1]
-        value = data[position + 2:position + 2 + length]
-        if element in (0x00, 0x08) and len(value) == length and length in (3, 4):
-            return value[-1]
-        position += 2 + length
-    return 1
+        return b""
 
 
 def inbox_sms(row: asyncpg.Record, gateway_name: str, zone: ZoneInfo) -> InboundSms | None:
-    """The SMS a row holds, or None for a row that holds none of its own (a later part, binary data)."""
-    if part_number(row["UDH"]) > 1 or row["Coding"] == BINARY_CODING:
+    """The SMS a row holds, or None for a row that holds none of its own: a later part whose text
+    is in the first part's row, binary data. A later part that holds text is one whose other parts
+    never came (MultipartTimeout): kept, as a later part."""
+    later_part = part_number(_hex(row["UDH"])) > 1
+    if (later_part and not row["TextDecoded"]) or row["Coding"] == BINARY_CODING:
         return None
     received: datetime = row["ReceivingDateTime"]
     # The ID alone restarts at 1 when Gammu's database is rebuilt; with the time it stays one SMS's.
     return InboundSms(gateway=f"gammu-{gateway_name}", message_id=f"{row['ID']}-{received:%Y%m%d%H%M%S}",
                       sender=row["SenderNumber"], text=row["TextDecoded"] or "",
-                      received_at=received.replace(tzinfo=zone))
+                      received_at=received.replace(tzinfo=zone), later_part=later_part)
 
 
 class GammuInbox:

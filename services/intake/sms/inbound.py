@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import structlog
 from pydantic import BaseModel
 
 from services.intake.sms.keyword import (
@@ -39,6 +40,7 @@ from shared.contracts import (
 )
 from shared.phone import to_e164
 
+log = structlog.get_logger(__name__)
 MAX_SMS_TEXT = 1600  # ten concatenated parts
 
 
@@ -49,6 +51,22 @@ class InboundSms(BaseModel):
     text: str
     receiver: str | None = None
     received_at: datetime | None = None
+    # A later part of a long SMS that the gateway could not join (Kannel after a restart between the
+    # parts): without the keyword it is the rest of a message, not a stray SMS to answer with help.
+    later_part: bool = False
+
+
+def part_number(udh: bytes) -> int:
+    """Which part of a concatenated SMS this is (1 when it is not one), from its user data header:
+    information element 00 (8-bit reference) or 08 (16-bit reference), the part number last."""
+    position, end = 1, 1 + (udh[0] if udh else 0)
+    while position + 1 < min(end, len(udh)):
+        element, length = udh[position], udh[position + 1]
+        value = udh[position + 2:position + 2 + length]
+        if element in (0x00, 0x08) and len(value) == length and length in (3, 4):
+            return value[-1]
+        position += 2 + length
+    return 1
 
 
 def fallback_message_id(gateway: str, sender: str, sent_at: str, text: str) -> str:
@@ -82,6 +100,9 @@ async def handle_sms(kit: IntakeKit, sms: InboundSms, desk: StatusDesk) -> dict:
     returns what happened. BrokerUnavailable or StatusUnavailable: nothing decided, try again later."""
     sender = validated(sms).sender
     text = complaint_text(clean_text(sms.text, MAX_SMS_TEXT)) if sms.text.strip() else None
+    if text is None and sms.later_part:
+        log.warning("sms_unjoined_part", gateway=sms.gateway)
+        return {"complaint": False, "reason": "unjoined_part"}
     if text is None:
         await _reply(kit, sms, sender, FORMAT_HELP, "format_help")
         return {"complaint": False, "reason": "not_a_complaint", "reply": "format_help"}

@@ -1,26 +1,26 @@
-"""Kannel's sms-service, calling us per inbound SMS with `get-url` (GET) or `post-url` (POST).
+"""Kannel's sms-service calling us per inbound SMS: `get-url` (GET, what we recommend) or `post-url` (POST).
 
-Configure Kannel (smsbox) with, for example:
+The configuration we give the city is deploy/gateways/kannel/kannel.conf.template; its get-url:
 
-    group = sms-service
-    keyword = default
-    get-url = "http://aduan-sms:8081/kannel/inbound?id=%I&sender=%p&receiver=%P&time=%t&text=%a"
-    max-messages = 0        # the answer body is not an SMS: replies come from the notifier
-    catch-all = true
+    /kannel/inbound?id=%I&sender=%p&receiver=%P&time=%t&coding=%c&charset=%C&udh=%u&text=%b
 
-For `post-url` the text is the body and the numbers come in X-Kannel-From / X-Kannel-To
-headers (or the same query parameters). Escapes: %I message id, %p sender, %P receiver,
-%t time, %a the whole text.
+%b is the exact text (%a splits it into words: line breaks and double spaces were lost), UTF-8
+with `mo-recode = true`; a `charset` other than UTF-8 (mo-recode forgotten: UTF-16BE) is decoded
+as such. %t is UTC whatever the host's TZ says. %u is empty but for a part of a long SMS that
+bearerbox could not join. For post-url the text is the body in the charset of its Content-Type,
+and the numbers come as query parameters or X-Kannel-From (only with `send-sender = true`) and
+X-Kannel-To. docs/sms-gateways.md has the rest.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
-from services.intake.sms.inbound import InboundSms, fallback_message_id
+from services.intake.sms.inbound import InboundSms, fallback_message_id, part_number
 from shared.channel_kit import InvalidText
 
 GATEWAY = "kannel"
@@ -59,6 +59,26 @@ def _decoded(body: bytes, charset: str | None) -> str:
         return body.decode("latin-1")  # cannot fail, and keeps the message
 
 
+def _udh(request: Request) -> bytes:
+    """%u: the UDH's bytes, URL-encoded."""
+    values = parse_qs(request.scope.get("query_string", b"").decode("latin-1"), encoding="latin-1").get("udh")
+    return values[0].encode("latin-1") if values else b""
+
+
+def _query_text(request: Request) -> str | None:
+    """%b in the charset Kannel names in %C: UTF-8 after mo-recode, UTF-16BE (or Latin-1 for 8-bit
+    data) without it, which read as UTF-8 was mojibake."""
+    charset = request.query_params.get("charset") or "UTF-8"
+    if charset.upper().replace("_", "-") in ("UTF-8", "UTF8"):
+        return request.query_params.get("text")
+    try:
+        values = parse_qs(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
+                          encoding=charset, errors="replace").get("text")
+    except LookupError:  # a charset Python does not know
+        return request.query_params.get("text")
+    return values[0] if values else None
+
+
 async def parse(request: Request, zone: ZoneInfo) -> InboundSms:
     params = request.query_params
     if request.method == "POST":
@@ -67,12 +87,12 @@ async def parse(request: Request, zone: ZoneInfo) -> InboundSms:
         receiver = params.get("receiver") or request.headers.get("x-kannel-to")
         sent_at = params.get("time") or request.headers.get("x-kannel-time")
     else:
-        text, sender, receiver, sent_at = (params.get("text"), params.get("sender"),
+        text, sender, receiver, sent_at = (_query_text(request), params.get("sender"),
                                            params.get("receiver"), params.get("time"))
     if not sender:
         raise InvalidText("missing_sender", "Kannel did not send the sender (%p).")
     if text is None:
-        raise InvalidText("missing_text", "Kannel did not send the text (%a).")
+        raise InvalidText("missing_text", "Kannel did not send the text (%b).")
     message_id = params.get("id") or fallback_message_id(GATEWAY, sender, sent_at or "", text)
     return InboundSms(gateway=GATEWAY, message_id=message_id, sender=sender, receiver=receiver,
-                      text=text, received_at=_time(sent_at, zone))
+                      text=text, received_at=_time(sent_at, zone), later_part=part_number(_udh(request)) > 1)

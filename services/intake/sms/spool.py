@@ -80,10 +80,11 @@ class Spool:
         takes it at once, or only after a lease when the caller handles it inline first."""
         async with self._conn() as conn:
             inserted = await conn.fetchval(
-                """INSERT INTO inbound_sms (gateway, message_id, sender, receiver, text, received_at, next_attempt_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+                """INSERT INTO inbound_sms (gateway, message_id, sender, receiver, text, received_at, later_part,
+                                           next_attempt_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
                    ON CONFLICT (gateway, message_id) DO NOTHING RETURNING true""",
-                sms.gateway, sms.message_id, sms.sender, sms.receiver, sms.text, sms.received_at,
+                sms.gateway, sms.message_id, sms.sender, sms.receiver, sms.text, sms.received_at, sms.later_part,
                 self.lease if handled_inline else 0.0)
             if inserted:
                 return Kept(True, None)
@@ -115,10 +116,11 @@ class Spool:
                    WHERE (gateway, message_id) IN (
                        SELECT gateway, message_id FROM inbound_sms WHERE handled_at IS NULL AND next_attempt_at <= now()
                        ORDER BY accepted_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-                   RETURNING gateway, message_id, sender, receiver, text, received_at, accepted_at""",
+                   RETURNING gateway, message_id, sender, receiver, text, received_at, later_part, accepted_at""",
                 limit, self.lease)
         return [InboundSms(gateway=r["gateway"], message_id=r["message_id"], sender=r["sender"],
-                           receiver=r["receiver"], text=r["text"], received_at=r["received_at"])
+                           receiver=r["receiver"], text=r["text"], received_at=r["received_at"],
+                           later_part=r["later_part"])
                 for r in sorted(rows, key=lambda r: r["accepted_at"])]
 
     async def waiting(self) -> int:

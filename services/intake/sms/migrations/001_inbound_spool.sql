@@ -7,6 +7,7 @@ CREATE TABLE inbound_sms (
     receiver         text,
     text             text,                            -- cleared once handled
     received_at      timestamptz,
+    later_part       boolean     NOT NULL DEFAULT false,  -- an unjoined later part of a long SMS
     accepted_at      timestamptz NOT NULL DEFAULT now(),
     attempts         integer     NOT NULL DEFAULT 0,
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
