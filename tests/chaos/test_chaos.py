@@ -80,7 +80,7 @@ async def own_infra():
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pytest.fail(f"another fault suite is running with the state dir {STATE_DIR}")
-        infra = OwnInfra()
+        infra = OwnInfra(STATE_DIR)
         print(f"\nchaos: own Kafka on {infra.kafka_bootstrap} (controller {infra.controller_port}), "
               f"own PostgreSQL on 127.0.0.1:{infra.pg_port}, state in {infra.state_dir}")
         try:

@@ -155,6 +155,27 @@ class GammuGateway:
         pid = int((self.home / "smsd.pid").read_text())
         os.kill(pid, signal.SIGKILL)
 
+    async def reported_since(self, moment: datetime) -> bool:
+        """Whether gammu-smsd has updated its phones row (every StatusFrequency) since `moment`, in the
+        database's local time: what a supervisor watches. UpdatedInDB is set by a trigger in the
+        database's zone."""
+        try:
+            rows = await self._fetch('SELECT 1 FROM phones WHERE "ID" = $1 AND "UpdatedInDB" > $2',
+                                     self.phone_id, moment)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        return bool(rows)
+
+    async def database_time(self) -> datetime:
+        return (await self._fetch("SELECT localtimestamp(0) AS now"))[0]["now"]
+
+    def alive(self) -> bool:
+        try:
+            os.kill(int((self.home / "smsd.pid").read_text()), 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -15,12 +15,14 @@ the spool ignores. While our database is away the rows simply wait in Gammu's ta
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
+from prometheus_client import Gauge
 
 from services.intake.sms.inbound import InboundSms, part_number
 from services.intake.sms.spool import UNAVAILABLE, Unavailable
@@ -29,6 +31,9 @@ from shared.channel_kit import InvalidText
 log = structlog.get_logger(__name__)
 BATCH = 100
 BINARY_CODING = "8bit"  # WAP push, operator configuration: not text a citizen wrote
+MODEM_CHECK_SECONDS = 15
+MODEM_SILENT = Gauge("aduan_gammu_modem_silent_seconds",
+                     "Seconds since gammu-smsd last reported in its phones table (alert well above 5)")
 
 
 def _hex(udh: str | None) -> bytes:
@@ -90,10 +95,25 @@ class GammuInbox:
                 await conn.execute('UPDATE inbox SET "Processed" = true WHERE "ID" = ANY($1::int[])', done)
             return len(done)
 
+    async def modem_silent_seconds(self) -> float:
+        """Seconds since gammu-smsd last wrote its phones row (every StatusFrequency, 5 s as we
+        recommend). Gammu 1.42 does not always get back to its database after a restart of it
+        (deploy/gateways/gammu/smsdrc.template): this shows it. UpdatedInDB is set by a trigger in
+        the database's zone, as localtimestamp is (TimeOut is in gammu-smsd's zone)."""
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            silent = await conn.fetchval(
+                'SELECT extract(epoch FROM localtimestamp - max("UpdatedInDB")) FROM phones')
+        return max(0.0, float(silent)) if silent is not None else float("inf")
+
     async def run(self, interval_seconds: float) -> None:
+        last_check = 0.0
         while True:
             try:
                 await self.poll_once()
+                if time.monotonic() - last_check > MODEM_CHECK_SECONDS:
+                    last_check = time.monotonic()
+                    MODEM_SILENT.set(await self.modem_silent_seconds())
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("gammu_inbox_unreachable", error=repr(error))
             await asyncio.sleep(interval_seconds)
