@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra browser k8s-tools k8s-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay report
+.PHONY: run test unit infra browser gateways k8s-tools k8s-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay report
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -21,9 +21,14 @@ infra: venv
 	deploy/local/postgres.sh start
 	$(PY) -m shared.topics
 
-# All services, the SMTP stand-in and the LAPOR! stand-in in one terminal; Ctrl-C stops them all.
-run: infra
+# All services, Kannel and Gammu SMSD, and the stand-ins in one terminal; Ctrl-C stops them all.
+run: infra gateways
 	deploy/local/run.sh
+
+# Debian's Kannel (with fakesmsc) and Gammu SMSD: the real SMS gateways (docs/sms-gateways.md).
+gateways:
+	deploy/local/kannel.sh install
+	deploy/local/gammu.sh install
 
 # Debian's chromium and chromedriver, for the web form's browser test.
 browser:
@@ -42,8 +47,8 @@ k8s-check: venv k8s-tools
 	$(VENV)/bin/hadolint Dockerfile
 	$(PY) -m pytest -q tests/deploy
 
-# The whole suite against the real broker and database, and a real browser; deploy/ checks too.
-test: infra browser k8s-check
+# The whole suite against the real broker, database, SMS gateways and browser; deploy/ checks too.
+test: infra browser gateways k8s-check
 	$(PY) -m pytest
 
 # Only the tests that need no broker or database (seconds).
@@ -90,6 +95,8 @@ new-channel: venv
 	$(PY) -m shared.scaffold $(name)
 
 stop:
+	deploy/local/kannel.sh stop
+	deploy/local/gammu.sh stop
 	deploy/local/kafka.sh stop
 	deploy/local/postgres.sh stop
 

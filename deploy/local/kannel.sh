@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian's real Kannel 1.4.5 (bearerbox + smsbox) with fakesmsc as the SMSC, for `make run` and the
-# tests.  Usage: deploy/local/kannel.sh start|stop|status|logs
+# tests.  Usage: deploy/local/kannel.sh install|start|stop|status|logs
 #   start   renders deploy/gateways/kannel/kannel.conf.template and starts whatever of bearerbox,
 #           fakesmsc, smsbox is not running (so after killing one, `start` brings it back).
 # Env: ADUAN_STATE_DIR (default <repo>/.local; Kannel's files go to $ADUAN_STATE_DIR/kannel),
@@ -193,8 +193,9 @@ logs() {
 
 cmd="${1:-}"
 case "$cmd" in
+  install) install_kannel; exit 0 ;;
   start|stop|status|logs) ;;
-  *) echo "usage: $0 start|stop|status|logs" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|logs" >&2; exit 2 ;;
 esac
 [[ "$cmd" == start ]] && install_kannel
 mkdir -p "$DIR"

@@ -14,14 +14,24 @@ export ADUAN_ROUTER_UNIT_TOKENS="${ADUAN_ROUTER_UNIT_TOKENS:-{\"inspektorat\": \
 export ADUAN_ROUTER_INBOX_SECRET="${ADUAN_ROUTER_INBOX_SECRET:-local-inbox-secret-not-for-production}"
 export ADUAN_NOTIFIER_INBOX_SECRET="$ADUAN_ROUTER_INBOX_SECRET"
 export ADUAN_ROUTER_INBOX_COOKIE_SECURE=false  # plain HTTP on 127.0.0.1
+# The real SMS gateways (Debian's Kannel with fakesmsc as the SMSC, Gammu SMSD with a dummy modem):
+# the SMS intake reads Gammu's inbox; the notifier answers through whichever the citizen used.
+GAMMU_DB="postgresql://aduan:aduan@127.0.0.1:${ADUAN_PG_PORT:-15432}/gammu"
+export ADUAN_SMS_GAMMU_DATABASE_URL="${ADUAN_SMS_GAMMU_DATABASE_URL:-$GAMMU_DB}"
+export ADUAN_NOTIFIER_GAMMU_DATABASE_URL="${ADUAN_NOTIFIER_GAMMU_DATABASE_URL:-$GAMMU_DB}"
+export ADUAN_NOTIFIER_SMS_GATEWAYS="${ADUAN_NOTIFIER_SMS_GATEWAYS:-[\"kannel\", \"gammu\", \"generic\"]}"
 
-stop_infra() {
+stop_all() {
+  "$HERE/kannel.sh" stop || true
+  "$HERE/gammu.sh" stop || true
   if [[ "${ADUAN_KEEP_INFRA:-0}" != 1 ]]; then
     "$HERE/kafka.sh" stop || true
     "$HERE/postgres.sh" stop || true
   fi
 }
-trap stop_infra EXIT
+trap stop_all EXIT
+"$HERE/gammu.sh" start
+"$HERE/kannel.sh" start  # it calls the SMS intake's URL per SMS; until that is up, smsbox retries
 
 cat <<INFO
 
@@ -35,7 +45,9 @@ Aduan is starting. Where things listen (all on 127.0.0.1):
                    or the signed link in the unit's mail)
   SMTP stand-in    127.0.0.1:8025, mail kept in $ADUAN_SMTP_SINK_MAILDIR/new
   LAPOR! stand-in  http://127.0.0.1:8099/api/v1/reports (token: local-standin-token)
-  SMS gateway stand-in (Kannel sendsms)  http://127.0.0.1:13013/_standin/messages  (what would have been sent)
+  Kannel (real)    bearerbox admin :13000, sendsms http://127.0.0.1:13013/cgi-bin/sendsms, fakesmsc as SMSC
+  Gammu SMSD (real) dummy modem, database postgresql://aduan:aduan@127.0.0.1:15432/gammu
+  SMS gateway stand-in (a commercial HTTP gateway)  http://127.0.0.1:13090/_standin/messages
   WhatsApp Cloud API stand-in            http://127.0.0.1:8098/_standin/messages
   Kafka            127.0.0.1:9092      PostgreSQL  postgresql://aduan:aduan@127.0.0.1:15432/aduan
 
@@ -44,6 +56,11 @@ Send a first complaint:
        -d '{"text": "Petugas loket minta imbalan untuk tanda tangan surat", "anonymity": "rahasia"}'
 then check it:  curl -s http://127.0.0.1:8080/api/v1/complaints/<tracking_code>
 and read the unit's mail:  ls $ADUAN_SMTP_SINK_MAILDIR/new
+
+Text as a citizen would, through the real gateways, and see the answers:
+  .venv/bin/python -m tests.support.phone kannel +6281234567890 "SURGA lampu jalan di Jl. Dhoho mati"
+  .venv/bin/python -m tests.support.phone gammu +6281234567891 "SURGA Jum’at loket kelurahan tutup 😡"
+  .venv/bin/python -m tests.support.phone sent
 
 Ctrl-C stops everything.
 
