@@ -19,7 +19,13 @@ from standins.smtp_sink import read_maildir
 from tests.support.gammu import GammuGateway
 from tests.support.processes import Processes, Service
 
-PPID_TEXT_WORDS = 6  # enough of a complaint's words to find its mail
+# Replies a citizen may get: (text, needs UCS-2, parts a phone receives), the same for every gateway.
+REPLIES = [
+    ("SURGA: aduan Anda sudah diterima.", False, 1),
+    ("Jum’at café 😡 €", True, 1),
+    ("Tanggapan unit: " + "jalan sudah ditambal, terima kasih atas laporannya. " * 8, False, 3),
+    ("Tanggapan unit: " + "saluran sudah dibersihkan 👍 " * 6, True, 3),
+]
 
 
 async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:

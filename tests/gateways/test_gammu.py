@@ -10,7 +10,7 @@ import pytest
 
 from shared.contracts import CitizenReplyRequested
 from standins.smtp_sink import read_maildir
-from tests.gateways.conftest import mail_with, start_stack, until
+from tests.gateways.conftest import REPLIES, mail_with, start_stack, until
 from tests.support.gammu import split_sms
 from tests.support.kafka import json_values, publish_events, read_topic
 
@@ -86,11 +86,7 @@ async def _sent_with(gammu, code: str, number: str, exclude: dict) -> list:
 
 
 @pytest.mark.parametrize(("text", "coding", "parts"), [
-    ("SURGA: aduan Anda sudah diterima.", "Default_No_Compression", 1),
-    ("Jum’at café 😡 €", "Unicode_No_Compression", 1),
-    ("Tanggapan unit: " + "jalan sudah ditambal, terima kasih atas laporannya. " * 8, "Default_No_Compression", 3),
-    ("Tanggapan unit: " + "saluran sudah dibersihkan 👍 " * 6, "Unicode_No_Compression", 3),
-])
+    (text, "Unicode_No_Compression" if ucs2 else "Default_No_Compression", parts) for text, ucs2, parts in REPLIES])
 async def test_replies_leave_in_the_coding_and_parts_the_phone_shows(
         processes, smtp_server, gammu, infra, topics, text, coding, parts):
     port, _ = smtp_server

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.contracts import CitizenReplyRequested
-from tests.gateways.conftest import mail_with, start_stack, until
+from tests.gateways.conftest import REPLIES, mail_with, start_stack, until
 from tests.support.kafka import end_offsets, json_values, publish_events, read_since, read_topic
 from tests.support.kannel import Kannel, KannelPorts
 from tests.support.processes import free_port
@@ -100,12 +100,8 @@ async def test_complaints_of_every_shape_reach_the_unit_and_the_citizen_hears_ba
     assert any("belum dapat dibalas" in a for a in answers), answers
 
 
-@pytest.mark.parametrize(("text", "coding", "parts"), [
-    ("SURGA: aduan Anda sudah diterima.", "gsm", 1),
-    ("Jum’at café 😡 €", "ucs2", 1),
-    ("Tanggapan unit: " + "jalan sudah ditambal, terima kasih atas laporannya. " * 8, "gsm", 3),
-    ("Tanggapan unit: " + "saluran sudah dibersihkan 👍 " * 6, "ucs2", 3),
-])
+@pytest.mark.parametrize(("text", "coding", "parts"),
+                         [(text, "ucs2" if ucs2 else "gsm", parts) for text, ucs2, parts in REPLIES])
 async def test_replies_come_out_in_the_coding_and_parts_the_phone_shows(
         processes, smtp_server, kannel_ports, tmp_path, infra, topics, text, coding, parts):
     port, _ = smtp_server

@@ -37,6 +37,7 @@ class OutageStack:
     kannel: Kannel
     gammu: GammuGateway
     sms: Service
+    sms_env: dict[str, str]
     sent: dict[str, str]  # sender -> complaint text as the router must store it
 
     async def by_kannel(self, sender: str, words: str) -> None:
@@ -112,21 +113,18 @@ async def outage_stack(smtp_server, tmp_path) -> AsyncIterator[OutageStack]:
             "ADUAN_NOTIFIER_KANNEL_SENDSMS_URL": f"http://127.0.0.1:{ports.sendsms}/cgi-bin/sendsms",
             "ADUAN_NOTIFIER_RETRY_BASE_SECONDS": "0.5", "ADUAN_NOTIFIER_RETRY_MAX_SECONDS": "2",
             "ADUAN_NOTIFIER_RETRY_MAX_ATTEMPTS": "500"})
-        sms = processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", sms_env(web, gammu))
+        env = {"ADUAN_SMS_STATUS_API_URL": web.url, "ADUAN_SMS_GAMMU_DATABASE_URL": gammu.url,
+               "ADUAN_SMS_GAMMU_POLL_SECONDS": "0.5", "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "3"}
+        sms = processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", env)
         # Kannel's default: one call per SMS, no retry. Our intake must keep what it is handed.
         kannel = await asyncio.to_thread(Kannel(tmp_path / "kannel-state", sms.url, ports, http_retry=0).start)
-        yield OutageStack(infra, processes, kannel, gammu, sms, {})
+        yield OutageStack(infra, processes, kannel, gammu, sms, env, {})
     finally:
         processes.stop_all()
         if kannel:
             await asyncio.to_thread(kannel.stop)
         await gammu.stop()
         await infra.stop()
-
-
-def sms_env(web: Service, gammu: GammuGateway) -> dict[str, str]:
-    return {"ADUAN_SMS_STATUS_API_URL": web.url, "ADUAN_SMS_GAMMU_DATABASE_URL": gammu.url,
-            "ADUAN_SMS_GAMMU_POLL_SECONDS": "0.5", "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "3"}
 
 
 async def test_kafka_stopped_and_the_intake_restarted_meanwhile(outage_stack: OutageStack):
@@ -146,7 +144,7 @@ async def test_kafka_stopped_and_the_intake_restarted_meanwhile(outage_stack: Ou
     # The intake dies during the outage (an OOM kill, a rollout) and comes back, Kafka still away.
     stack.processes.stop(stack.sms, signal.SIGKILL)
     stack.sms = stack.processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", port=stack.sms.port,
-                                      extra_env=sms_env_from(stack))
+                                      extra_env=stack.sms_env)
     for n in range(7, 12):
         await stack.by_kannel(k[n], f"pungli di loket kelurahan {n}")
     await stack.by_gammu(g[7], "parkir liar di depan pasar")
@@ -158,12 +156,6 @@ async def test_kafka_stopped_and_the_intake_restarted_meanwhile(outage_stack: Ou
     await stack.acknowledgements(kannel_senders, gammu_senders)
     print(f"kafka outage: {len(rows)} complaints stored once each, {len(kannel_senders)} acknowledged through "
           f"Kannel, {len(gammu_senders)} through Gammu, no error SMS")
-
-
-def sms_env_from(stack: OutageStack) -> dict[str, str]:
-    web_url = next(s.url for s in stack.processes.running if s.name == "web")
-    return {"ADUAN_SMS_STATUS_API_URL": web_url, "ADUAN_SMS_GAMMU_DATABASE_URL": stack.gammu.url,
-            "ADUAN_SMS_GAMMU_POLL_SECONDS": "0.5", "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "3"}
 
 
 async def test_postgresql_stopped(outage_stack: OutageStack):
