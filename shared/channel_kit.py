@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -109,7 +108,6 @@ class IntakeKit:
         self.producer = producer
         self.channel = channel
         self.topics = Topics(settings.kafka.topic_prefix)
-        self.failing_since: float | None = None  # monotonic time of the first of the latest failed publishes
         self.broker: KafkaBroker = broker or make_broker(settings.kafka, client_id=producer)
         # Declared publishers, so the AsyncAPI document shows what this intake produces.
         self._publishers = {
@@ -128,15 +126,8 @@ class IntakeKit:
                 timeout=self.settings.kafka.publish_timeout_seconds)
         except Exception as error:  # timeout, KafkaError, broker not connected: all retryable
             PUBLISH_FAILURES.labels(self.channel).inc()
-            self.failing_since = self.failing_since or time.monotonic()
             log.warning("publish_failed", topic=topic, error=repr(error))
             raise BrokerUnavailable(str(error) or type(error).__name__) from error
-        self.failing_since = None
-
-    @property
-    def broker_failing(self) -> bool:
-        """The last publish failed: one that can keep messages itself need not wait for the next to."""
-        return self.failing_since is not None
 
     async def publish(self, event: ComplaintReceived) -> None:
         await self._send(event, self.topics.received, event.complaint_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -28,22 +28,38 @@ def infra() -> Iterator[Infra]:
         yield find_infra(stack)
 
 
-@pytest.fixture(scope="session")
-async def database_url(infra: Infra) -> AsyncIterator[str]:
-    """A fresh database for this session, dropped at the end."""
-    name = f"aduan_test_{uuid.uuid4().hex[:10]}"
+@asynccontextmanager
+async def fresh_database(infra: Infra, prefix: str) -> AsyncIterator[str]:
+    """A new database on the test cluster, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(infra.database_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    base, _, _ = infra.database_url.rpartition("/")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(infra.database_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield f"{infra.database_url.rpartition('/')[0]}/{name}"
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(infra.database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(infra: Infra) -> AsyncIterator[str]:
+    """A fresh database for this session, dropped at the end."""
+    async with fresh_database(infra, "aduan_test") as url:
+        yield url
+
+
+@pytest.fixture
+async def own_database_url(infra: Infra) -> AsyncIterator[str]:
+    """A database for this test alone: for the SMS intake, whose spool hands what waits in it to whichever
+    intake runs on that database, so a test's leftovers must not reach another test's stack."""
+    async with fresh_database(infra, "aduan_own") as url:
+        yield url
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ CITIZEN = "081298765432"
 
 
 @pytest.fixture
-def stack(processes, smtp_server, lapor_standin, sms_standin):
+def stack(processes, smtp_server, lapor_standin, sms_standin, own_database_url):
     smtp_port, maildir = smtp_server
     router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {
         "ADUAN_ROUTER_UNIT_TOKENS": json.dumps({"bppkad": "bppkad-pass"}),
@@ -52,7 +52,8 @@ def stack(processes, smtp_server, lapor_standin, sms_standin):
         "lapor_sync": processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT",
                                       {"ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": lapor_standin.url}),
         "sms": processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", {
-            "ADUAN_SMS_GATEWAY_SECRET": "e2e-gateway-secret", "ADUAN_SMS_STATUS_API_URL": web.url}),
+            "ADUAN_SMS_GATEWAY_SECRET": "e2e-gateway-secret", "ADUAN_SMS_STATUS_API_URL": web.url,
+            "ADUAN_DB_URL": own_database_url}),  # the spool: nothing of this test's waits for another's
     }
     return services, maildir
 

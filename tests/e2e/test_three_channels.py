@@ -22,7 +22,7 @@ VERIFY_TOKEN = "e2e-verify-token"
 
 
 @pytest.fixture
-def stack(processes, smtp_server, lapor_standin):
+def stack(processes, smtp_server, lapor_standin, own_database_url):
     smtp_port, maildir = smtp_server
     started = {
         "router": processes.start("router", "services.router", "ADUAN_ROUTER_PORT",
@@ -33,7 +33,7 @@ def stack(processes, smtp_server, lapor_standin):
                                       {"ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": lapor_standin.url}),
         "web": processes.start("web", "services.intake.web", "ADUAN_WEB_PORT"),
         "sms": processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT",
-                               {"ADUAN_SMS_GATEWAY_SECRET": "e2e-gateway-secret"}),
+                               {"ADUAN_SMS_GATEWAY_SECRET": "e2e-gateway-secret", "ADUAN_DB_URL": own_database_url}),
         "whatsapp": processes.start("whatsapp", "services.intake.whatsapp", "ADUAN_WHATSAPP_PORT",
                                     {"ADUAN_WHATSAPP_APP_SECRET": APP_SECRET,
                                      "ADUAN_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN}),

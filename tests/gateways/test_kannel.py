@@ -42,9 +42,9 @@ def kannel_ports() -> KannelPorts:
 
 
 @pytest.fixture
-async def stack_with_kannel(processes, smtp_server, kannel_ports, tmp_path):
+async def stack_with_kannel(processes, smtp_server, kannel_ports, tmp_path, own_database_url):
     port, maildir = smtp_server
-    stack = start_stack(processes, port, maildir, sms_env={}, notifier_env={
+    stack = start_stack(processes, port, maildir, own_database_url, sms_env={}, notifier_env={
         "ADUAN_NOTIFIER_SMS_GATEWAYS": '["kannel"]', "ADUAN_NOTIFIER_SMS_SENDER": SHORT_NUMBER,
         "ADUAN_NOTIFIER_KANNEL_SENDSMS_URL": f"http://127.0.0.1:{kannel_ports.sendsms}/cgi-bin/sendsms"})
     kannel = await asyncio.to_thread(Kannel(tmp_path, stack.services["sms"].url, kannel_ports).start)

@@ -88,7 +88,7 @@ async def test_citizens_are_acknowledged_on_their_own_channel(notifier, smtp_ser
         await send_assigned(infra, topics, assigned)
 
     sms = await eventually(lambda: httpx.get(f"{sms_standin.url}/_standin/messages").json()["items"])
-    assert [(m["to"], m["from"]) for m in sms] == [("+6281234567890", "1708")]
+    assert [(m["to"], m["gateway"]) for m in sms] == [("+6281234567890", "generic")]  # Kannel: tests/gateways
     assert by_sms.tracking_code in sms[0]["text"]
     wa = await eventually(lambda: httpx.get(f"{whatsapp_standin.url}/_standin/messages").json()["items"])
     assert [(m["to"], m["type"]) for m in wa] == [("6281234567890", "text")]  # inside the 24-hour window

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka.errors import KafkaTimeoutError
@@ -32,21 +33,25 @@ def kannel(message_id: str, text: str = "SURGA sampah menumpuk di Pasar Setonobe
     return {"id": message_id, "sender": "081298765432", "text": text}
 
 
-async def test_a_handled_sms_keeps_its_answer_but_not_the_citizen(infra, topics, database_url, db):
-    app, client = intake(infra, topics, database_url)
+async def test_a_handled_sms_keeps_its_answer_but_not_the_citizen(infra, topics, own_database_url):
+    app, client = intake(infra, topics, own_database_url)
     async with app.router.lifespan_context(app), client:
         message_id = f"k-{uuid.uuid4()}"
         answer = await client.get("/kannel/inbound", params=kannel(message_id))
         again = await client.get("/kannel/inbound", params=kannel(message_id))
     assert answer.status_code == again.status_code == 202 and answer.json() == again.json()
-    row = await db.fetchrow("SELECT * FROM intake_sms.inbound_sms WHERE message_id = $1", message_id)
+    db = await asyncpg.connect(own_database_url)
+    try:
+        row = await db.fetchrow("SELECT * FROM intake_sms.inbound_sms WHERE message_id = $1", message_id)
+    finally:
+        await db.close()
     assert row["handled_at"] is not None and row["sender"] is None and row["text"] is None
     assert "081298765432" not in row["outcome"] and "Setonobetek" not in row["outcome"]
 
 
-async def test_kafka_away_the_sms_waits_and_goes_out_once_it_is_back(infra, topics, database_url, monkeypatch):
+async def test_kafka_away_the_sms_waits_and_goes_out_once_it_is_back(infra, topics, own_database_url, monkeypatch):
     before = await end_offsets(infra.kafka_bootstrap, topics.received)
-    app, client = intake(infra, topics, database_url)
+    app, client = intake(infra, topics, own_database_url)
     async with app.router.lifespan_context(app), client:
         kit = app.state.kit
 

@@ -62,12 +62,12 @@ async def shows(web, code: str, status: str) -> bool:
         return await eventually(showing, timeout=30)
 
 
-async def test_status_check_for_a_known_and_an_unknown_code(seeded, infra, topics, database_url):
+async def test_status_check_for_a_known_and_an_unknown_code(seeded, infra, topics, own_database_url):
     web, assigned, taken_on = seeded
     code = assigned.tracking_code
     replies_before = await end_offsets(infra.kafka_bootstrap, topics.replies)
     received_before = await end_offsets(infra.kafka_bootstrap, topics.received)
-    async with sms_intake(infra, topics, database_url, web.url) as sms:
+    async with sms_intake(infra, topics, own_database_url, web.url) as sms:
         # Kannel, the code typed in lower case with a space instead of the dash.
         typed = f"{code[:5]} {code[6:]}".lower()
         known = await sms.get("/kannel/inbound", params={"id": "k-cek-1", "sender": CITIZEN, "receiver": "1708",
@@ -95,12 +95,12 @@ async def test_status_check_for_a_known_and_an_unknown_code(seeded, infra, topic
 
 
 async def test_status_check_while_the_status_api_is_down_is_answered_once_it_is_back(
-        seeded, processes, infra, topics, database_url):
+        seeded, processes, infra, topics, own_database_url):
     web, assigned, _ = seeded
     replies_before = await end_offsets(infra.kafka_bootstrap, topics.replies)
     received_before = await end_offsets(infra.kafka_bootstrap, topics.received)
     processes.stop(web)
-    async with sms_intake(infra, topics, database_url, web.url) as sms:
+    async with sms_intake(infra, topics, own_database_url, web.url) as sms:
         answer = await sms.get("/kannel/inbound", params={"id": "k-cek-3", "sender": CITIZEN,
                                                           "text": f"SURGA CEK {assigned.tracking_code}"})
         # Kannel does not ask again: the SMS is kept, the gateway told it is accepted, nothing sent yet.
@@ -114,12 +114,12 @@ async def test_status_check_while_the_status_api_is_down_is_answered_once_it_is_
     assert await end_offsets(infra.kafka_bootstrap, topics.received) == received_before
 
 
-async def test_a_reply_by_sms_goes_on_only_once_the_unit_has_responded(seeded, infra, topics, database_url):
+async def test_a_reply_by_sms_goes_on_only_once_the_unit_has_responded(seeded, infra, topics, own_database_url):
     web, assigned, _ = seeded
     code = assigned.tracking_code
     replies_before = await end_offsets(infra.kafka_bootstrap, topics.replies)
     citizen_before = await end_offsets(infra.kafka_bootstrap, topics.citizen_replies)
-    async with sms_intake(infra, topics, database_url, web.url) as sms:
+    async with sms_intake(infra, topics, own_database_url, web.url) as sms:
         early = await sms.get("/kannel/inbound", params={"id": "k-balas-1", "sender": CITIZEN,
                                                          "text": f"SURGA BALAS {code} kapan ditanggapi?"})
         assert (early.status_code, early.json()["reason"]) == (202, "reply_to_response")

@@ -166,6 +166,10 @@ class GammuGateway:
             return False
         return bool(rows)
 
+    async def indexes(self, table: str) -> list[str]:
+        return [r["indexname"] for r in await self._fetch("SELECT indexname FROM pg_indexes WHERE tablename = $1",
+                                                           table)]
+
     async def database_time(self) -> datetime:
         return (await self._fetch("SELECT localtimestamp(0) AS now"))[0]["now"]
 

@@ -215,3 +215,12 @@ async def test_an_unjoined_later_part_of_a_long_sms_gets_no_format_help(sms):
                               "&text=dan+sudah+tiga+hari+tidak+diangkut")
     assert (answer.status_code, answer.json()["reason"]) == (202, "unjoined_part")
     assert published == [] and replies == []
+
+
+async def test_kannel_post_url_reads_the_charset_of_content_type(sms):
+    client, published, _ = sms
+    answer = await client.post("/kannel/inbound?id=k-post-ucs2&sender=081298765432",
+                               content="SURGA Jum’at 😡 loket tutup".encode("utf-16-be"),
+                               headers={"Content-Type": 'text/plain; charset="UTF-16BE"'})
+    assert answer.status_code == 202, answer.text
+    assert [e.text for e in published] == ["Jum’at 😡 loket tutup"]

@@ -10,7 +10,8 @@ status API being up (docs/adr/0003):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -28,40 +29,52 @@ class SmsIntake:
     kit: IntakeKit
     desk: StatusDesk
     spool: Spool | None  # None: no spool (unit tests of the handlers); every SMS is handled at once
+    # How long a gateway's call waits for handling before it hears "queued": less than a gateway's HTTP
+    # timeout, and than Kafka's publish timeout.
+    inline_seconds: float = 3.0
+    # Kafka failed the last time: further calls are answered "queued" at once until the relay gets through
+    # (smsbox works through its calls a few at a time; each waiting out a timeout held up the rest).
+    broker_failing: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.relay = Relay(self.spool, self.handle) if self.spool else None
 
     async def handle(self, sms: InboundSms) -> dict:
         try:
-            return await handle_sms(self.kit, sms, self.desk)
-        except (BrokerUnavailable, StatusUnavailable) as error:
-            raise Unavailable(f"{type(error).__name__}: {error}") from error
+            outcome = await handle_sms(self.kit, sms, self.desk)
+        except BrokerUnavailable as error:
+            self.broker_failing = True
+            raise Unavailable(f"Kafka: {error}", everything_waits=True) from error
+        except StatusUnavailable as error:
+            raise Unavailable(f"status API: {error}", everything_waits=False) from error
+        self.broker_failing = False
+        return outcome
 
     async def accept(self, sms: InboundSms) -> dict:
         """For a gateway's HTTP request. InvalidText: can never succeed (4xx). BrokerUnavailable or
         StatusUnavailable only when the spool is away too (503: the gateway may ask again)."""
         sms = validated(sms)
-        if self.spool is None:
+        if self.spool is None or self.relay is None:
             return await handle_sms(self.kit, sms, self.desk)
-        # Kafka was away a moment ago: answer at once (a gateway's HTTP timeout may be shorter than a
-        # publish timeout) and leave the SMS to the relay, which keeps trying until Kafka is back.
-        broker_failing = self.kit.broker_failing
+        queue_at_once = self.broker_failing
         try:
-            kept = await self.spool.keep(sms, handled_inline=not broker_failing)
+            kept = await self.spool.keep(sms, handled_inline=not queue_at_once)
         except UNAVAILABLE as error:
             log.warning("sms_spool_unavailable", gateway=sms.gateway, error=repr(error))
             return await handle_sms(self.kit, sms, self.desk)
         if kept.outcome is not None:
             return kept.outcome  # delivered again after it was handled: the same answer, nothing published
-        if broker_failing and self.relay:
+        if queue_at_once:
             self.relay.wake.set()
             return QUEUED
         # New, or delivered again while waiting (the gateway retrying: Kafka may be back): try now.
         try:
-            outcome = await self.handle(sms)
-        except Unavailable as error:
-            await self._postpone(sms, str(error))
+            outcome = await asyncio.wait_for(self.handle(sms), self.inline_seconds)
+        except (Unavailable, TimeoutError) as error:
+            if isinstance(error, TimeoutError):
+                self.broker_failing = True  # nearly always Kafka, whose publish timeout is longer
+            await self._postpone(sms, str(error) or "handling took too long")
+            self.relay.wake.set()
             return QUEUED
         try:
             await self.spool.handled(sms, outcome)

@@ -35,7 +35,12 @@ WAITING = Gauge("aduan_sms_spool_waiting", "Inbound SMS kept but not yet handled
 
 
 class Unavailable(Exception):
-    """Handling cannot finish now (Kafka or the status API away): keep the SMS and try again later."""
+    """Handling cannot finish now: keep the SMS and try again later. `everything_waits`: Kafka is away,
+    so every other SMS would fail the same way; the status API away holds up only status checks."""
+
+    def __init__(self, reason: str, *, everything_waits: bool) -> None:
+        super().__init__(reason)
+        self.everything_waits = everything_waits
 
 
 @dataclass(frozen=True)
@@ -171,8 +176,10 @@ class Relay:
                 try:
                     outcome = await self.handle(sms)
                 except Unavailable as error:
-                    # Kafka or the status API is away: the rest would fail the same way, so all of it waits.
-                    for waiting in batch[index:]:
+                    if not error.everything_waits:  # a status check while the status API is away
+                        await self.spool.postpone(sms, str(error))
+                        continue
+                    for waiting in batch[index:]:  # Kafka is away: the rest would fail the same way
                         await self.spool.postpone(waiting, str(error))
                     return done
                 except Exception as error:  # a bug of ours, not a bad SMS: keep it, log it, go on with the rest
