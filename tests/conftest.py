@@ -56,8 +56,9 @@ async def database_url(infra: Infra) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def own_database_url(infra: Infra) -> AsyncIterator[str]:
-    """A database for this test alone: for the SMS intake, whose spool hands what waits in it to whichever
-    intake runs on that database, so a test's leftovers must not reach another test's stack."""
+    """A database for this test alone: the SMS intake's spool and the notifier's job queue hand what waits
+    in them to whichever service runs on that database, so one test's leftovers must not reach another's
+    stack where a test counts what goes out."""
     async with fresh_database(infra, "aduan_own") as url:
         yield url
 

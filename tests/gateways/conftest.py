@@ -61,19 +61,20 @@ class Stack:
     maildir: Path
 
 
-def start_stack(processes: Processes, smtp_port: int, maildir: Path, spool_database_url: str, *,
+def start_stack(processes: Processes, smtp_port: int, maildir: Path, database_url: str, *,
                 sms_env: dict[str, str], notifier_env: dict[str, str]) -> Stack:
-    """Router, web intake (the status API), notifier and SMS intake (its spool in a database of the
-    test's own), wired to one gateway."""
+    """Router, web intake (the status API), notifier and SMS intake, wired to one gateway, on a database
+    of the test's own: the notifier's job queue and the SMS intake's spool hand what waits in them to
+    whichever service runs on that database, and these tests count every SMS that goes out."""
+    db = {"ADUAN_DB_URL": database_url}
     router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {
-        "ADUAN_ROUTER_UNIT_TOKENS": json.dumps({"bppkad": "bppkad-pass"})})
-    web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
+        "ADUAN_ROUTER_UNIT_TOKENS": json.dumps({"bppkad": "bppkad-pass"}), **db})
+    web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT", db)
     notifier = processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", {
         "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port), "ADUAN_NOTIFIER_RETRY_BASE_SECONDS": "0.2",
-        "ADUAN_NOTIFIER_RETRY_MAX_SECONDS": "1", **notifier_env})
+        "ADUAN_NOTIFIER_RETRY_MAX_SECONDS": "1", **notifier_env, **db})
     sms = processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", {
-        "ADUAN_SMS_STATUS_API_URL": web.url, "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "2",
-        "ADUAN_DB_URL": spool_database_url, **sms_env})
+        "ADUAN_SMS_STATUS_API_URL": web.url, "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "2", **sms_env, **db})
     return Stack({"router": router, "web": web, "notifier": notifier, "sms": sms}, maildir)
 
 

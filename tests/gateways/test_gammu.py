@@ -88,10 +88,11 @@ async def _sent_with(gammu, code: str, number: str, exclude: dict) -> list:
 @pytest.mark.parametrize(("text", "coding", "parts"), [
     (text, "Unicode_No_Compression" if ucs2 else "Default_No_Compression", parts) for text, ucs2, parts in REPLIES])
 async def test_replies_leave_in_the_coding_and_parts_the_phone_shows(
-        processes, smtp_server, gammu, infra, topics, text, coding, parts):
+        processes, smtp_server, gammu, infra, topics, own_database_url, text, coding, parts):
     port, _ = smtp_server
     processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", {
         "ADUAN_NOTIFIER_SMTP_PORT": str(port), "ADUAN_NOTIFIER_SMS_GATEWAYS": "[\"gammu\"]",
+        "ADUAN_DB_URL": own_database_url,
         "ADUAN_NOTIFIER_GAMMU_DATABASE_URL": gammu.url})
     reply = CitizenReplyRequested(reply_id=f"status:gammu-modem1:{coding}-{parts}", channel="sms",
                                   to="+6281298765432", text=text, reason="status", gateway="gammu-modem1",

@@ -103,10 +103,10 @@ async def test_complaints_of_every_shape_reach_the_unit_and_the_citizen_hears_ba
 @pytest.mark.parametrize(("text", "coding", "parts"),
                          [(text, "ucs2" if ucs2 else "gsm", parts) for text, ucs2, parts in REPLIES])
 async def test_replies_come_out_in_the_coding_and_parts_the_phone_shows(
-        processes, smtp_server, kannel_ports, tmp_path, infra, topics, text, coding, parts):
+        processes, smtp_server, kannel_ports, tmp_path, infra, topics, own_database_url, text, coding, parts):
     port, _ = smtp_server
     processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", {
-        "ADUAN_NOTIFIER_SMTP_PORT": str(port),
+        "ADUAN_NOTIFIER_SMTP_PORT": str(port), "ADUAN_DB_URL": own_database_url,
         "ADUAN_NOTIFIER_KANNEL_SENDSMS_URL": f"http://127.0.0.1:{kannel_ports.sendsms}/cgi-bin/sendsms"})
     kannel = await asyncio.to_thread(Kannel(tmp_path, f"http://127.0.0.1:{free_port()}", kannel_ports).start)
     try:
