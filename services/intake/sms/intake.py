@@ -58,12 +58,12 @@ class SmsIntake:
             return await handle_sms(self.kit, sms, self.desk)
         queue_at_once = self.broker_failing
         try:
-            kept = await self.spool.keep(sms, handled_inline=not queue_at_once)
+            first_answer = await self.spool.keep(sms, handled_inline=not queue_at_once)
         except UNAVAILABLE as error:
             log.warning("sms_spool_unavailable", gateway=sms.gateway, error=repr(error))
             return await handle_sms(self.kit, sms, self.desk)
-        if kept.outcome is not None:
-            return kept.outcome  # delivered again after it was handled: the same answer, nothing published
+        if first_answer is not None:
+            return first_answer  # delivered again after it was handled: the same answer, nothing published
         if queue_at_once:
             self.relay.wake.set()
             return QUEUED

@@ -59,10 +59,16 @@ def _decoded(body: bytes, charset: str | None) -> str:
         return body.decode("latin-1")  # cannot fail, and keeps the message
 
 
+def _raw_param(request: Request, name: str, encoding: str) -> str | None:
+    """A query parameter whose percent-escapes are bytes in `encoding` (not UTF-8, as Starlette reads them)."""
+    values = parse_qs(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
+                      encoding=encoding, errors="replace").get(name)
+    return values[0] if values else None
+
+
 def _udh(request: Request) -> bytes:
     """%u: the UDH's bytes, URL-encoded."""
-    values = parse_qs(request.scope.get("query_string", b"").decode("latin-1"), encoding="latin-1").get("udh")
-    return values[0].encode("latin-1") if values else b""
+    return (_raw_param(request, "udh", "latin-1") or "").encode("latin-1")
 
 
 def _query_text(request: Request) -> str | None:
@@ -72,11 +78,9 @@ def _query_text(request: Request) -> str | None:
     if charset.upper().replace("_", "-") in ("UTF-8", "UTF8"):
         return request.query_params.get("text")
     try:
-        values = parse_qs(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
-                          encoding=charset, errors="replace").get("text")
+        return _raw_param(request, "text", charset)
     except LookupError:  # a charset Python does not know
         return request.query_params.get("text")
-    return values[0] if values else None
 
 
 async def parse(request: Request, zone: ZoneInfo) -> InboundSms:

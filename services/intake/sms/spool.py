@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -41,12 +40,6 @@ class Unavailable(Exception):
     def __init__(self, reason: str, *, everything_waits: bool) -> None:
         super().__init__(reason)
         self.everything_waits = everything_waits
-
-
-@dataclass(frozen=True)
-class Kept:
-    new: bool  # False: the gateway delivered this SMS before
-    outcome: dict | None  # what the gateway was told when it was handled; None while it waits
 
 
 class Spool:
@@ -80,9 +73,10 @@ class Spool:
             raise ConnectionError("spool not connected yet")
         return self.pool.acquire(timeout=5)
 
-    async def keep(self, sms: InboundSms, *, handled_inline: bool = True) -> Kept:
+    async def keep(self, sms: InboundSms, *, handled_inline: bool = True) -> dict | None:
         """Store the SMS durably (the gateway may be told "accepted" after this returns). The relay
-        takes it at once, or only after a lease when the caller handles it inline first."""
+        takes it at once, or only after a lease when the caller handles it inline first. Returns the
+        first answer when the gateway delivered this SMS before and it was handled; else None."""
         async with self._conn() as conn:
             inserted = await conn.fetchval(
                 """INSERT INTO inbound_sms (gateway, message_id, sender, receiver, text, received_at, later_part,
@@ -92,10 +86,10 @@ class Spool:
                 sms.gateway, sms.message_id, sms.sender, sms.receiver, sms.text, sms.received_at, sms.later_part,
                 self.lease if handled_inline else 0.0)
             if inserted:
-                return Kept(True, None)
+                return None
             outcome = await conn.fetchval(
                 "SELECT outcome FROM inbound_sms WHERE gateway = $1 AND message_id = $2", sms.gateway, sms.message_id)
-            return Kept(False, json.loads(outcome) if outcome else None)
+            return json.loads(outcome) if outcome else None
 
     async def handled(self, sms: InboundSms, outcome: dict) -> None:
         """Done with it: keep the answer for a redelivery, drop the personal data."""
