@@ -145,6 +145,22 @@ class IntakeKit:
         log.info("citizen_reply_published", complaint_id=reply.complaint_id, reply_id=reply.reply_id,
                  channel=reply.channel)
 
+    async def publish_event(self, event: Any, topic: str, key: str) -> None:
+        """Any other event a channel produces (WhatsApp's delivery receipts, say); the app declares its
+        publisher (`broker.publisher(topic, schema=...)`) so the AsyncAPI document shows it."""
+        await self._send(event, topic, key)
+        log.info("event_published", event_type=event.event_type, topic=topic)
+
+    async def publish_raw(self, topic: str, body: bytes, key: str, headers: dict[str, str]) -> None:
+        """Bytes that are not an event (what a channel could not use, kept for a person)."""
+        try:
+            await asyncio.wait_for(self.broker.publish(body, topic=topic, key=key.encode(), headers=headers),
+                                   timeout=self.settings.kafka.publish_timeout_seconds)
+        except Exception as error:
+            PUBLISH_FAILURES.labels(self.channel).inc()
+            log.warning("publish_failed", topic=topic, error=repr(error))
+            raise BrokerUnavailable(str(error) or type(error).__name__) from error
+
     def reject(self, reason: str, message: str, status: int = 422) -> JSONResponse:
         """The one shape of a refusal: a reason code for machines, a message for people."""
         REJECTED.labels(self.channel, reason).inc()

@@ -116,6 +116,12 @@ class Reporter(BaseModel):
     name: Storable | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, description="E.164, e.g. +6281234567890")
     email: EmailStr | None = None
+    # WhatsApp since 2026: a citizen with a username may withhold the phone number; Meta then gives
+    # only the business-scoped user id (BSUID), which is also the address to answer them at.
+    channel_user_id: Storable | None = Field(default=None, max_length=150,
+                                             description="the channel's own id for the citizen (WhatsApp BSUID)")
+    username: Storable | None = Field(default=None, max_length=100,
+                                      description="the citizen's public name on the channel (WhatsApp @username)")
 
 
 class Attachment(BaseModel):
@@ -390,10 +396,67 @@ class CitizenReplyRequested(Envelope):
 
     reply_id: Storable = Field(description="deterministic: the same trigger never sends twice")
     channel: ChannelName
-    to: str = Field(description="E.164 phone number or e-mail address")
+    to: str = Field(description="E.164 phone number, e-mail address, or the channel's user id (WhatsApp BSUID) "
+                                "when the citizen withholds their number")
     text: str = Field(min_length=1, max_length=1600)
     reason: Literal["format_help", "acknowledgement", "status"]
     gateway: str | None = Field(default=None, description="which gateway received the trigger, to answer through it")
+
+
+# The WhatsApp acknowledgement's "Cek status" reply button carries this id with the tracking code; the
+# WhatsApp intake answers a tap on it with the complaint's status.
+STATUS_BUTTON_PREFIX = "cek:"
+
+
+class DeliveryState(StrEnum):
+    """What a channel reports about a message we sent (WhatsApp: the `statuses` webhook)."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+class DeliveryReceipt(Envelope):
+    """A channel's report on a message the notifier sent to a citizen. Published by the intake that
+    receives the report, recorded by the notifier on its delivery. Topic: citizen.delivery_receipts.v1,
+    key: message_id. Carries no citizen identity: the message id says which delivery it is."""
+
+    event_type: Literal["citizen.delivery_receipt"] = "citizen.delivery_receipt"
+    schema_version: Literal[1] = 1
+
+    receipt_id: Storable = Field(description="deterministic from message id and state: a resent report is one receipt")
+    channel: ChannelName
+    message_id: Storable = Field(min_length=1, max_length=MAX_MESSAGE_ID, description="the channel's id for what we sent")
+    state: DeliveryState
+    at: datetime
+    error_code: int | None = Field(default=None, description="the channel's error code (WhatsApp 131047: outside "
+                                                             "the 24-hour window)")
+    error_title: Storable | None = Field(default=None, max_length=300)
+
+
+class CitizenAddress(BaseModel):
+    """How a channel reaches a citizen: a phone number, the channel's user id (WhatsApp BSUID), or both."""
+
+    model_config = ConfigDict(frozen=True)
+
+    phone: str | None = Field(default=None, description="E.164")
+    channel_user_id: Storable | None = Field(default=None, max_length=150)
+
+
+class CitizenContactChanged(Envelope):
+    """The channel told us a citizen's address changed (WhatsApp `user_changed_number`,
+    `user_changed_user_id`): answers about their open complaints must go to the new one. Published by
+    the intake, applied by the router. Topic: citizen.contact_changes.v1, key: the old address."""
+
+    event_type: Literal["citizen.contact_changed"] = "citizen.contact_changed"
+    schema_version: Literal[1] = 1
+
+    change_id: Storable = Field(description="deterministic from the channel's message id")
+    channel: ChannelName
+    old: CitizenAddress
+    new: CitizenAddress
+    at: datetime
 
 
 class StatusEvent(RootModel):

@@ -15,7 +15,10 @@ import structlog
 
 # Keys whose values identify a person. Matched case-insensitively on the last key segment.
 PERSONAL_KEYS = {"name", "phone", "email", "sender", "from", "to", "msisdn", "reporter",
-                 "citizen_contact", "reporter_for_unit", "wa_id", "profile_name"}
+                 "citizen_contact", "reporter_for_unit", "wa_id", "profile_name",
+                 # WhatsApp's business-scoped user ids (BSUID) and usernames identify a person as a number does
+                 "user_id", "from_user_id", "channel_user_id", "username", "recipient", "recipient_id",
+                 "recipient_user_id", "parent_user_id"}
 
 # Keys that hold identifiers, never personal data: not scanned for phone-like digit runs.
 IDENTIFIER_KEYS = {"complaint_id", "correlation_id", "event_id", "assignment_id", "message_id",
@@ -26,6 +29,8 @@ _EMAIL = re.compile(r"[\w.+-]+@([\w-]+\.)+[\w-]+")
 # Indonesian mobile and landline numbers, local (08..) or international (+62 / 62), with separators;
 # landlines also with the area code in brackets, as they are printed: "(0354) 682955".
 _PHONE = re.compile(r"(?<![\w-])(?:(?:\+?62|0)[\s.-]?\d{2,4}|\(0\d{2,4}\))(?:[\s.-]?\d{2,4}){2,3}(?!\w)")
+# A WhatsApp BSUID inside text (a Cloud API error echoing the recipient): "ID.13491208655302741918".
+_BSUID = re.compile(r"(?<![\w.])[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{6,128}(?![\w.])")
 
 
 def mask_phone(value: str) -> str:
@@ -41,6 +46,7 @@ def mask_email(value: str) -> str:
 def mask_text(text: str) -> str:
     """Mask e-mail addresses and phone numbers inside free text."""
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    text = _BSUID.sub(lambda m: m.group(0)[:3] + "***", text)
     return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
 
 

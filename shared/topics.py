@@ -53,6 +53,23 @@ class Topics:
         """What citizens write back about their complaint (inbound; `replies` is outbound)."""
         return f"{self.prefix}complaints.citizen_replies.v1"
 
+    @property
+    def delivery_receipts(self) -> str:
+        """What channels report on the messages we sent (WhatsApp statuses), for the notifier."""
+        return f"{self.prefix}citizen.delivery_receipts.v1"
+
+    @property
+    def contact_changes(self) -> str:
+        """A citizen's new number or channel id (WhatsApp system messages), for the router."""
+        return f"{self.prefix}citizen.contact_changes.v1"
+
+    @property
+    def whatsapp_unusable(self) -> str:
+        """The parts of a WhatsApp webhook the intake could not use, with the reason, kept for a person
+        (and a replay once the intake understands them): Meta batches messages, so one bad message is
+        parked here instead of refusing its whole webhook."""
+        return f"{self.prefix}whatsapp.unusable.v1"
+
     def all_topics(self) -> dict[str, int]:
         """Every topic with its partition count."""
         dead_letters = {
@@ -66,9 +83,13 @@ class Topics:
             dead_letter_topic(self.status, "notifier"): DLQ_PARTITIONS,
             dead_letter_topic(self.status, "lapor-sync"): DLQ_PARTITIONS,
             dead_letter_topic(self.citizen_replies, "router"): DLQ_PARTITIONS,
+            dead_letter_topic(self.delivery_receipts, "notifier"): DLQ_PARTITIONS,
+            dead_letter_topic(self.contact_changes, "router"): DLQ_PARTITIONS,
+            self.whatsapp_unusable: DLQ_PARTITIONS,
         }
         main = {self.received: PARTITIONS, self.assigned: PARTITIONS, self.status: PARTITIONS,
-                self.replies: PARTITIONS, self.citizen_replies: PARTITIONS}
+                self.replies: PARTITIONS, self.citizen_replies: PARTITIONS, self.delivery_receipts: PARTITIONS,
+                self.contact_changes: PARTITIONS}
         return main | dead_letters
 
 

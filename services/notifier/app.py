@@ -26,9 +26,10 @@ from services.notifier.messages import (
     unit_webhook_payload,
 )
 from services.notifier.outbound import Outbound
+from services.notifier.receipts import Receipts
 from services.notifier.settings import NotifierSettings
 from shared import unit_access
-from shared.consumer import consumer_app, consumer_broker
+from shared.consumer import consumer_app, consumer_broker, subscriber_options
 from shared.contracts import (
     Channel,
     CitizenReplyRequested,
@@ -36,8 +37,10 @@ from shared.contracts import (
     ComplaintEscalated,
     ComplaintStatus,
     ComplaintStatusChanged,
+    DeliveryReceipt,
     LaporReportLinked,
     Reporter,
+    STATUS_BUTTON_PREFIX,
     StatusEvent,
 )
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
@@ -50,11 +53,17 @@ log = structlog.get_logger(__name__)
 # The citizen hears when there is an answer or the complaint is closed. "acknowledged" is the unit's
 # internal step; "returned" is followed by a new assignment, which is mailed to the new unit.
 CITIZEN_STATUSES = {ComplaintStatus.RESPONDED, ComplaintStatus.DONE, ComplaintStatus.CLOSED}
+STATUS_BUTTON_TITLE = "Cek status"  # Meta: at most 20 characters
 
 
 def citizen_reachable(channel: str, contact: Reporter) -> str | None:
-    """Web complaints are answered by e-mail, the others on the phone number they came from."""
-    return contact.email if channel == Channel.WEB else contact.phone
+    """Web complaints are answered by e-mail, the others on the phone number they came from; WhatsApp
+    citizens who withhold their number at their business-scoped user id (BSUID)."""
+    if channel == Channel.WEB:
+        return contact.email
+    if channel == Channel.WHATSAPP:
+        return contact.phone or contact.channel_user_id
+    return contact.phone
 
 
 def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
@@ -130,8 +139,11 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             await outbound.sms(contact.phone, citizen_ack_text(assigned, link), reference=job.job_key,
                                gateway=assigned.reply_gateway)
         elif assigned.channel == Channel.WHATSAPP:
-            await outbound.whatsapp(contact.phone, citizen_ack_text(assigned, link), assigned.received_at,
-                                    [assigned.tracking_code, assigned.unit.name])
+            sent = await outbound.whatsapp(
+                citizen_reachable(assigned.channel, contact), citizen_ack_text(assigned, link), assigned.received_at,
+                settings.whatsapp_template, [assigned.tracking_code, assigned.unit.name],
+                button=(f"{STATUS_BUTTON_PREFIX}{assigned.tracking_code}", STATUS_BUTTON_TITLE))
+            return {"channel": assigned.channel, **sent.record()}
         elif contact.email:
             await mailer.send(citizen_ack_email(assigned, to=str(contact.email), mail_from=settings.mail_from,
                                                 message_id=message_id("citizen_ack", assigned.complaint_id),
@@ -150,8 +162,10 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         elif change.channel == Channel.WHATSAPP:
             # Days after the complaint and with no record of the citizen's last message: outside the
             # 24-hour window as far as we know, so the approved template.
-            await outbound.whatsapp_template(contact.phone, settings.whatsapp_status_template,
-                                             citizen_status_template_parameters(change))
+            sent = await outbound.whatsapp_template(citizen_reachable(change.channel, contact),
+                                                    settings.whatsapp_status_template,
+                                                    citizen_status_template_parameters(change))
+            return {"channel": change.channel, "status": change.status, **sent.record()}
         elif contact.email:
             await mailer.send(citizen_status_email(
                 change, to=str(contact.email), mail_from=settings.mail_from,
@@ -177,18 +191,32 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         if reply.channel == Channel.SMS:
             await outbound.sms(reply.to, reply.text, reference=reply.reply_id, gateway=reply.gateway)
         elif reply.channel == Channel.WHATSAPP:
-            await outbound.whatsapp(reply.to, reply.text, reply.occurred_at, [reply.text])
+            sent = await outbound.whatsapp(reply.to, reply.text, reply.occurred_at, settings.whatsapp_template,
+                                           [reply.text])
+            return {"channel": reply.channel, **sent.record()}
         else:
             raise PermanentFailure(f"replies on channel {reply.channel} are not supported")
         return {"channel": reply.channel}
 
+    async def whatsapp_template(job: Job) -> dict:
+        """The template sent instead of free text that Meta reported failed for the 24-hour window."""
+        fallback = job.payload
+        sent = await outbound.whatsapp_template(fallback["to"], fallback["template"], fallback["parameters"])
+        return {"channel": Channel.WHATSAPP, **sent.record()}
+
     deliveries = Deliveries(SERVICE, broker, settings, {
         "unit_email": unit_email, "unit_reply_email": reply_to_unit, "unit_webhook": unit_webhook,
         "citizen_ack": citizen_ack, "citizen_reply": citizen_reply, "citizen_status": citizen_status,
-        "escalation_email": escalation})
+        "escalation_email": escalation, "whatsapp_template": whatsapp_template})
     deliveries.consume(topics.assigned, ComplaintAssigned, "notifier", jobs_for_assignment)
     deliveries.consume(topics.replies, CitizenReplyRequested, "notifier-replies", jobs_for_reply)
     deliveries.consume(topics.status, StatusEvent, "notifier-status", jobs_for_status)
+    receipts = Receipts(deliveries)
+
+    @broker.subscriber(topics.delivery_receipts, **subscriber_options(settings.group_id, "notifier-receipts"))
+    async def on_receipt(receipt: DeliveryReceipt) -> None:
+        await receipts.record(receipt)
+
     app = consumer_app(SERVICE, broker, settings, schema="notifier", migrations=(MIGRATIONS, JOB_MIGRATIONS),
                        on_pool=deliveries.start)
     app.on_shutdown(deliveries.stop)

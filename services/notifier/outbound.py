@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -78,23 +79,54 @@ class Outbound:
                 "X-Signature": sign(s.generic_sms_secret.get_secret_value(), timestamp, body)})
         raise_for_http(response, f"SMS gateway ({route})")
 
-    async def whatsapp(self, to: str, text: str, last_inbound_at: datetime, template_parameters: list[str]) -> str:
-        """Free text inside the 24-hour window after the citizen's last message, the template outside it."""
-        if datetime.now(UTC) - last_inbound_at < WHATSAPP_WINDOW:
-            return await self._whatsapp_send(to, {"type": "text", "text": {"body": text, "preview_url": False}})
-        return await self.whatsapp_template(to, self.settings.whatsapp_template, template_parameters)
+    async def whatsapp(self, to: str, text: str, last_inbound_at: datetime, template: str,
+                       template_parameters: list[str], button: tuple[str, str] | None = None) -> WhatsAppSent:
+        """Free text inside the 24-hour window after the citizen's last message (with a reply button when
+        `button` is (id, title)), the approved template outside it. `to`: a phone number or a BSUID."""
+        if datetime.now(UTC) - last_inbound_at >= WHATSAPP_WINDOW:
+            return await self.whatsapp_template(to, template, template_parameters)
+        if button:
+            message = {"type": "interactive", "interactive": {
+                "type": "button", "body": {"text": text[:1024]},
+                "action": {"buttons": [{"type": "reply", "reply": {"id": button[0], "title": button[1]}}]}}}
+        else:
+            message = {"type": "text", "text": {"body": text, "preview_url": False}}
+        sent = await self._whatsapp_send(to, message)
+        # If Meta reports it failed for the window after all (131047), the template goes instead.
+        return WhatsAppSent(sent, message["type"], {"to": to, "template": template, "parameters": template_parameters})
 
-    async def whatsapp_template(self, to: str, template: str, parameters: list[str]) -> str:
+    async def whatsapp_template(self, to: str, template: str, parameters: list[str]) -> WhatsAppSent:
         """An approved template: allowed whenever the citizen last wrote."""
-        return await self._whatsapp_send(to, {"type": "template", "template": {
+        sent = await self._whatsapp_send(to, {"type": "template", "template": {
             "name": template, "language": {"code": self.settings.whatsapp_template_language},
             "components": [{"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}]}})
+        return WhatsAppSent(sent, "template", None)
 
     async def _whatsapp_send(self, to: str, message: dict) -> str:
         s = self.settings
         response = await self.http.post(
             f"{s.whatsapp_api_url}/{s.whatsapp_phone_number_id}/messages",
-            json={"messaging_product": "whatsapp", "recipient_type": "individual", "to": to.lstrip("+"), **message},
+            json={"messaging_product": "whatsapp", "recipient_type": "individual", **whatsapp_address(to), **message},
             headers={"Authorization": f"Bearer {s.whatsapp_token.get_secret_value()}"})
         raise_for_http(response, "WhatsApp Cloud API")
         return response.json()["messages"][0]["id"]
+
+
+def whatsapp_address(to: str) -> dict[str, str]:
+    """A phone number goes in `to`, a business-scoped user id (BSUID, "ID.1349...") in `recipient`, as Meta's
+    Cloud API asks: a BSUID in `to` is answered 200 and never delivered."""
+    digits = to.lstrip("+")
+    return {"to": digits} if digits.isdigit() else {"recipient": to}
+
+
+@dataclass(frozen=True)
+class WhatsAppSent:
+    """What the Cloud API took: its message id (its statuses name it), how it went, and the template to send
+    instead should Meta report the free text failed for the 24-hour window."""
+
+    message_id: str
+    sent_as: str
+    fallback: dict | None
+
+    def record(self) -> dict:
+        return {"message_id": self.message_id, "sent_as": self.sent_as, "fallback": self.fallback}

@@ -30,6 +30,7 @@ from shared.consumer import (
     subscriber_options,
 )
 from shared.contracts import (
+    CitizenContactChanged,
     CitizenReplied,
     ComplaintAssigned,
     ComplaintEscalated,
@@ -147,6 +148,12 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
         change = await desk.take_reply(reply)
         log.info("citizen_reply_recorded", complaint_id=reply.complaint_id, correlation_id=reply.correlation_id,
                  reply_id=reply.reply_id, redelivered=change is None)
+    # A WhatsApp citizen's new number or BSUID (their `system` message): answers go there from now on.
+    @broker.subscriber(topics.contact_changes, **subscriber_options(settings.group_id, "router-contact-changes"))
+    async def on_contact_changed(change: CitizenContactChanged) -> None:
+        complaints = await state["db"].change_citizen_contact(change)
+        log.info("citizen_contact_changed", change_id=change.change_id, channel=change.channel, complaints=complaints)
+
     api = create_api(repository=lambda: state["db"], desk=desk, operator_tokens=settings.operator_tokens,
                      unit_tokens=settings.unit_tokens)
     add_inbox(api, repository=lambda: state["db"], desk=desk, secret=settings.inbox_secret,

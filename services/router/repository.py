@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import json
 from datetime import date
 
 import asyncpg
 
 from services.router import lifecycle
 from shared.contracts import (
+    CitizenContactChanged,
     CitizenReplied,
     ComplaintAssigned,
     ComplaintEscalated,
@@ -51,6 +53,30 @@ class NotFound(Exception):
 class RouterRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+
+    async def change_citizen_contact(self, change: CitizenContactChanged) -> int:
+        """Every complaint of this citizen on this channel is answered at the new address from now on (the
+        old number may soon be someone else's); returns how many. Applying it twice changes nothing."""
+        new = json.dumps(change.new.model_dump(mode="json"))
+        async with self.pool.acquire() as conn, conn.transaction():
+            ids = await conn.fetch(
+                """UPDATE complaints SET reporter = reporter || $4::jsonb
+                   WHERE channel = $1 AND ((reporter ->> 'phone') = $2 OR (reporter ->> 'channel_user_id') = $3)
+                   RETURNING complaint_id""",
+                change.channel, change.old.phone, change.old.channel_user_id, new)
+            # The stored assignments are what status changes (and so the citizen's messages) are built from;
+            # the unit's copy of the identity (absent for anonim and rahasia reporters) follows too.
+            await conn.execute(
+                """UPDATE assignments
+                   SET event = CASE WHEN jsonb_typeof(event -> 'reporter_for_unit') = 'object'
+                                    THEN jsonb_set(e, '{reporter_for_unit}', (e -> 'reporter_for_unit') || $2::jsonb)
+                                    ELSE e END
+                   FROM (SELECT assignment_id AS id,
+                                jsonb_set(event, '{citizen_contact}', (event -> 'citizen_contact') || $2::jsonb) AS e
+                         FROM assignments WHERE complaint_id = ANY($1::uuid[])) changed
+                   WHERE assignment_id = changed.id""",
+                [row["complaint_id"] for row in ids], new)
+        return len(ids)
 
     async def assign_batch(
         self, batch: list[ComplaintReceived], decide: Callable[[ComplaintReceived], ComplaintAssigned]

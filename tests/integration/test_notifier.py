@@ -91,8 +91,12 @@ async def test_citizens_are_acknowledged_on_their_own_channel(notifier, smtp_ser
     assert [(m["to"], m["gateway"]) for m in sms] == [("+6281234567890", "generic")]  # Kannel: tests/gateways
     assert by_sms.tracking_code in sms[0]["text"]
     wa = await eventually(lambda: httpx.get(f"{whatsapp_standin.url}/_standin/messages").json()["items"])
-    assert [(m["to"], m["type"]) for m in wa] == [("6281234567890", "text")]  # inside the 24-hour window
-    assert by_whatsapp.tracking_code in wa[0]["body"]["text"]["body"]
+    # Inside the 24-hour window: the acknowledgement as free text, with a "Cek status" reply button.
+    assert [(m["to"], m["type"]) for m in wa] == [("6281234567890", "interactive")]
+    interactive = wa[0]["body"]["interactive"]
+    assert by_whatsapp.tracking_code in interactive["body"]["text"]
+    assert interactive["action"]["buttons"] == [
+        {"type": "reply", "reply": {"id": f"cek:{by_whatsapp.tracking_code}", "title": "Cek status"}}]
     acks = await eventually(lambda: [m for m in read_maildir(maildir) if m["To"] == "siti@example.id"])
     assert len(acks) == 1 and by_web.tracking_code in acks[0]["Subject"]
 

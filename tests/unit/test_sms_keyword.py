@@ -13,7 +13,7 @@ from services.intake.sms.keyword import (
     reply_to_response,
     status_check,
 )
-from services.intake.sms.status import PublicStatus, status_reply
+from shared.complaint_status import PublicStatus, status_reply
 from shared.phone import to_e164
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from services.intake.sms.status import STATUS_PHRASE, PublicStatus, status_reply
+from shared.complaint_status import STATUS_PHRASE, PublicStatus, status_reply
 from services.intake.web.status import LAPOR, STATUS_OF_CHANGE, STATUS_TEXT
 from shared.contracts import ComplaintStatus
 
@@ -25,7 +25,7 @@ def test_every_status_of_the_api_has_an_sms_phrase_that_fits_one_sms():
 
 
 def test_the_sms_and_the_web_intake_let_citizens_reply_at_the_same_statuses():
-    from services.intake.sms.status import REPLYABLE
+    from shared.complaint_status import REPLYABLE
     from services.intake.web.status import REPLY_OPEN
 
     words = {STATUS_OF_CHANGE[ComplaintStatus.RESPONDED], STATUS_OF_CHANGE[ComplaintStatus.REPLIED]}

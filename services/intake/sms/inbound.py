@@ -21,7 +21,7 @@ from services.intake.sms.keyword import (
     reply_to_response,
     status_check,
 )
-from services.intake.sms.status import (
+from shared.complaint_status import (
     REPLYABLE,
     StatusLookup,
     not_found_reply,

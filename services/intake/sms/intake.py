@@ -17,7 +17,7 @@ import structlog
 
 from services.intake.sms.inbound import InboundSms, StatusDesk, handle_sms, validated
 from services.intake.sms.spool import UNAVAILABLE, Relay, Spool, Unavailable
-from services.intake.sms.status import StatusUnavailable
+from shared.complaint_status import StatusUnavailable
 from shared.channel_kit import BrokerUnavailable, IntakeKit
 
 log = structlog.get_logger(__name__)

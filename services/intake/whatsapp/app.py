@@ -1,4 +1,12 @@
-"""WhatsApp intake: the Cloud API webhook (verification GET, signed message POST)."""
+"""WhatsApp intake: the Cloud API webhook (verification GET, signed POST of messages and statuses).
+
+Meta batches: one POST may carry many entries, changes, messages and statuses. Each is handled on its
+own (services/intake/whatsapp/inbound.py): what can be used is published, what cannot is set aside
+with its reason, and the POST is answered 200 once all of it is in Kafka. Only a payload that is not
+a WhatsApp webhook at all is refused (400), and only a failure that a retry can cure (Kafka or the
+status API away) makes it 503, which Meta retries: every event is keyed by the wamid, so a retry
+files nothing twice.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +18,17 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from services.intake.whatsapp.cloud_api import Contact, Message, WebhookPayload
-from shared.channel_kit import IntakeKit, InvalidText, clean_text, create_intake_app, describe, signature_is_valid
-from shared.contracts import Channel, ComplaintReceived, Reporter
-from shared.phone import to_e164
+from services.intake.whatsapp.cloud_api import Webhook
+from services.intake.whatsapp.inbound import WhatsAppInbound, parts
+from shared.channel_kit import BrokerUnavailable, IntakeKit, create_intake_app, describe, signature_is_valid
+from shared.complaint_status import StatusLookup, StatusUnavailable
+from shared.contracts import Channel, CitizenContactChanged, DeliveryReceipt
 from shared.settings import ServiceSettings
 
 # Meta sends up to 1,000 updates per POST and waits about 10 s before retrying. Payloads are
 # small JSON; 3 MiB leaves room for any batch Meta sends.
 BODY_LIMIT = 3 * 1024 * 1024
+WHATSAPP_OBJECT = "whatsapp_business_account"
 
 
 class WhatsAppSettings(ServiceSettings):
@@ -27,31 +37,21 @@ class WhatsAppSettings(ServiceSettings):
     port: int = 8082
     verify_token: SecretStr = SecretStr("local-verify-token")  # set in the Meta app dashboard
     app_secret: SecretStr = SecretStr("local-app-secret")  # signs every POST Meta sends
-
-
-def complaint_from(message: Message, contact: Contact | None, producer: str) -> ComplaintReceived | None:
-    text = message.complaint_text()
-    if text is None:
-        return None
-    attachment = message.attachment()
-    try:
-        text = clean_text(text)
-    except InvalidText:
-        if attachment is None:
-            return None  # a blank message: nothing to file, and Meta must not retry it
-        # A photo whose caption is only spaces is still a complaint: it used to be dropped.
-        text = f"[{attachment.kind} tanpa keterangan]"
-    return ComplaintReceived.new(
-        channel=Channel.WHATSAPP, channel_message_id=message.id, text=text, producer=producer,
-        received_at=message.sent_at, attachments=[attachment] if attachment else [], location=message.place(),
-        reporter=Reporter(phone=to_e164(message.sender),
-                          name=contact.profile.name if contact and contact.profile else None))
+    status_api_url: str = "http://127.0.0.1:8080"  # the web intake, which keeps every complaint's status
+    status_api_timeout_seconds: float = 3.0
+    public_base_url: str = "http://127.0.0.1:8080"  # the status page named in replies
 
 
 def build_app(settings: WhatsAppSettings | None = None) -> FastAPI:
     settings = settings or WhatsAppSettings()
     kit = IntakeKit(settings, producer="intake-whatsapp", channel=Channel.WHATSAPP)
-    app = create_intake_app(kit, title="Aduan WhatsApp intake", body_limit=BODY_LIMIT)
+    kit.broker.publisher(kit.topics.delivery_receipts, schema=DeliveryReceipt,
+                         title="intake-whatsapp:citizen.delivery_receipts")
+    kit.broker.publisher(kit.topics.contact_changes, schema=CitizenContactChanged,
+                         title="intake-whatsapp:citizen.contact_changes")
+    lookup = StatusLookup(settings.status_api_url, settings.status_api_timeout_seconds)
+    inbound = WhatsAppInbound(kit, lookup, settings.public_base_url)
+    app = create_intake_app(kit, title="Aduan WhatsApp intake", body_limit=BODY_LIMIT, on_shutdown=lookup.close)
 
     @app.get("/webhook", response_class=PlainTextResponse, response_model=None)
     async def verify(mode: str = Query(alias="hub.mode"), token: str = Query(alias="hub.verify_token"),
@@ -68,13 +68,18 @@ def build_app(settings: WhatsAppSettings | None = None) -> FastAPI:
                                   request.headers.get("x-hub-signature-256")):
             return kit.reject("bad_signature", "invalid or missing X-Hub-Signature-256", status=401)
         try:
-            payload = WebhookPayload.model_validate_json(raw)
+            webhook = Webhook.model_validate_json(raw)
         except ValidationError as error:
             return kit.reject("invalid_payload", f"not a WhatsApp webhook payload: {describe(error)}", status=400)
-        events = [e for m, c in payload.messages() if (e := complaint_from(m, c, kit.producer))]
-        # Concurrently, so a payload with many messages still answers within Meta's timeout;
-        # a failure makes the whole POST 503 and Meta resends it (the wamid dedupes).
-        await asyncio.gather(*(kit.publish(event) for event in events))
-        return {"accepted": [e.tracking_code for e in events]}
+        if webhook.object != WHATSAPP_OBJECT:
+            return kit.reject("invalid_payload", f"object is {webhook.object[:50]!r}, not {WHATSAPP_OBJECT}",
+                              status=400)
+        # Concurrently, so a payload with many messages still answers within Meta's timeout.
+        try:
+            outcomes = await asyncio.gather(*(inbound.handle(part) for part in parts(webhook)))
+        except StatusUnavailable as error:
+            raise BrokerUnavailable(f"status API: {error}") from error  # 503: Meta sends it all again
+        return {"accepted": [o.tracking_code for o in outcomes if o.outcome == "complaint"],
+                "outcomes": [vars(o) for o in outcomes]}
 
     return app

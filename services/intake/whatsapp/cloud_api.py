@@ -1,23 +1,35 @@
-"""The parts of the WhatsApp Business Cloud API webhook we use.
+"""The WhatsApp Business Cloud API webhook as Meta sends it in 2026, and the parts of it we use.
 
-Payload shapes follow Meta's webhook reference for `messages` (text, image, document, audio,
-video, sticker, location) and `statuses` notifications. Unknown fields are ignored: Meta adds
-fields without notice.
+Written from Meta's webhook reference (`messages`, its per-type pages, `system`, `status`, `group`,
+`errors`) and its "Business-scoped user IDs" page; docs/whatsapp.md lists the sources. What changed
+in 2026: every message names its sender by a business-scoped user id (BSUID, `from_user_id`,
+contact `user_id`, e.g. "ID.13491208655302741918"), and a citizen who adopted a username may
+withhold the phone number: `from` and the contact's `wa_id` are then absent, `profile.username`
+is present.
+
+Parsing is in two steps, so one odd message never costs the others in the same webhook: the
+envelope (`Webhook`) must be understood or the whole POST is refused; each message, contact card
+and status is then read on its own (`Message`, `Contact`, `Status`) and what cannot be read is
+set aside with the reason. Unknown fields are ignored: Meta adds fields without notice.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.channel_kit import MAX_TEXT
 from shared.contracts import Attachment, Location
 
 MEDIA_KINDS = ("image", "document", "audio", "video", "sticker")
-# The limits below are the event's (shared/contracts.py): a payload that parses always converts.
-# Past them a signed payload was a 500 (and Meta's endless retries); now a 400 naming the field.
-_MEDIA_PREFIX = "whatsapp-media:"
+# The limits below are the event's (shared/contracts.py): a message that parses always converts.
+MEDIA_PREFIX = "whatsapp-media:"
+# "<two-letter country code>.[ENT.]<up to 128 alphanumerics>" (Meta's BSUID page; parents carry ENT).
+BSUID = re.compile(r"^[A-Za-z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
+_PHONE = re.compile(r"^[0-9]{6,15}$")  # Meta sends numbers as digits without "+"
 
 
 class _Lenient(BaseModel):
@@ -29,11 +41,12 @@ class TextBody(_Lenient):
 
 
 class Media(_Lenient):
-    id: str = Field(max_length=500 - len(_MEDIA_PREFIX))
+    id: str = Field(min_length=1, max_length=500 - len(MEDIA_PREFIX))
     mime_type: str | None = Field(default=None, max_length=100)
     sha256: str | None = Field(default=None, max_length=100)
     caption: str | None = Field(default=None, max_length=3000)
     filename: str | None = Field(default=None, max_length=255)
+    voice: bool = False  # audio: a voice note recorded in the chat, not a forwarded file
 
 
 class WaLocation(_Lenient):
@@ -43,11 +56,42 @@ class WaLocation(_Lenient):
     address: str | None = Field(default=None, max_length=500)
 
 
+class Reply(_Lenient):
+    """A tapped reply button or list row: the id is the one we sent with it."""
+
+    id: str = Field(default="", max_length=256)
+    title: str | None = Field(default=None, max_length=200)
+
+
+class Interactive(_Lenient):
+    type: str  # button_reply, list_reply, nfm_reply (a finished Flow)
+    button_reply: Reply | None = None
+    list_reply: Reply | None = None
+
+
+class QuickReply(_Lenient):
+    """`type: button`: a quick-reply button of a template message; `payload` is the one we set."""
+
+    payload: str | None = Field(default=None, max_length=1000)
+    text: str | None = Field(default=None, max_length=200)
+
+
+class System(_Lenient):
+    """`user_changed_number` (new `wa_id`, `new_wa_id` before Graph v12) and `user_changed_user_id`."""
+
+    type: str | None = None
+    wa_id: str | None = None
+    new_wa_id: str | None = None
+    user_id: str | None = Field(default=None, max_length=150)
+
+
 class Message(_Lenient):
-    id: str = Field(min_length=1)  # the wamid: Meta's retries carry the same one
-    sender: str = Field(alias="from")
+    id: str = Field(min_length=1, max_length=1000)  # the wamid: Meta's retries carry the same one
+    sender_phone: str | None = Field(default=None, alias="from")  # absent for a citizen with a username
+    sender_user_id: str | None = Field(default=None, alias="from_user_id", max_length=150)  # the BSUID
+    group_id: str | None = None
     timestamp: str = Field(pattern=r"^[0-9]{1,11}$")  # Unix seconds; int() and a datetime must follow
-    type: str
+    type: str = Field(min_length=1, max_length=50)
     text: TextBody | None = None
     image: Media | None = None
     document: Media | None = None
@@ -55,6 +99,23 @@ class Message(_Lenient):
     video: Media | None = None
     sticker: Media | None = None
     location: WaLocation | None = None
+    interactive: Interactive | None = None
+    button: QuickReply | None = None
+    system: System | None = None
+
+    @field_validator("sender_phone")
+    @classmethod
+    def _digits(cls, value: str | None) -> str | None:
+        if value is not None and not _PHONE.match(value):
+            raise ValueError("not a phone number of digits")
+        return value
+
+    @field_validator("sender_user_id")
+    @classmethod
+    def _bsuid(cls, value: str | None) -> str | None:
+        if value is not None and not BSUID.match(value):
+            raise ValueError("not a business-scoped user id")
+        return value
 
     @property
     def sent_at(self) -> datetime:
@@ -64,7 +125,7 @@ class Message(_Lenient):
         media = getattr(self, self.type, None) if self.type in MEDIA_KINDS else None
         if media is None:
             return None
-        return Attachment(kind=self.type, reference=f"{_MEDIA_PREFIX}{media.id}", mime_type=media.mime_type,
+        return Attachment(kind=self.type, reference=f"{MEDIA_PREFIX}{media.id}", mime_type=media.mime_type,
                           sha256=media.sha256, filename=media.filename, caption=media.caption)
 
     def place(self) -> Location | None:
@@ -73,37 +134,81 @@ class Message(_Lenient):
         loc = self.location
         return Location(latitude=loc.latitude, longitude=loc.longitude, name=loc.name, address=loc.address)
 
-    def complaint_text(self) -> str | None:
-        """What the unit reads: the text, a caption, or a short description of what came."""
-        if self.type == "text" and self.text:
-            return self.text.body
-        if attachment := self.attachment():
-            return attachment.caption or f"[{attachment.kind} tanpa keterangan]"
-        if place := self.place():
-            where = ", ".join(p for p in (place.name, place.address) if p)
-            return f"[lokasi {place.latitude:.6f}, {place.longitude:.6f}{': ' + where if where else ''}]"
-        return None  # reactions, contacts, unsupported: nothing to file
+    def reply_id(self) -> str | None:
+        """The id we gave the button or row the citizen tapped."""
+        if self.type == "interactive" and self.interactive:
+            chosen = self.interactive.button_reply or self.interactive.list_reply
+            return chosen.id if chosen else None
+        if self.type == "button" and self.button:
+            return self.button.payload
+        return None
 
 
 class Profile(_Lenient):
     name: str | None = Field(default=None, max_length=200)
+    username: str | None = Field(default=None, max_length=100)
 
 
 class Contact(_Lenient):
-    wa_id: str
+    """The sender's card. Since 2026 `user_id` (BSUID) is always there and `wa_id` only while the citizen
+    shows their number."""
+
+    wa_id: str | None = None
+    user_id: str | None = Field(default=None, max_length=150)
     profile: Profile | None = None
+
+    @field_validator("wa_id")
+    @classmethod
+    def _digits(cls, value: str | None) -> str | None:
+        if value is not None and not _PHONE.match(value):
+            raise ValueError("not a phone number of digits")
+        return value
+
+    @field_validator("user_id")
+    @classmethod
+    def _bsuid(cls, value: str | None) -> str | None:
+        if value is not None and not BSUID.match(value):
+            raise ValueError("not a business-scoped user id")
+        return value
+
+
+class StatusError(_Lenient):
+    code: int | None = None
+    title: str | None = Field(default=None, max_length=300)
+
+
+class Status(_Lenient):
+    """What Meta reports on a message we sent. A failed one has `errors` and no contact card."""
+
+    id: str = Field(min_length=1, max_length=200)
+    status: str
+    timestamp: str = Field(pattern=r"^[0-9]{1,11}$")
+    errors: list[StatusError] = []
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(int(self.timestamp), UTC)
 
 
 class Value(_Lenient):
-    messaging_product: str | None = None
-    contacts: list[Contact] = []
-    messages: list[Message] = []
-    statuses: list[dict] = []  # delivery receipts: accepted and ignored
+    """One change's value, each list still raw: its items are read one by one."""
+
+    contacts: list[Any] = []
+    messages: list[Any] = []
+    statuses: list[Any] = []
+    errors: list[Any] = []  # account- or system-level problems Meta reports
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):  # `"messages": null` reads as none, not as a refusal of the change
+            return {k: (v if v is not None else []) for k, v in data.items()}
+        return data
 
 
 class Change(_Lenient):
     field: str
-    value: Value
+    value: Any = None  # read by `Value` per change: one unreadable change costs only itself
 
 
 class Entry(_Lenient):
@@ -111,15 +216,8 @@ class Entry(_Lenient):
     changes: list[Change] = []
 
 
-class WebhookPayload(_Lenient):
-    object: str
-    entry: list[Entry] = []
+class Webhook(_Lenient):
+    """The envelope: refused as a whole (400) only when it is not a WhatsApp webhook at all."""
 
-    def messages(self) -> list[tuple[Message, Contact | None]]:
-        """Every message in the payload with the sender's contact card, if Meta sent one."""
-        found = []
-        for entry in self.entry:
-            for change in entry.changes:
-                contacts = {c.wa_id: c for c in change.value.contacts}
-                found.extend((m, contacts.get(m.sender)) for m in change.value.messages)
-        return found
+    object: str
+    entry: list[Entry] = Field(default=[], max_length=10_000)

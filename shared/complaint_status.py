@@ -1,9 +1,10 @@
-"""`SURGA CEK <kode lacak>`: a complaint's status, answered by SMS.
+"""A complaint's status as a phone channel answers it: `SURGA CEK <kode lacak>` by SMS, the "Cek status"
+button on WhatsApp.
 
-The SMS intake keeps no status of its own and reads no other service's tables: it asks the web
+The intakes keep no status of their own and read no other service's tables: they ask the web
 intake's public JSON API, which keeps every channel's complaints (docs/adr/0002). When that API
-does not answer, the SMS is refused with 503 and Retry-After, so the gateway sends it again
-later (Gammu rows stay unprocessed): no question goes unanswered.
+does not answer, StatusUnavailable: the SMS waits in the spool, the WhatsApp webhook is answered
+503 and Meta sends it again: no question goes unanswered.
 """
 
 from __future__ import annotations
