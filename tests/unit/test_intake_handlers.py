@@ -179,10 +179,14 @@ async def test_whatsapp_image_document_and_location_are_kept_on_the_complaint(wh
     assert "Alun-alun Kediri" in place.text
 
 
-async def test_whatsapp_status_callbacks_are_accepted_and_ignored(whatsapp):
+async def test_whatsapp_status_callbacks_are_receipts_not_complaints(whatsapp):
     client, published, _ = whatsapp
-    answer = await post_signed(client, wa.payload(statuses=[{"id": "wamid.A", "status": "delivered"}]))
-    assert answer.status_code == 200 and answer.json() == {"accepted": []} and published == []
+    answer = await post_signed(client, wa.payload(statuses=[
+        {"id": "wamid.A", "status": "delivered", "timestamp": "1764230400", "recipient_id": "6285755501234"},
+        {"id": "wamid.B", "status": "played", "timestamp": "1764230400", "recipient_id": "6285755501234"}]))
+    assert answer.status_code == 200 and answer.json()["accepted"] == [] and published == []
+    assert [(o["id"], o["outcome"], o["reason"]) for o in answer.json()["outcomes"]] == [
+        ("wamid.A", "receipt", "delivered"), ("wamid.B", "ignored", "status:played")]
 
 
 async def test_whatsapp_many_messages_in_one_payload_are_all_published(whatsapp):

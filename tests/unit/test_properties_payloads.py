@@ -29,8 +29,8 @@ from services.intake.sms.generic import GenericSms
 from services.intake.sms.inbound import InboundSms, StatusDesk, handle_sms
 from services.intake.sms.keyword import FORMAT_HELP, complaint_text
 from services.intake.web.form import MAX_TEXT, photo_type, read_submission
-from services.intake.whatsapp.app import complaint_from
-from services.intake.whatsapp.cloud_api import WebhookPayload
+from services.intake.whatsapp.cloud_api import Webhook
+from services.intake.whatsapp.inbound import COMPLAINT_TYPES, Unusable, complaint_from, parts
 from services.router.rules import DEFAULT_RULES_FILE, RuleSetError, parse_rules
 from services.router.units import DEFAULT_UNITS_FILE, RegistryError, parse_registry
 from shared.channel_kit import InvalidText, clean_text
@@ -265,17 +265,30 @@ def payload(messages: list[dict], names: dict[str, str]) -> dict:
                                         "messages": messages, "statuses": []}}]}]}
 
 
+def read(raw: bytes) -> tuple[list[ComplaintReceived], list[Unusable], int]:
+    """What the webhook handler does with a signed body (services/intake/whatsapp/app.py, inbound.py): the
+    complaints, the parts set aside, and how many parts there were."""
+    events, unusable, count = [], [], 0
+    for part in parts(Webhook.model_validate_json(raw)):
+        count += 1
+        if part.unusable:
+            unusable.append(part.unusable)
+        elif part.message and part.message.type in COMPLAINT_TYPES and (
+                event := complaint_from(part.message, part.sender, "tests")):
+            events.append(event)
+    return events, unusable, count
+
+
 def complaints_in(raw: bytes) -> list[ComplaintReceived]:
-    """What the webhook handler does with a signed body (services/intake/whatsapp/app.py)."""
-    parsed = WebhookPayload.model_validate_json(raw)
-    return [e for m, c in parsed.messages() if (e := complaint_from(m, c, "tests"))]
+    return read(raw)[0]
 
 
 @given(st.lists(wa_message(), min_size=1, max_size=5), st.dictionaries(wa_numbers, st.text(max_size=30), max_size=3))
 def test_valid_whatsapp_payloads_give_one_complaint_per_message(messages, names):
     events = complaints_in(json.dumps(payload(messages, names)).encode())
-    # Every photo, document, location is filed (a blank caption too); a text only when it has any.
-    filed = [m for m in messages if m["type"] != "text" or _visible(m["text"]["body"])]
+    # Every photo, document, location is filed (a blank caption too); a text only when it has any; a
+    # sticker never (it is answered with what we can take).
+    filed = [m for m in messages if m["type"] != "sticker" and (m["type"] != "text" or _visible(m["text"]["body"]))]
     assert len(events) == len(filed)
     for message, event in zip(filed, events, strict=True):
         storable(event)
@@ -337,14 +350,18 @@ def test_any_whatsapp_json_is_complaints_or_a_clear_error(message, mutations, na
     for path, value in mutations:
         message = _mutated(message, path, value)
     body = payload([message], {message.get("from") if isinstance(message.get("from"), str) else "x": name})
+    raw = json.dumps(body, allow_nan=True).encode()
     try:
-        raw = json.dumps(body, allow_nan=True).encode()
-        events = complaints_in(raw)
+        events, unusable, count = read(raw)
     except ValidationError as error:
         assert error.errors()  # 400 "not a WhatsApp webhook payload: <field>: <why>"
         return
+    # The one message is never silently dropped and never an exception: it is used or set aside with why.
+    assert count == 1
     for event in events:
         storable(event)
+    for part in unusable:
+        assert part.reason and part.part == "message"
 
 
 @given(json_values)

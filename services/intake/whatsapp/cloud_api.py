@@ -181,13 +181,14 @@ class Status(_Lenient):
     """What Meta reports on a message we sent. A failed one has `errors` and no contact card."""
 
     id: str = Field(min_length=1, max_length=200)
-    status: str
-    timestamp: str = Field(pattern=r"^[0-9]{1,11}$")
+    status: str = Field(max_length=50)
+    timestamp: str | None = Field(default=None, pattern=r"^[0-9]{1,11}$")
     errors: list[StatusError] = []
 
     @property
     def at(self) -> datetime:
-        return datetime.fromtimestamp(int(self.timestamp), UTC)
+        """When Meta says it happened; when we heard, should a status ever come without its time."""
+        return datetime.fromtimestamp(int(self.timestamp), UTC) if self.timestamp else datetime.now(UTC)
 
 
 class Value(_Lenient):

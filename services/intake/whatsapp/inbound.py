@@ -170,6 +170,32 @@ def _card_of(message: Message, contacts: list[Contact], single: bool) -> Contact
     return None
 
 
+def complaint_from(message: Message, sender: Sender, producer: str) -> ComplaintReceived | None:
+    """The complaint a text, media or location message files; None when there is nothing to file."""
+    attachment, place = message.attachment(), message.place()
+    if message.type == "text":
+        text = message.text.body if message.text else ""
+    elif place:
+        where = ", ".join(p for p in (place.name, place.address) if p)
+        text = f"[lokasi {place.latitude:.6f}, {place.longitude:.6f}{': ' + where if where else ''}]"
+    elif attachment:
+        text = attachment.caption or ""
+    else:
+        return None  # a media type without its media object: nothing to file
+    try:
+        text = clean_text(text)
+    except InvalidText:
+        if attachment is None:
+            return None  # a blank message: nothing to file, and Meta must not retry it
+        # A photo or voice note without words is still a complaint: the unit looks or listens.
+        kind = "pesan suara" if message.audio and message.audio.voice else attachment.kind
+        text = f"[{kind} tanpa keterangan]"
+    return ComplaintReceived.new(
+        channel=Channel.WHATSAPP, channel_message_id=message.id, text=text, producer=producer,
+        received_at=message.sent_at, attachments=[attachment] if attachment else [], location=place,
+        reporter=sender.reporter())
+
+
 class WhatsAppInbound:
     """Turns readable parts into events; every publish returns once Kafka has it (BrokerUnavailable else)."""
 
@@ -198,37 +224,13 @@ class WhatsAppInbound:
             return outcome("status_answered" if button.startswith(STATUS_BUTTON_PREFIX) else "format_help",
                            message.type, await self._button(message, sender, button))
         if message.type in COMPLAINT_TYPES:
-            event = self._complaint(message, sender)
+            event = complaint_from(message, sender, self.kit.producer)
             if event is None:
                 return outcome("ignored", "empty_text")
             await self.kit.publish(event)
             return outcome("complaint", message.type, event.tracking_code)
         await self._help(message, sender)
         return outcome("format_help", message.type)
-
-    def _complaint(self, message: Message, sender: Sender) -> ComplaintReceived | None:
-        attachment, place = message.attachment(), message.place()
-        if message.type == "text":
-            text = message.text.body if message.text else ""
-        elif place:
-            where = ", ".join(p for p in (place.name, place.address) if p)
-            text = f"[lokasi {place.latitude:.6f}, {place.longitude:.6f}{': ' + where if where else ''}]"
-        elif attachment:
-            text = attachment.caption or ""
-        else:
-            return None  # a media type without its media object: Meta never sends it; nothing to file
-        try:
-            text = clean_text(text)
-        except InvalidText:
-            if attachment is None:
-                return None  # a blank message: nothing to file, and Meta must not retry it
-            # A photo or voice note without words is still a complaint: the unit looks or listens.
-            kind = "pesan suara" if message.audio and message.audio.voice else attachment.kind
-            text = f"[{kind} tanpa keterangan]"
-        return ComplaintReceived.new(
-            channel=Channel.WHATSAPP, channel_message_id=message.id, text=text, producer=self.kit.producer,
-            received_at=message.sent_at, attachments=[attachment] if attachment else [], location=place,
-            reporter=sender.reporter())
 
     async def _button(self, message: Message, sender: Sender, button: str) -> str | None:
         """The status for the "Cek status" button; the format help for any other button or row."""
