@@ -4,11 +4,8 @@ city is given. Every service is a separate process, as `make run` starts them.""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,20 +23,6 @@ REPLIES = [
     ("Tanggapan unit: " + "jalan sudah ditambal, terima kasih atas laporannya. " * 8, False, 3),
     ("Tanggapan unit: " + "saluran sudah dibersihkan 👍 " * 6, True, 3),
 ]
-
-
-async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
-    """Poll `check` until it returns something truthy; raises (naming `what`) when time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"after {timeout} s still no {what} (last: {result!r})")
-        await asyncio.sleep(0.3)
 
 
 def unit_mails(maildir: Path) -> list[tuple[str, str]]:

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.contracts import CitizenReplyRequested
-from tests.gateways.conftest import REPLIES, mail_with, start_stack, until
+from tests.gateways.conftest import REPLIES, mail_with, start_stack
+from tests.support.kafka import until
 from tests.support.kafka import end_offsets, json_values, publish_events, read_since, read_topic
 from tests.support.kannel import Kannel, KannelPorts
 from tests.support.processes import free_port

@@ -19,7 +19,7 @@ import pytest
 
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
-from tests.gateways.conftest import until
+from tests.support.kafka import until
 from tests.support.gammu import GammuGateway
 from tests.support.kannel import Kannel, KannelPorts
 from tests.support.own_infra import OwnInfra

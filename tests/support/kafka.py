@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -75,6 +75,20 @@ async def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: 
         if result or time.monotonic() >= deadline:
             return result
         await asyncio.sleep(interval)
+
+
+async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
+    """Poll `check` until it returns something truthy; raises (naming `what`) when time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"after {timeout} s still no {what} (last: {result!r})")
+        await asyncio.sleep(0.3)
 
 
 async def publish_events(bootstrap: str, topic: str, events: list[Any], key: str | None = None) -> None:
