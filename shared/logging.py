@@ -55,7 +55,7 @@ def _mask_value(key: str, value: Any) -> Any:
         return None
     if key in PERSONAL_KEYS:
         if isinstance(value, str):
-            if "@" in value:
+            if "@" in value.lstrip("@"):  # an address; a "@username" is masked below like a name
                 return mask_email(value)
             if sum(ch.isdigit() for ch in value) >= 7:
                 return mask_phone(value)

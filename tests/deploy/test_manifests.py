@@ -145,19 +145,29 @@ def test_operator_schemas_refuse_what_the_operators_would():
 
 
 
-def test_the_sms_intake_reaches_the_web_status_api(resources):
+def _names(selector: dict) -> set[str]:
+    """The app names a pod selector picks (matchLabels or an `In` expression on the name label)."""
+    if "matchLabels" in selector:
+        return {selector["matchLabels"]["app.kubernetes.io/name"]}
+    [expression] = selector["matchExpressions"]
+    assert (expression["key"], expression["operator"]) == ("app.kubernetes.io/name", "In")
+    return set(expression["values"])
+
+
+def test_the_phone_intakes_reach_the_web_status_api(resources):
     _, docs = resources
     pods = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in of_kind(docs, "Deployment")}
-    env = {var["name"]: var.get("value") for var in pods["intake-sms"]["containers"][0]["env"]}
     [web] = [s for s in of_kind(docs, "Service") if s["metadata"]["name"] == "intake-web"]
-    assert env["ADUAN_SMS_STATUS_API_URL"] == "http://intake-web" and web["spec"]["ports"][0]["port"] == 80
+    for intake, prefix in (("intake-sms", "ADUAN_SMS"), ("intake-whatsapp", "ADUAN_WHATSAPP")):
+        env = {var["name"]: var.get("value") for var in pods[intake]["containers"][0]["env"]}
+        assert env[f"{prefix}_STATUS_API_URL"] == "http://intake-web" and web["spec"]["ports"][0]["port"] == 80
     web_port = pods["intake-web"]["containers"][0]["ports"][0]["containerPort"]
     policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
-    egress, ingress = policies["intake-sms-to-web-status"], policies["intake-web-from-sms"]
-    assert egress["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-sms"}
-    assert egress["egress"][0]["to"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-web"}
-    assert ingress["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-web"}
-    assert ingress["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake-sms"}
+    egress, ingress = policies["phone-intakes-to-web-status"], policies["intake-web-from-phone-intakes"]
+    assert _names(egress["podSelector"]) == {"intake-sms", "intake-whatsapp"}
+    assert _names(egress["egress"][0]["to"][0]["podSelector"]) == {"intake-web"}
+    assert _names(ingress["podSelector"]) == {"intake-web"}
+    assert _names(ingress["ingress"][0]["from"][0]["podSelector"]) == {"intake-sms", "intake-whatsapp"}
     assert egress["egress"][0]["ports"] == ingress["ingress"][0]["ports"] == [{"protocol": "TCP", "port": web_port}]
 
 

@@ -11,12 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from shared.contracts import ComplaintStatus, EscalationStage, LaporReportLinked
+from shared.contracts import ComplaintStatus, DeliveryReceipt, DeliveryState, EscalationStage, LaporReportLinked
 from shared.topics import dead_letter_topic
 from standins.smtp_sink import read_maildir, start
 from tests.conftest import fast_retries
 from tests.support import events
-from tests.support.kafka import eventually, publish, publish_events, read_topic
+from tests.support.kafka import eventually, publish, publish_events, read_topic, until
 from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -361,3 +361,28 @@ async def test_a_citizens_reply_is_mailed_to_the_unit_once_without_the_citizens_
     for contact in ("81234567890", "Siti"):
         assert contact not in mail.as_string() + text
     assert sent_sms(sms_standin) == []  # the citizen is not told of their own reply
+
+
+async def test_receipts_only_move_forward_and_one_for_an_unknown_message_holds_nothing_up(notifier, infra, topics, db):
+    def receipt(message_id: str, state: DeliveryState, minutes_ago: float = 0, code: int | None = None):
+        return DeliveryReceipt(
+            receipt_id=f"whatsapp:{message_id}:{state}", channel="whatsapp", message_id=message_id, state=state,
+            at=datetime.now(UTC), error_code=code, producer="tests", correlation_id=message_id,
+            occurred_at=datetime.now(UTC) - timedelta(minutes=minutes_ago))
+
+    # Meta's receipts come out of order: "read" first, then a late "delivered" and a resent "sent".
+    late = [receipt("wamid.R1", DeliveryState.READ), receipt("wamid.R1", DeliveryState.DELIVERED),
+            receipt("wamid.R1", DeliveryState.SENT),
+            # A failure for a message no delivery of ours has, reported long ago: recorded, not waited for.
+            receipt("wamid.NOTOURS", DeliveryState.FAILED, minutes_ago=10, code=131026),
+            receipt("wamid.R2", DeliveryState.DELIVERED)]
+    await publish_events(infra.kafka_bootstrap, topics.delivery_receipts, late, key="same-partition")
+    rows = await until(lambda: _receipts(db, ["wamid.R1", "wamid.NOTOURS", "wamid.R2"]), "the receipts")
+    assert rows == {"wamid.R1": ("read", None), "wamid.NOTOURS": ("failed", 131026), "wamid.R2": ("delivered", None)}
+
+
+async def _receipts(db, ids: list[str]) -> dict | None:
+    rows = await db.fetch("SELECT message_id, state, error_code FROM notifier.delivery_receipts "
+                          "WHERE message_id = ANY($1::text[])", ids)
+    found = {r["message_id"]: (r["state"], r["error_code"]) for r in rows}
+    return found if len(found) == len(ids) else None

@@ -31,3 +31,16 @@ def test_log_lines_are_json_with_personal_fields_masked(capsys):
     assert ours["complaint_id"] == "0812345678901"  # identifiers stay readable
     assert ours["service"] == "test" and ours["level"] == "info"
     assert "081234567890" not in library["event"]
+
+
+def test_whatsapp_user_ids_and_usernames_are_masked(capsys):
+    """A BSUID or username identifies a citizen as a number does (docs/whatsapp.md)."""
+    assert "13491208655302741918" not in mask_text('Cloud API: {"recipient": "ID.13491208655302741918"} refused')
+    assert "11815799212886844830" not in mask_text("parent ID.ENT.11815799212886844830")
+    assert mask_text("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB") == "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB"
+    configure_logging("test", "INFO")
+    structlog.get_logger("t").info("sent", user_id="ID.13491208655302741918", username="@rina.kdr",
+                                   recipient="ID.13491208655302741918", message_id="wamid.ABC123456789")
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert "13491208655302741918" not in json.dumps(line) and "rina.kdr" not in json.dumps(line)
+    assert line["message_id"] == "wamid.ABC123456789"

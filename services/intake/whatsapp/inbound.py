@@ -146,13 +146,14 @@ def _message_part(raw: Any, contacts: list[Contact], single: bool) -> Part:
     except ValidationError as error:
         return Part(unusable=Unusable("message", _id_of(raw), describe(error), raw))
     card = _card_of(message, contacts, single)
-    phone = message.sender_phone or (card.wa_id if card else None)
+    number = message.sender_phone or (card.wa_id if card else None)
+    phone = to_e164(number) if number else None  # None also for digits that are no number anywhere
     user_id = message.sender_user_id or (card.user_id if card else None)
     if phone is None and user_id is None and message.type != "system":
-        return Part(unusable=Unusable("message", message.id, "no sender: neither from, from_user_id nor a "
-                                      "contact card with wa_id or user_id", raw))
+        return Part(unusable=Unusable("message", message.id, "no sender: neither a phone number (from, wa_id) "
+                                      "nor a business-scoped user id (from_user_id, user_id)", raw))
     profile = card.profile if card else None
-    sender = Sender(phone=to_e164(phone) if phone else None, user_id=user_id,
+    sender = Sender(phone=phone, user_id=user_id,
                     username=profile.username if profile else None, name=profile.name if profile else None)
     return Part(message=message, sender=sender)
 
