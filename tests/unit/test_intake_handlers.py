@@ -189,6 +189,17 @@ async def test_whatsapp_status_callbacks_are_receipts_not_complaints(whatsapp):
         ("wamid.A", "receipt", "delivered"), ("wamid.B", "ignored", "status:played")]
 
 
+async def test_whatsapp_status_button_while_the_status_api_is_away_is_503_for_meta_to_retry():
+    # Port 9 (discard): nothing answers there.
+    settings = WhatsAppSettings(app_secret=wa.SECRET, status_api_url="http://127.0.0.1:9", status_api_timeout_seconds=1)
+    async with running(build_whatsapp(settings)) as (client, published, replies):
+        tap = {"from": "6285755501234", "id": "wamid.TAP", "timestamp": "1764230400", "type": "interactive",
+               "interactive": {"type": "button_reply", "button_reply": {"id": "cek:K7M2Q-9XD4T", "title": "Cek status"}}}
+        answer = await post_signed(client, wa.payload(tap))
+    assert answer.status_code == 503 and answer.headers["retry-after"]
+    assert replies == [] and published == []  # nothing answered: Meta resends the POST
+
+
 async def test_whatsapp_many_messages_in_one_payload_are_all_published(whatsapp):
     client, published, _ = whatsapp
     messages = [wa.text_message(f"wamid.M{n}", f"aduan nomor {n}") for n in range(200)]

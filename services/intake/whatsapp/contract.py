@@ -14,6 +14,7 @@ from shared.contracts import complaint_id_for
 from shared.settings import DatabaseSettings, KafkaSettings
 
 SECRET = "contract-app-secret"
+BSUID = "ID.13491208655302741918"  # since April 2026 every message carries the sender's business-scoped user id
 
 
 def build(kafka: KafkaSettings, db: DatabaseSettings) -> FastAPI:
@@ -21,18 +22,18 @@ def build(kafka: KafkaSettings, db: DatabaseSettings) -> FastAPI:
 
 
 def payload(*messages: dict, statuses: list | None = None) -> dict:
-    """The shape Meta sends for `messages` webhooks (WhatsApp Cloud API webhook reference)."""
+    """The shape Meta sends for `messages` webhooks (WhatsApp Cloud API webhook reference; docs/whatsapp.md)."""
     return {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
         "field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "6281100001708", "phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": "Rina"}, "wa_id": "6285755501234"}],
+            "contacts": [{"profile": {"name": "Rina"}, "wa_id": "6285755501234", "user_id": BSUID}],
             "messages": list(messages), "statuses": statuses or []}}]}]}
 
 
 def text_message(wamid: str, body: str) -> dict:
-    return {"from": "6285755501234", "id": wamid, "timestamp": str(int(time.time())), "type": "text",
-            "text": {"body": body}}
+    return {"from": "6285755501234", "from_user_id": BSUID, "id": wamid, "timestamp": str(int(time.time())),
+            "type": "text", "text": {"body": body}}
 
 
 def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
