@@ -141,8 +141,9 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         elif assigned.channel == Channel.WHATSAPP:
             sent = await outbound.whatsapp(
                 citizen_reachable(assigned.channel, contact), citizen_ack_text(assigned, link), assigned.received_at,
-                settings.whatsapp_template, [assigned.tracking_code, assigned.unit.name],
+                (settings.whatsapp_template, [assigned.tracking_code, assigned.unit.name]),
                 button=(f"{STATUS_BUTTON_PREFIX}{assigned.tracking_code}", STATUS_BUTTON_TITLE))
+            assert sent is not None  # the acknowledgement always has its template
             return {"channel": assigned.channel, **sent.record()}
         elif contact.email:
             await mailer.send(citizen_ack_email(assigned, to=str(contact.email), mail_from=settings.mail_from,
@@ -191,9 +192,10 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         if reply.channel == Channel.SMS:
             await outbound.sms(reply.to, reply.text, reference=reply.reply_id, gateway=reply.gateway)
         elif reply.channel == Channel.WHATSAPP:
-            sent = await outbound.whatsapp(reply.to, reply.text, reply.occurred_at, settings.whatsapp_template,
-                                           [reply.text])
-            return {"channel": reply.channel, **sent.record()}
+            # An answer to what the citizen just sent: no approved template says it, so once their window has
+            # closed (the notifier was down for a day) it is not sent at all.
+            sent = await outbound.whatsapp(reply.to, reply.text, reply.occurred_at, template=None)
+            return {"channel": reply.channel, **(sent.record() if sent else {"skipped": "outside the 24-hour window"})}
         else:
             raise PermanentFailure(f"replies on channel {reply.channel} are not supported")
         return {"channel": reply.channel}

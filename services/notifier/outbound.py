@@ -79,12 +79,14 @@ class Outbound:
                 "X-Signature": sign(s.generic_sms_secret.get_secret_value(), timestamp, body)})
         raise_for_http(response, f"SMS gateway ({route})")
 
-    async def whatsapp(self, to: str, text: str, last_inbound_at: datetime, template: str,
-                       template_parameters: list[str], button: tuple[str, str] | None = None) -> WhatsAppSent:
+    async def whatsapp(self, to: str, text: str, last_inbound_at: datetime,
+                       template: tuple[str, list[str]] | None, button: tuple[str, str] | None = None,
+                       ) -> WhatsAppSent | None:
         """Free text inside the 24-hour window after the citizen's last message (with a reply button when
-        `button` is (id, title)), the approved template outside it. `to`: a phone number or a BSUID."""
+        `button` is (id, title)); outside it the approved `template` (name, parameters), or nothing (None)
+        when no template fits, e.g. an answer to a message of days ago. `to`: a phone number or a BSUID."""
         if datetime.now(UTC) - last_inbound_at >= WHATSAPP_WINDOW:
-            return await self.whatsapp_template(to, template, template_parameters)
+            return await self.whatsapp_template(to, *template) if template else None
         if button:
             message = {"type": "interactive", "interactive": {
                 "type": "button", "body": {"text": text[:1024]},
@@ -93,7 +95,8 @@ class Outbound:
             message = {"type": "text", "text": {"body": text, "preview_url": False}}
         sent = await self._whatsapp_send(to, message)
         # If Meta reports it failed for the window after all (131047), the template goes instead.
-        return WhatsAppSent(sent, message["type"], {"to": to, "template": template, "parameters": template_parameters})
+        fallback = {"to": to, "template": template[0], "parameters": template[1]} if template else None
+        return WhatsAppSent(sent, message["type"], fallback)
 
     async def whatsapp_template(self, to: str, template: str, parameters: list[str]) -> WhatsAppSent:
         """An approved template: allowed whenever the citizen last wrote."""

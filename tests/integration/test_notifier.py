@@ -122,6 +122,28 @@ async def test_format_help_reply_goes_out_through_the_sms_gateway(notifier, sms_
     assert (sent["to"], sent["text"]) == ("+6281298765432", reply.text)
 
 
+async def test_whatsapp_answers_go_by_bsuid_and_a_day_old_one_is_not_sent(notifier, whatsapp_standin, infra,
+                                                                           topics, db):
+    from shared.contracts import CitizenReplyRequested
+
+    def reply(reply_id: str, hours_ago: float) -> CitizenReplyRequested:
+        return CitizenReplyRequested(
+            reply_id=reply_id, channel="whatsapp", to="ID.80019283746501928374", text="SURGA: aduan ... diterima.",
+            reason="status", producer="tests", correlation_id=reply_id,
+            occurred_at=datetime.now(UTC) - timedelta(hours=hours_ago))
+
+    # The stale one first, on the same partition: the fresh one going out shows the stale one was handled.
+    await publish_events(infra.kafka_bootstrap, topics.replies, [reply("status:stale", 30), reply("status:fresh", 0)],
+                         key="same-partition")
+    [sent] = await until(lambda: httpx.get(f"{whatsapp_standin.url}/_standin/messages").json()["items"], "the answer")
+    assert sent["recipient"] == "ID.80019283746501928374" and "to" not in sent and not sent["dropped"]
+    assert sent["body"]["text"]["body"] == "SURGA: aduan ... diterima."
+    # Outside the window no approved template says "here is your status": not sent, and the job says why.
+    result = await until(lambda: db.fetchval("SELECT result FROM notifier.jobs WHERE job_key = $1",
+                                             "citizen_reply:status:stale"), "the stale answer's job")
+    assert json.loads(result)["skipped"] == "outside the 24-hour window"
+
+
 async def test_units_with_a_webhook_get_a_signed_post_without_the_citizens_contact(
         processes, smtp_server, webhook_sink, infra, topics, tmp_path):
     port, _ = smtp_server
