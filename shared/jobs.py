@@ -62,6 +62,11 @@ class PermanentFailure(Exception):
     """Retrying can never succeed (the counterpart refused the content itself)."""
 
 
+class NotSent(Exception):
+    """Deliberately not delivered (over a rate limit, a number we do not send to, a closed window): the job
+    is done, its result says why, and nothing is dead-lettered."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 15
@@ -236,6 +241,10 @@ class JobRunner:
                 result = await self.handlers[job.kind](job)
             except PermanentFailure as error:
                 await self._give_up(job, f"permanent: {error}")
+            except NotSent as error:
+                await self._record(lambda: self.queue.done(job, {"not_sent": str(error)}))
+                JOB_OUTCOMES.labels(service, job.kind, "not_sent").inc()
+                log.warning("job_not_sent", reason=str(error))
             except RetryLater as error:
                 JOB_OUTCOMES.labels(service, job.kind, "deferred").inc()
                 if job.attempts >= policy.max_attempts:

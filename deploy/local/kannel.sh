@@ -27,6 +27,7 @@ INTAKE_URL="${ADUAN_KANNEL_INTAKE_URL:-http://127.0.0.1:8081}"
 SENDSMS_USER="${ADUAN_KANNEL_USER:-aduan}"
 SENDSMS_PASSWORD="${ADUAN_KANNEL_PASSWORD:-local-kannel-password}"
 ADMIN_PASSWORD="${ADUAN_KANNEL_ADMIN_PASSWORD:-local-kannel-admin}"
+INBOUND_SECRET="${ADUAN_KANNEL_INBOUND_SECRET:-local-kannel-inbound-secret}"  # = the intake's ADUAN_SMS_KANNEL_SECRET
 HTTP_RETRY="${ADUAN_KANNEL_HTTP_RETRY:-5}"
 HTTP_QUEUE_DELAY="${ADUAN_KANNEL_HTTP_QUEUE_DELAY:-10}"
 FAKESMSC=/usr/lib/kannel/test/fakesmsc
@@ -47,13 +48,14 @@ install_kannel() {
 
 render() {  # the config is rewritten on every start so changed env values take effect
   local v
-  for v in "$INTAKE_URL" "$SENDSMS_USER" "$SENDSMS_PASSWORD" "$ADMIN_PASSWORD" "$DIR"; do
+  for v in "$INTAKE_URL" "$SENDSMS_USER" "$SENDSMS_PASSWORD" "$ADMIN_PASSWORD" "$INBOUND_SECRET" "$DIR"; do
     [[ "$v" != *[\|\"\&\\]* ]] || die "values must not contain | \" & or \\: '$v'"
   done
   sed -e "s|@ADMIN_PORT@|$ADMIN_PORT|g" -e "s|@SMSBOX_PORT@|$SMSBOX_PORT|g" \
       -e "s|@SENDSMS_PORT@|$SENDSMS_PORT|g" -e "s|@SMSC_PORT@|$SMSC_PORT|g" \
       -e "s|@INTAKE_URL@|${INTAKE_URL%/}|g" -e "s|@SENDSMS_USER@|$SENDSMS_USER|g" \
       -e "s|@SENDSMS_PASSWORD@|$SENDSMS_PASSWORD|g" -e "s|@ADMIN_PASSWORD@|$ADMIN_PASSWORD|g" \
+      -e "s|@INBOUND_SECRET@|$INBOUND_SECRET|g" \
       -e "s|@HTTP_RETRY@|$HTTP_RETRY|g" -e "s|@HTTP_QUEUE_DELAY@|$HTTP_QUEUE_DELAY|g" \
       -e "s|@STATE_DIR@|$DIR|g" "$TEMPLATE" >"$DIR/kannel.conf.new"
   ! grep -n '^[^#]*@[A-Z_]*@' "$DIR/kannel.conf.new" || die "unrendered placeholder in $TEMPLATE"

@@ -20,6 +20,9 @@ GAMMU_DB="postgresql://aduan:aduan@127.0.0.1:${ADUAN_PG_PORT:-15432}/gammu"
 export ADUAN_SMS_GAMMU_DATABASE_URL="${ADUAN_SMS_GAMMU_DATABASE_URL:-$GAMMU_DB}"
 export ADUAN_NOTIFIER_GAMMU_DATABASE_URL="${ADUAN_NOTIFIER_GAMMU_DATABASE_URL:-$GAMMU_DB}"
 export ADUAN_NOTIFIER_SMS_GATEWAYS="${ADUAN_NOTIFIER_SMS_GATEWAYS:-[\"kannel\", \"gammu\", \"generic\"]}"
+# Kannel's get-url carries this as key=; the SMS intake refuses Kannel calls without it.
+export ADUAN_KANNEL_INBOUND_SECRET="${ADUAN_KANNEL_INBOUND_SECRET:-local-kannel-inbound-secret}"
+export ADUAN_SMS_KANNEL_SECRET="$ADUAN_KANNEL_INBOUND_SECRET"
 # The WhatsApp stand-in reports on what it sends as Meta does: signed `statuses` webhooks to our intake.
 export ADUAN_WHATSAPP_STANDIN_WEBHOOK_URL="${ADUAN_WHATSAPP_STANDIN_WEBHOOK_URL:-http://127.0.0.1:8082/webhook}"
 

@@ -28,6 +28,7 @@ from services.notifier.messages import (
 from services.notifier.outbound import Outbound
 from services.notifier.receipts import Receipts
 from services.notifier.settings import NotifierSettings
+from services.notifier.sms_limits import SmsLimits
 from shared import unit_access
 from shared.consumer import consumer_app, consumer_broker, subscriber_options
 from shared.contracts import (
@@ -44,7 +45,7 @@ from shared.contracts import (
     StatusEvent,
 )
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
-from shared.jobs import Deliveries, Job, NewJob, PermanentFailure
+from shared.jobs import Deliveries, Job, NewJob, NotSent, PermanentFailure
 from shared.topics import Topics
 
 SERVICE = "notifier"
@@ -70,7 +71,9 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     settings = settings or NotifierSettings()
     topics = Topics(settings.kafka.topic_prefix)
     broker = consumer_broker(SERVICE, settings)
-    mailer, outbound = SmtpMailer(settings), Outbound(settings)
+    # The limits count in the job queue's database, which exists once the consumer has started.
+    mailer = SmtpMailer(settings)
+    outbound = Outbound(settings, SmsLimits(settings, lambda: deliveries.queue.pool))
 
     def message_id(kind: str, key: str) -> str:
         return f"<{key}.{kind}@{settings.mail_domain}>"
@@ -195,7 +198,9 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             # An answer to what the citizen just sent: no approved template says it, so once their window has
             # closed (the notifier was down for a day) it is not sent at all.
             sent = await outbound.whatsapp(reply.to, reply.text, reply.occurred_at, template=None)
-            return {"channel": reply.channel, **(sent.record() if sent else {"skipped": "outside the 24-hour window"})}
+            if sent is None:
+                raise NotSent("outside the 24-hour window")
+            return {"channel": reply.channel, **sent.record()}
         else:
             raise PermanentFailure(f"replies on channel {reply.channel} are not supported")
         return {"channel": reply.channel}

@@ -18,6 +18,7 @@ import httpx
 
 from services.notifier.gammu_outbox import GammuOutbox
 from services.notifier.settings import NotifierSettings
+from services.notifier.sms_limits import SmsLimits
 from services.notifier.sms_text import SmsText
 from shared.jobs import PermanentFailure, raise_for_http
 
@@ -29,8 +30,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class Outbound:
-    def __init__(self, settings: NotifierSettings) -> None:
+    def __init__(self, settings: NotifierSettings, sms_limits: SmsLimits | None = None) -> None:
         self.settings = settings
+        self.sms_limits = sms_limits  # None only where nothing is counted (unit tests of the gateways' calls)
         self.http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
         self.gammu = GammuOutbox(settings.gammu_database_url) if "gammu" in settings.sms_gateways else None
 
@@ -58,7 +60,10 @@ class Outbound:
         return kind if kind in self.settings.sms_gateways else self.settings.sms_gateways[0]
 
     async def sms(self, to: str, text: str, reference: str, gateway: str | None = None) -> None:
+        """NotSent or RetryLater when the SMS limits say so (services/notifier/sms_limits.py)."""
         s = self.settings
+        if self.sms_limits:
+            await self.sms_limits.admit(to, reference)
         route = self.sms_gateway_for(gateway)
         if route == "gammu":
             assert self.gammu is not None  # settings refuse gammu without its database

@@ -46,6 +46,12 @@ class NotifierSettings(DeliverySettings):
     gammu_database_url: str | None = None  # Gammu SMSD's database; make run: .../gammu on the local cluster
     generic_sms_url: str = "http://127.0.0.1:13090/api/v1/messages"  # the stand-in (standins/sms_gateway.py)
     generic_sms_secret: SecretStr = SecretStr("local-sms-gateway-secret")
+    # What may leave as SMS (services/notifier/sms_limits.py): numbers of these countries only, at most so
+    # many to one number, at most so many a minute in all.
+    sms_country_prefixes: list[str] = ["+62"]
+    sms_per_recipient_per_hour: int = 10
+    sms_per_recipient_per_day: int = 30
+    sms_overall_per_minute: int = 300
 
     # WhatsApp Cloud API (the local stand-in by default).
     whatsapp_api_url: str = "http://127.0.0.1:8098/v21.0"

@@ -17,8 +17,10 @@ _ELONGATED = re.compile(r"([a-z])\1{2,}")
 # Money: "100rb", "100 ribu", "1,5jt", "2 juta", "Rp 50.000", "Rp50rb", "Rp: 1,000,000".
 # Any punctuation may stand between "Rp", the number and the unit: it is gone after normalising,
 # so "rp, 5" must be money the first time as it would be the second ("rp 5").
+# At most 8 "rp" in a row: an unbounded run made each of them a fresh start that rescanned all the others, and
+# a 5,000-character "rp rp rp ..." complaint took half a second to route (quadratic); bounded, it is linear.
 _MONEY = re.compile(
-    r"\b((?:rp[^\w]*)+)?(\d+(?:[.,]\d+)*)[^\w]*(rb|ribu|rebu|k|jt|juta|miliar|milyar)?\b"
+    r"\b((?:rp[^\w]*){1,8})?(\d+(?:[.,]\d+)*)[^\w]*(rb|ribu|rebu|k|jt|juta|miliar|milyar)?\b"
 )
 _EXPONENTS = {"rb": 3, "ribu": 3, "rebu": 3, "k": 3, "jt": 6, "juta": 6, "miliar": 9, "milyar": 9}
 _NOT_WORD = re.compile(r"[^\w]+")

@@ -14,6 +14,7 @@ import pytest
 
 from standins.smtp_sink import read_maildir
 from tests.support.gammu import GammuGateway
+from tests.support.kannel import KANNEL_INBOUND_SECRET
 from tests.support.processes import Processes, Service
 
 # Replies a citizen may get: (text, needs UCS-2, parts a phone receives), the same for every gateway.
@@ -57,7 +58,8 @@ def start_stack(processes: Processes, smtp_port: int, maildir: Path, database_ur
         "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port), "ADUAN_NOTIFIER_RETRY_BASE_SECONDS": "0.2",
         "ADUAN_NOTIFIER_RETRY_MAX_SECONDS": "1", **notifier_env, **db})
     sms = processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", {
-        "ADUAN_SMS_STATUS_API_URL": web.url, "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "2", **sms_env, **db})
+        "ADUAN_SMS_STATUS_API_URL": web.url, "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "2",
+        "ADUAN_SMS_KANNEL_SECRET": KANNEL_INBOUND_SECRET, **sms_env, **db})
     return Stack({"router": router, "web": web, "notifier": notifier, "sms": sms}, maildir)
 
 

@@ -21,7 +21,7 @@ from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
 from tests.support.kafka import until
 from tests.support.gammu import GammuGateway
-from tests.support.kannel import Kannel, KannelPorts
+from tests.support.kannel import KANNEL_INBOUND_SECRET, Kannel, KannelPorts
 from tests.support.own_infra import OwnInfra
 from tests.support.processes import REPO, Processes, Service, free_port
 
@@ -122,7 +122,8 @@ async def outage_stack(smtp_server, tmp_path) -> AsyncIterator[OutageStack]:
             "ADUAN_NOTIFIER_RETRY_BASE_SECONDS": "0.5", "ADUAN_NOTIFIER_RETRY_MAX_SECONDS": "2",
             "ADUAN_NOTIFIER_RETRY_MAX_ATTEMPTS": "500"})
         env = {"ADUAN_SMS_STATUS_API_URL": web.url, "ADUAN_SMS_GAMMU_DATABASE_URL": gammu.url,
-               "ADUAN_SMS_GAMMU_POLL_SECONDS": "0.5", "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "3"}
+               "ADUAN_SMS_GAMMU_POLL_SECONDS": "0.5", "ADUAN_SMS_SPOOL_RETRY_MAX_SECONDS": "3",
+               "ADUAN_SMS_KANNEL_SECRET": KANNEL_INBOUND_SECRET}
         sms = processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", env)
         # Kannel's default: one call per SMS, no retry. Our intake must keep what it is handed.
         kannel = await asyncio.to_thread(Kannel(tmp_path / "kannel-state", sms.url, ports, http_retry=0).start)

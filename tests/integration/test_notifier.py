@@ -141,7 +141,7 @@ async def test_whatsapp_answers_go_by_bsuid_and_a_day_old_one_is_not_sent(notifi
     # Outside the window no approved template says "here is your status": not sent, and the job says why.
     result = await until(lambda: db.fetchval("SELECT result FROM notifier.jobs WHERE job_key = $1",
                                              "citizen_reply:status:stale"), "the stale answer's job")
-    assert json.loads(result)["skipped"] == "outside the 24-hour window"
+    assert json.loads(result)["not_sent"] == "outside the 24-hour window"
 
 
 async def test_units_with_a_webhook_get_a_signed_post_without_the_citizens_contact(

@@ -17,6 +17,7 @@ from tests.support.kafka import end_offsets, json_values, read_since
 from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+KANNEL_KEY = "spool-kannel-key"
 NOWHERE = f"postgresql://aduan:aduan@127.0.0.1:{free_port()}/aduan"  # a database that is not there
 
 
@@ -25,8 +26,9 @@ def intake(infra, topics, database_url: str) -> tuple:
         kafka=KafkaSettings(bootstrap_servers=infra.kafka_bootstrap, topic_prefix=topics.prefix,
                             publish_timeout_seconds=3),
         db=DatabaseSettings(url=database_url), spool_retry_max_seconds=1,
-        status_api_url=f"http://127.0.0.1:{free_port()}"))
-    return app, httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://sms", timeout=30)
+        status_api_url=f"http://127.0.0.1:{free_port()}", kannel_secret=KANNEL_KEY))
+    return app, httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://sms", timeout=30,
+                                  params={"key": KANNEL_KEY})
 
 
 def kannel(message_id: str, text: str = "SURGA sampah menumpuk di Pasar Setonobetek") -> dict:

@@ -30,9 +30,10 @@ async def sms_intake(infra, topics, database_url, status_api_url: str):
         kafka=KafkaSettings(bootstrap_servers=infra.kafka_bootstrap, topic_prefix=topics.prefix,
                             publish_timeout_seconds=5),
         db=DatabaseSettings(url=database_url), gateway_secret=sms_contract.SECRET, status_api_url=status_api_url,
-        public_base_url=PUBLIC, spool_retry_max_seconds=2))
+        public_base_url=PUBLIC, spool_retry_max_seconds=2, kannel_secret=sms_contract.KANNEL_SECRET))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://sms", timeout=30) as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://sms", timeout=30,
+                                     params={"key": sms_contract.KANNEL_SECRET}) as client:
             yield client
 
 

@@ -131,6 +131,10 @@ def _urldecode(text: str) -> bytes:
     return unquote_to_bytes(text.replace("+", "%20"))
 
 
+# Kannel's get-url carries it as key= (deploy/gateways/kannel); the SMS intake under test is given the same.
+KANNEL_INBOUND_SECRET = "test-kannel-inbound-secret"
+
+
 class Kannel:
     def __init__(self, state_dir: Path, intake_url: str, ports: KannelPorts = KannelPorts(), *,
                  http_retry: int | None = None, http_queue_delay: int | None = None, user: str = "aduan",
@@ -144,7 +148,8 @@ class Kannel:
                     "ADUAN_KANNEL_ADMIN_PORT": str(ports.admin), "ADUAN_KANNEL_SMSBOX_PORT": str(ports.smsbox),
                     "ADUAN_KANNEL_SENDSMS_PORT": str(ports.sendsms),
                     "ADUAN_KANNEL_FAKESMSC_PORT": str(ports.fakesmsc),
-                    "ADUAN_KANNEL_USER": user, "ADUAN_KANNEL_PASSWORD": password}
+                    "ADUAN_KANNEL_USER": user, "ADUAN_KANNEL_PASSWORD": password,
+                    "ADUAN_KANNEL_INBOUND_SECRET": KANNEL_INBOUND_SECRET}
         if http_retry is not None:  # else kannel.sh's defaults, the ones we recommend
             self.env["ADUAN_KANNEL_HTTP_RETRY"] = str(http_retry)
         if http_queue_delay is not None:

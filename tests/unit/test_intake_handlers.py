@@ -20,6 +20,8 @@ from services.intake.sms.app import build_app as build_sms
 from services.intake.whatsapp import contract as wa
 from services.intake.whatsapp.app import WhatsAppSettings
 from services.intake.whatsapp.app import build_app as build_whatsapp
+
+KANNEL_KEY = sms_contract.KANNEL_SECRET  # Kannel's get-url carries it (deploy/gateways/kannel)
 from shared.contracts import CitizenReplyRequested, ComplaintReceived, complaint_id_for
 
 
@@ -45,7 +47,8 @@ async def running(app):
 
 @pytest.fixture
 async def sms():
-    async with running(build_sms(SmsSettings(gateway_secret=sms_contract.SECRET, spool=False))) as started:
+    settings = SmsSettings(gateway_secret=sms_contract.SECRET, kannel_secret=sms_contract.KANNEL_SECRET, spool=False)
+    async with running(build_sms(settings)) as started:
         yield started
 
 
@@ -58,7 +61,8 @@ async def whatsapp():
 async def test_kannel_get_url_becomes_a_complaint(sms):
     client, published, _ = sms
     answer = await client.get("/kannel/inbound", params={
-        "id": "b7f1c2d4-kannel", "sender": "+6281234567890", "receiver": "1708", "time": "2026-11-27 08:15:00",
+        "key": KANNEL_KEY, "id": "b7f1c2d4-kannel", "sender": "+6281234567890", "receiver": "1708",
+        "time": "2026-11-27 08:15:00",
         "text": "Surga. lampu jalan di Jl. Dhoho mati"})
     assert answer.status_code == 202, answer.text
     [event] = published
@@ -70,7 +74,7 @@ async def test_kannel_get_url_becomes_a_complaint(sms):
 
 async def test_kannel_post_url_reads_text_from_the_body_and_numbers_from_headers(sms):
     client, published, _ = sms
-    answer = await client.post("/kannel/inbound?id=k-2", content="SURGA jalan berlubang".encode(),
+    answer = await client.post(f"/kannel/inbound?key={KANNEL_KEY}&id=k-2", content="SURGA jalan berlubang".encode(),
                                headers={"Content-Type": "text/plain", "X-Kannel-From": "081298765432",
                                         "X-Kannel-To": "1708"})
     assert answer.status_code == 202
@@ -79,7 +83,8 @@ async def test_kannel_post_url_reads_text_from_the_body_and_numbers_from_headers
 
 async def test_kannel_without_message_id_retries_map_to_one_complaint(sms):
     client, published, _ = sms
-    params = {"sender": "081298765432", "time": "2026-11-27 08:15:00", "text": "SURGA sampah menumpuk"}
+    params = {"key": KANNEL_KEY, "sender": "081298765432", "time": "2026-11-27 08:15:00",
+              "text": "SURGA sampah menumpuk"}
     for _ in range(2):
         assert (await client.get("/kannel/inbound", params=params)).status_code == 202
     assert len({e.complaint_id for e in published}) == 1 and len(published) == 2
@@ -87,7 +92,8 @@ async def test_kannel_without_message_id_retries_map_to_one_complaint(sms):
 
 async def test_sms_without_keyword_publishes_the_format_help_reply(sms):
     client, published, replies = sms
-    answer = await client.get("/kannel/inbound", params={"id": "k-3", "sender": "081298765432", "text": "halo"})
+    answer = await client.get("/kannel/inbound", params={"key": KANNEL_KEY, "id": "k-3", "sender": "081298765432",
+                                                         "text": "halo"})
     assert answer.status_code == 202 and answer.json() == {"complaint": False, "reason": "not_a_complaint",
                                                            "reply": "format_help"}
     assert published == []
@@ -99,7 +105,8 @@ async def test_sms_without_keyword_publishes_the_format_help_reply(sms):
 
 async def test_sms_with_keyword_and_nothing_after_it_is_not_a_complaint(sms):
     client, published, replies = sms
-    await client.get("/kannel/inbound", params={"id": "k-4", "sender": "081298765432", "text": "SURGA:  "})
+    await client.get("/kannel/inbound", params={"key": KANNEL_KEY, "id": "k-4", "sender": "081298765432",
+                                                "text": "SURGA:  "})
     assert published == [] and len(replies) == 1
 
 
@@ -127,7 +134,7 @@ async def test_generic_webhook_accepts_the_shared_secret_header(sms):
 
 async def test_control_characters_are_removed_from_sms_text(sms):
     client, published, _ = sms
-    await client.get("/kannel/inbound", params={"id": "k-5", "sender": "081298765432",
+    await client.get("/kannel/inbound", params={"key": KANNEL_KEY, "id": "k-5", "sender": "081298765432",
                                                 "text": "SURGA lampu\x00 mati\x1b[31m di gang"})
     assert published[0].text == "lampu mati[31m di gang"
 
@@ -194,7 +201,8 @@ async def test_whatsapp_status_button_while_the_status_api_is_away_is_503_for_me
     settings = WhatsAppSettings(app_secret=wa.SECRET, status_api_url="http://127.0.0.1:9", status_api_timeout_seconds=1)
     async with running(build_whatsapp(settings)) as (client, published, replies):
         tap = {"from": "6285755501234", "id": "wamid.TAP", "timestamp": "1764230400", "type": "interactive",
-               "interactive": {"type": "button_reply", "button_reply": {"id": "cek:K7M2Q-9XD4T", "title": "Cek status"}}}
+               "interactive": {"type": "button_reply",
+                               "button_reply": {"id": "cek:K7M2Q-9XD4T", "title": "Cek status"}}}
         answer = await post_signed(client, wa.payload(tap))
     assert answer.status_code == 503 and answer.headers["retry-after"]
     assert replies == [] and published == []  # nothing answered: Meta resends the POST
@@ -212,21 +220,23 @@ async def test_kannel_without_mo_recode_sends_utf16_and_it_is_read_as_such(sms):
     client, published, _ = sms
     text = "SURGA Jum’at 😡 loket tutup"
     raw = "".join(f"%{byte:02X}" for byte in text.encode("utf-16-be"))
-    answer = await client.get(f"/kannel/inbound?id=k-ucs2&sender=081298765432&coding=2&charset=UTF-16BE&text={raw}")
+    answer = await client.get(f"/kannel/inbound?key={KANNEL_KEY}&id=k-ucs2&sender=081298765432&coding=2"
+                              f"&charset=UTF-16BE&text={raw}")
     assert answer.status_code == 202, answer.text
     assert [e.text for e in published] == ["Jum’at 😡 loket tutup"]
 
 
 async def test_kannel_keeps_line_breaks_and_double_spaces_of_the_text(sms):
     client, published, _ = sms
-    await client.get("/kannel/inbound", params={"id": "k-b", "sender": "081298765432", "charset": "UTF-8",
+    await client.get("/kannel/inbound", params={"key": KANNEL_KEY, "id": "k-b", "sender": "081298765432",
+                                                "charset": "UTF-8",
                                                 "text": "SURGA Jalan  rusak\ndi depan SDN 2"})
     assert [e.text for e in published] == ["Jalan  rusak\ndi depan SDN 2"]
 
 
 async def test_an_unjoined_later_part_of_a_long_sms_gets_no_format_help(sms):
     client, published, replies = sms
-    answer = await client.get("/kannel/inbound?id=k-part&sender=081298765432&udh=%05%00%03%2A%03%02"
+    answer = await client.get(f"/kannel/inbound?key={KANNEL_KEY}&id=k-part&sender=081298765432&udh=%05%00%03%2A%03%02"
                               "&text=dan+sudah+tiga+hari+tidak+diangkut")
     assert (answer.status_code, answer.json()["reason"]) == (202, "unjoined_part")
     assert published == [] and replies == []
@@ -234,7 +244,7 @@ async def test_an_unjoined_later_part_of_a_long_sms_gets_no_format_help(sms):
 
 async def test_kannel_post_url_reads_the_charset_of_content_type(sms):
     client, published, _ = sms
-    answer = await client.post("/kannel/inbound?id=k-post-ucs2&sender=081298765432",
+    answer = await client.post(f"/kannel/inbound?key={KANNEL_KEY}&id=k-post-ucs2&sender=081298765432",
                                content="SURGA Jum’at 😡 loket tutup".encode("utf-16-be"),
                                headers={"Content-Type": 'text/plain; charset="UTF-16BE"'})
     assert answer.status_code == 202, answer.text

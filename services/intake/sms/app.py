@@ -37,6 +37,10 @@ class SmsSettings(ServiceSettings):
 
     port: int = 8081
     gateway_secret: SecretStr = SecretStr("")  # generic webhook; empty disables the check (local only)
+    # Kannel's get-url/post-url carries it as `key=` (deploy/gateways/kannel): without it anyone who can reach
+    # the intake could file complaints under any number and make the city send paid SMS. Empty: every Kannel
+    # call is refused.
+    kannel_secret: SecretStr = SecretStr("")
     # Each gateway's timestamps carry no zone, and they differ: Kannel's %t is UTC whatever TZ says;
     # Gammu's ReceivingDateTime is the gammu-smsd process's local time.
     kannel_timezone: str = "UTC"
@@ -59,10 +63,12 @@ Intake = Annotated[SmsIntake, Depends(get_intake)]
 routes = APIRouter()
 
 
-@routes.get("/kannel/inbound", status_code=202, operation_id="kannel_get_url")
-@routes.post("/kannel/inbound", status_code=202, operation_id="kannel_post_url")
-async def kannel_inbound(request: Request, intake: Intake) -> dict:
+@routes.get("/kannel/inbound", status_code=202, operation_id="kannel_get_url", response_model=None)
+@routes.post("/kannel/inbound", status_code=202, operation_id="kannel_post_url", response_model=None)
+async def kannel_inbound(request: Request, intake: Intake) -> dict | JSONResponse:
     """Kannel sms-service get-url / post-url (deploy/gateways/kannel/kannel.conf.template)."""
+    if problem := kannel.authenticated(request.app.state.kannel_secret, request.query_params.get("key")):
+        return intake.kit.reject(problem, "Permintaan tidak terautentikasi.", status=401)
     return await intake.accept(await kannel.parse(request, request.app.state.kannel_zone))
 
 
@@ -101,6 +107,8 @@ def build_app(settings: SmsSettings | None = None) -> FastAPI:
     tasks: list[asyncio.Task] = []
 
     async def start() -> None:
+        if not settings.kannel_secret.get_secret_value():
+            log.warning("kannel_endpoint_closed", hint="set ADUAN_SMS_KANNEL_SECRET to take SMS from Kannel")
         if not settings.gateway_secret.get_secret_value():
             log.warning("generic_sms_webhook_unsigned", hint="set ADUAN_SMS_GATEWAY_SECRET outside development")
         if intake.relay:
@@ -127,6 +135,7 @@ def build_app(settings: SmsSettings | None = None) -> FastAPI:
     app.state.intake, app.state.gammu, app.state.spool = intake, gammu, spool
     app.state.kannel_zone = ZoneInfo(settings.kannel_timezone)
     app.state.gateway_secret = settings.gateway_secret.get_secret_value()
+    app.state.kannel_secret = settings.kannel_secret.get_secret_value()
     app.add_exception_handler(StatusUnavailable, _status_unavailable)
     app.include_router(routes)
     return app

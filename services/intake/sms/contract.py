@@ -14,12 +14,13 @@ from shared.contracts import complaint_id_for
 from shared.settings import DatabaseSettings, KafkaSettings
 
 SECRET = "contract-secret"
+KANNEL_SECRET = "contract-kannel-secret"  # the key= Kannel's get-url carries
 SPOOLED = True  # every SMS is kept in the inbound spool before the gateway is answered
 PATH = "/api/v1/sms/inbound"
 
 
 def build(kafka: KafkaSettings, db: DatabaseSettings) -> FastAPI:
-    return build_app(SmsSettings(kafka=kafka, db=db, gateway_secret=SECRET))
+    return build_app(SmsSettings(kafka=kafka, db=db, gateway_secret=SECRET, kannel_secret=KANNEL_SECRET))
 
 
 def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:

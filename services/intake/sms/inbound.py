@@ -29,6 +29,7 @@ from shared.complaint_status import (
     reply_taken,
     status_reply,
 )
+from shared.anonymity_keyword import anonymity_choice
 from shared.channel_kit import IntakeKit, InvalidText, clean_text
 from shared.contracts import (
     Channel,
@@ -112,9 +113,13 @@ async def handle_sms(kit: IntakeKit, sms: InboundSms, desk: StatusDesk) -> dict:
     if (answer := reply_to_response(text)) and (outcome := await _take_reply(kit, sms, answer, desk)):
         await _reply(kit, sms, sender, outcome, "status")
         return {"complaint": False, "reason": "reply_to_response", "reply": "status"}
+    anonymity, text = anonymity_choice(text)
+    if not text.strip():  # "SURGA RAHASIA" and nothing after it
+        await _reply(kit, sms, sender, FORMAT_HELP, "format_help")
+        return {"complaint": False, "reason": "not_a_complaint", "reply": "format_help"}
     event = ComplaintReceived.new(
-        channel=Channel.SMS, channel_message_id=f"{sms.gateway}:{sms.message_id}", text=text,
-        producer=kit.producer, reporter=Reporter(phone=sender), received_at=sms.received_at)
+        channel=Channel.SMS, channel_message_id=f"{sms.gateway}:{sms.message_id}", text=text.strip(),
+        producer=kit.producer, reporter=Reporter(phone=sender), received_at=sms.received_at, anonymity=anonymity)
     await kit.publish(event)
     return {"complaint": True, "complaint_id": event.complaint_id, "tracking_code": event.tracking_code}
 

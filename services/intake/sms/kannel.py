@@ -2,7 +2,7 @@
 
 The configuration we give the city is deploy/gateways/kannel/kannel.conf.template; its get-url:
 
-    /kannel/inbound?id=%I&sender=%p&receiver=%P&time=%t&coding=%c&charset=%C&udh=%u&text=%b
+    /kannel/inbound?key=<ADUAN_SMS_KANNEL_SECRET>&id=%I&sender=%p&receiver=%P&time=%t&coding=%c&charset=%C&udh=%u&text=%b
 
 %b is the exact text (%a splits it into words: line breaks and double spaces were lost), UTF-8
 with `mo-recode = true`; a `charset` other than UTF-8 (mo-recode forgotten: UTF-16BE) is decoded
@@ -14,6 +14,7 @@ X-Kannel-To. docs/sms-gateways.md has the rest.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -24,6 +25,15 @@ from services.intake.sms.inbound import InboundSms, fallback_message_id, part_nu
 from shared.channel_kit import InvalidText
 
 GATEWAY = "kannel"
+
+
+def authenticated(secret: str, key: str | None) -> str | None:
+    """None when the call carries our secret (`key=` in the get-url Kannel was given), else the reason."""
+    if not secret:
+        return "kannel_secret_not_set"  # fail closed: an open endpoint lets anyone spend the city's SMS
+    if not key:
+        return "missing_key"
+    return None if secrets.compare_digest(key.encode(), secret.encode()) else "bad_key"
 
 
 def _time(value: str | None, zone: ZoneInfo) -> datetime | None:

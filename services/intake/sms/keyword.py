@@ -12,7 +12,8 @@ from shared.contracts import normalise_tracking_code
 # "SURGA_x" too: "_" is a word character to \b, but not a letter that makes "surga" another word.
 _KEYWORD = re.compile(r"^\s*surga(?![^\W_])[\s\W_]*", re.IGNORECASE)
 
-FORMAT_HELP = "Format aduan SMS: SURGA <isi aduan>. Contoh: SURGA lampu jalan di Jl. Dhoho mati."
+FORMAT_HELP = ("Format aduan SMS: SURGA <isi aduan>, contoh: SURGA lampu jalan di Jl. Dhoho mati. "
+               "Rahasiakan identitas: SURGA RAHASIA <isi aduan>.")
 
 
 def complaint_text(sms_text: str) -> str | None:

@@ -26,6 +26,7 @@ import structlog
 from pydantic import ValidationError
 
 from services.intake.whatsapp.cloud_api import Contact, Message, Status, Value, Webhook
+from shared.anonymity_keyword import anonymity_choice
 from shared.channel_kit import IntakeKit, InvalidText, clean_text, describe
 from shared.complaint_status import StatusLookup, not_found_reply, status_reply
 from shared.contracts import (
@@ -48,7 +49,9 @@ log = structlog.get_logger(__name__)
 COMPLAINT_TYPES = frozenset({"text", "image", "video", "audio", "document", "location"})
 SILENT = {"reaction": "reaction"}  # not a complaint, and nothing to answer
 FORMAT_HELP = ("SURGA: kirim aduan Anda sebagai pesan teks, boleh disertai foto, video, dokumen, pesan suara, "
-               "atau lokasi. Stiker, kartu kontak, dan jenis pesan ini tidak dapat kami catat sebagai aduan.")
+               "atau lokasi. Stiker, kartu kontak, dan jenis pesan ini tidak dapat kami catat sebagai aduan. "
+               "Agar identitas Anda dirahasiakan dari unit kerja, awali aduan dengan RAHASIA (atau ANONIM bila "
+               "aduan boleh dipublikasikan).")
 CHECK_HELP = "SURGA: tombol ini sudah tidak berlaku. Cek status aduan dengan kode lacaknya di {url}/status"
 
 
@@ -183,6 +186,7 @@ def complaint_from(message: Message, sender: Sender, producer: str) -> Complaint
         text = attachment.caption or ""
     else:
         return None  # a media type without its media object: nothing to file
+    anonymity, text = anonymity_choice(text)  # "RAHASIA <aduan>", in a text or a caption
     try:
         text = clean_text(text)
     except InvalidText:
@@ -194,7 +198,7 @@ def complaint_from(message: Message, sender: Sender, producer: str) -> Complaint
     return ComplaintReceived.new(
         channel=Channel.WHATSAPP, channel_message_id=message.id, text=text, producer=producer,
         received_at=message.sent_at, attachments=[attachment] if attachment else [], location=place,
-        reporter=sender.reporter())
+        reporter=sender.reporter(), anonymity=anonymity)
 
 
 class WhatsAppInbound:
