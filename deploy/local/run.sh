@@ -23,6 +23,10 @@ export ADUAN_NOTIFIER_SMS_GATEWAYS="${ADUAN_NOTIFIER_SMS_GATEWAYS:-[\"kannel\", 
 # Kannel's get-url carries this as key=; the SMS intake refuses Kannel calls without it.
 export ADUAN_KANNEL_INBOUND_SECRET="${ADUAN_KANNEL_INBOUND_SECRET:-local-kannel-inbound-secret}"
 export ADUAN_SMS_KANNEL_SECRET="$ADUAN_KANNEL_INBOUND_SECRET"
+# Local values for what production takes from its Secrets (the services refuse everything without them).
+export ADUAN_SMS_GATEWAY_SECRET="${ADUAN_SMS_GATEWAY_SECRET:-local-sms-gateway-secret}"
+export ADUAN_WHATSAPP_APP_SECRET="${ADUAN_WHATSAPP_APP_SECRET:-local-app-secret}"  # = the stand-in's
+export ADUAN_WHATSAPP_VERIFY_TOKEN="${ADUAN_WHATSAPP_VERIFY_TOKEN:-local-verify-token}"
 # The WhatsApp stand-in reports on what it sends as Meta does: signed `statuses` webhooks to our intake.
 export ADUAN_WHATSAPP_STANDIN_WEBHOOK_URL="${ADUAN_WHATSAPP_STANDIN_WEBHOOK_URL:-http://127.0.0.1:8082/webhook}"
 

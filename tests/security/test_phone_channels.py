@@ -141,3 +141,30 @@ async def test_whatsapp_reporters_can_hide_their_identity_too(body):
     for identity in ("81211112222", "Rina", "rina.kdr", "13491208655302741918"):
         assert identity not in unit_mail
     assert lapor_reporter is None
+
+
+# Item 8: secrets fail closed. A gateway or Meta webhook without its secret configured refused nothing (the
+# generic SMS webhook skipped its check; WhatsApp's app secret and verify token had known defaults in code).
+
+async def test_the_generic_sms_webhook_without_a_secret_refuses_everything():
+    body = json.dumps({"message_id": "g-1", "sender": VICTIM, "text": "SURGA lampu mati"}).encode()
+    async with published_by(build_sms(SmsSettings(kannel_secret=KEY, spool=False))) as (client, complaints, _):
+        for headers in ({}, {"X-Gateway-Secret": ""}, sms_contract.signed(body, secret="anything")):
+            answer = await client.post("/api/v1/sms/inbound", content=body,
+                                       headers={"Content-Type": "application/json", **headers})
+            assert (answer.status_code, answer.json()["reason"]) == (401, "gateway_secret_not_set")
+    assert complaints == []
+
+
+async def test_whatsapp_without_its_secrets_refuses_everything():
+    app = build_whatsapp(WhatsAppSettings())  # nothing configured
+    raw = json.dumps({"object": "whatsapp_business_account", "entry": []}).encode()
+    async with published_by(app) as (client, _, _):
+        for guess in ("", "local-app-secret"):  # the old default in code
+            signature = "sha256=" + hmac.new(guess.encode(), raw, hashlib.sha256).hexdigest()
+            answer = await client.post("/webhook", content=raw, headers={"X-Hub-Signature-256": signature})
+            assert answer.status_code == 401
+        for token in ("", "local-verify-token"):
+            verify = await client.get("/webhook", params={"hub.mode": "subscribe", "hub.verify_token": token,
+                                                          "hub.challenge": "1"})
+            assert verify.status_code == 403

@@ -36,7 +36,7 @@ class SmsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ADUAN_SMS_")
 
     port: int = 8081
-    gateway_secret: SecretStr = SecretStr("")  # generic webhook; empty disables the check (local only)
+    gateway_secret: SecretStr = SecretStr("")  # generic webhook; empty: every call refused
     # Kannel's get-url/post-url carries it as `key=` (deploy/gateways/kannel): without it anyone who can reach
     # the intake could file complaints under any number and make the city send paid SMS. Empty: every Kannel
     # call is refused.
@@ -110,7 +110,7 @@ def build_app(settings: SmsSettings | None = None) -> FastAPI:
         if not settings.kannel_secret.get_secret_value():
             log.warning("kannel_endpoint_closed", hint="set ADUAN_SMS_KANNEL_SECRET to take SMS from Kannel")
         if not settings.gateway_secret.get_secret_value():
-            log.warning("generic_sms_webhook_unsigned", hint="set ADUAN_SMS_GATEWAY_SECRET outside development")
+            log.warning("generic_sms_webhook_closed", hint="set ADUAN_SMS_GATEWAY_SECRET to take SMS from it")
         if intake.relay:
             try:  # at once if the database is there; the relay keeps trying if not (SMS go to Kafka directly)
                 await spool.connect()

@@ -39,7 +39,7 @@ class GenericSms(BaseModel):
 def authenticated(secret: str, raw_body: bytes, headers: dict[str, str]) -> str | None:
     """None when the request is authentic, else the reason it is not."""
     if not secret:
-        return None  # checks disabled (local development only; logged at start-up)
+        return "gateway_secret_not_set"  # fail closed: an open webhook lets anyone file under any number
     if signature := headers.get("x-signature"):
         timestamp = headers.get("x-timestamp", "")
         # ASCII digits, and few: "²".isdigit() is true but int() refuses it; so does int() a 5,000-digit value.

@@ -35,8 +35,9 @@ class WhatsAppSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ADUAN_WHATSAPP_")
 
     port: int = 8082
-    verify_token: SecretStr = SecretStr("local-verify-token")  # set in the Meta app dashboard
-    app_secret: SecretStr = SecretStr("local-app-secret")  # signs every POST Meta sends
+    # From the Meta app dashboard. No defaults: unset, every verification and every POST is refused.
+    verify_token: SecretStr = SecretStr("")
+    app_secret: SecretStr = SecretStr("")  # signs every POST Meta sends
     status_api_url: str = "http://127.0.0.1:8080"  # the web intake, which keeps every complaint's status
     status_api_timeout_seconds: float = 3.0
     public_base_url: str = "http://127.0.0.1:8080"  # the status page named in replies
@@ -56,8 +57,8 @@ def build_app(settings: WhatsAppSettings | None = None) -> FastAPI:
     @app.get("/webhook", response_class=PlainTextResponse, response_model=None)
     async def verify(mode: str = Query(alias="hub.mode"), token: str = Query(alias="hub.verify_token"),
                      challenge: str = Query(alias="hub.challenge")) -> str | JSONResponse:
-        if mode != "subscribe" or not secrets.compare_digest(
-                token.encode(), settings.verify_token.get_secret_value().encode()):
+        expected = settings.verify_token.get_secret_value()
+        if mode != "subscribe" or not expected or not secrets.compare_digest(token.encode(), expected.encode()):
             return kit.reject("verification_failed", "hub.verify_token does not match", status=403)
         return challenge
 
