@@ -37,7 +37,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from shared.contracts import CitizenReplied, CitizenReplyRequested, ComplaintReceived
+from shared.contracts import CitizenReplied, CitizenReplyRequested, ComplaintReceived, tracking_code_key_is_shared
 from shared.health import Check, broker_check, either, health_routes
 from shared.kafka import make_broker
 from shared.logging import configure_logging
@@ -109,6 +109,9 @@ class IntakeKit:
         self.channel = channel
         self.topics = Topics(settings.kafka.topic_prefix)
         self.broker: KafkaBroker = broker or make_broker(settings.kafka, client_id=producer)
+        if not tracking_code_key_is_shared():
+            log.warning("tracking_code_key_not_set",
+                        hint="set ADUAN_TRACKING_CODE_KEY, the same for every intake: codes differ between processes")
         # Declared publishers, so the AsyncAPI document shows what this intake produces.
         self._publishers = {
             self.topics.received: self.broker.publisher(self.topics.received, schema=ComplaintReceived,

@@ -6,8 +6,12 @@ Compatibility rule: add optional fields freely; anything else is a new
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
+import os
 import re
+import secrets
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -89,9 +93,27 @@ def _fitted_message_id(channel_message_id: str) -> str:
     return f"{channel_message_id[:MAX_MESSAGE_ID - 72]}~sha256:{digest}"
 
 
+@functools.cache
+def tracking_code_key() -> bytes:
+    """The key tracking codes are made with: ADUAN_TRACKING_CODE_KEY, the same for every intake and replica
+    (a retried message must get its code again wherever it lands). Unset: a random key for this process,
+    so codes are still unguessable but differ between processes (tracking_code_key_is_shared says so)."""
+    configured = os.environ.get("ADUAN_TRACKING_CODE_KEY", "")
+    return configured.encode() if configured else secrets.token_bytes(32)
+
+
+def tracking_code_key_is_shared() -> bool:
+    return bool(os.environ.get("ADUAN_TRACKING_CODE_KEY"))
+
+
 def tracking_code_for(complaint_id: str) -> str:
-    """Short code a citizen can type: 10 Crockford base32 characters shown as XXXXX-XXXXX."""
-    number = int.from_bytes(hashlib.sha256(complaint_id.encode()).digest()[:8], "big")
+    """Short code a citizen can type: 10 Crockford base32 characters shown as XXXXX-XXXXX.
+
+    Keyed (HMAC-SHA256 with tracking_code_key): the code alone shows the unit's response and takes
+    replies, and complaint ids are computable from the channel's message id (Gammu's are sequential, the
+    web's Idempotency-Key is the caller's), so an unkeyed hash made codes computable too."""
+    digest = hmac.new(tracking_code_key(), complaint_id.encode(), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:8], "big")
     chars = []
     for _ in range(TRACKING_CODE_LENGTH):
         number, index = divmod(number, 32)
@@ -355,6 +377,12 @@ class LaporReportLinked(Envelope):
     lapor_status: str
 
 
+def contact_digest(address: str) -> str:
+    """A phone number or BSUID as a reply carries it: the router compares it with the reporter's, no one
+    else learns the number from it."""
+    return hashlib.sha256(f"aduan-contact:{address}".encode()).hexdigest()
+
+
 def citizen_reply_id_for(channel: str, channel_message_id: str) -> str:
     """Same channel message, same reply: a retried form or gateway call is recorded once."""
     return complaint_id_for(channel, f"reply:{channel_message_id}")
@@ -376,6 +404,8 @@ class CitizenReplied(Envelope):
     channel: ChannelName = Field(description="where the reply came in, not necessarily the complaint's channel")
     text: Storable = Field(min_length=1, max_length=3000)
     received_at: datetime
+    sender_digest: str | None = Field(default=None, description="contact_digest of the number or BSUID a phone "
+                                      "channel's reply came from: taken only from the reporter's own; None: web")
 
     @field_validator("text")
     @classmethod
@@ -427,7 +457,8 @@ class DeliveryReceipt(Envelope):
 
     receipt_id: Storable = Field(description="deterministic from message id and state: a resent report is one receipt")
     channel: ChannelName
-    message_id: Storable = Field(min_length=1, max_length=MAX_MESSAGE_ID, description="the channel's id for what we sent")
+    message_id: Storable = Field(min_length=1, max_length=MAX_MESSAGE_ID,
+                                 description="the channel's id for what we sent")
     state: DeliveryState
     at: datetime
     error_code: int | None = Field(default=None, description="the channel's error code (WhatsApp 131047: outside "

@@ -24,6 +24,7 @@ export ADUAN_NOTIFIER_SMS_GATEWAYS="${ADUAN_NOTIFIER_SMS_GATEWAYS:-[\"kannel\", 
 export ADUAN_KANNEL_INBOUND_SECRET="${ADUAN_KANNEL_INBOUND_SECRET:-local-kannel-inbound-secret}"
 export ADUAN_SMS_KANNEL_SECRET="$ADUAN_KANNEL_INBOUND_SECRET"
 # Local values for what production takes from its Secrets (the services refuse everything without them).
+export ADUAN_TRACKING_CODE_KEY="${ADUAN_TRACKING_CODE_KEY:-local-tracking-code-key}"  # every intake the same
 export ADUAN_SMS_GATEWAY_SECRET="${ADUAN_SMS_GATEWAY_SECRET:-local-sms-gateway-secret}"
 export ADUAN_WHATSAPP_APP_SECRET="${ADUAN_WHATSAPP_APP_SECRET:-local-app-secret}"  # = the stand-in's
 export ADUAN_WHATSAPP_VERIFY_TOKEN="${ADUAN_WHATSAPP_VERIFY_TOKEN:-local-verify-token}"

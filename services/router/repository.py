@@ -20,6 +20,7 @@ from shared.contracts import (
     ComplaintStatus,
     ComplaintStatusChanged,
     EscalationStage,
+    contact_digest,
 )
 
 OutboxEvent = ComplaintAssigned | ComplaintStatusChanged | ComplaintEscalated
@@ -177,6 +178,11 @@ class RouterRepository:
                 return None
             lifecycle.can_take_reply(complaint["status"])
             current = ComplaintAssigned.model_validate_json(complaint["event"])
+            if reply.sender_digest is not None:  # by SMS or WhatsApp: only from the reporter's own number or BSUID
+                contact = current.citizen_contact
+                own = {contact_digest(address) for address in (contact.phone, contact.channel_user_id) if address}
+                if reply.sender_digest not in own:
+                    raise lifecycle.TransitionRefused("a reply by phone is taken only from the reporter's own number")
             due = answer_due(current.unit.code)
             change = lifecycle.status_changed(current, sequence=complaint["status_sequence"] + 1,
                                               status=ComplaintStatus.REPLIED, actor=lifecycle.CITIZEN,

@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Tests (and the bench) send many SMS to the same few numbers on one database: the notifier's SMS limits
 # (services/notifier/sms_limits.py) are lifted here and tested on their own in tests/security/test_sms_costs.py,
 # which sets them again through `extra_env`.
+# Every intake of a test stack makes tracking codes with the same key, as production's do.
+TEST_ENV = {"ADUAN_TRACKING_CODE_KEY": "test-tracking-code-key"}
 SMS_LIMITS_LIFTED = {"ADUAN_NOTIFIER_SMS_PER_RECIPIENT_PER_HOUR": "1000000",
                      "ADUAN_NOTIFIER_SMS_PER_RECIPIENT_PER_DAY": "1000000",
                      "ADUAN_NOTIFIER_SMS_OVERALL_PER_MINUTE": "1000000"}
@@ -56,7 +58,7 @@ class Processes:
               ready_path: str | None = "/readyz", timeout: float = 90.0, port: int | None = None) -> Service:
         """`port`: a given one (a restart on the same address); else a free one."""
         port = port or free_port()
-        env = {**os.environ, **SMS_LIMITS_LIFTED, **self.env, **(extra_env or {})}
+        env = {**os.environ, **TEST_ENV, **SMS_LIMITS_LIFTED, **self.env, **(extra_env or {})}
         if port_env:
             env[port_env] = str(port)
         log_path = self.log_dir / f"{name}.log"

@@ -28,6 +28,7 @@ from services.intake.sms.gammu import GammuInbox
 from services.intake.sms.generic import GenericSms
 from services.intake.sms.inbound import InboundSms, StatusDesk, handle_sms
 from services.intake.sms.keyword import FORMAT_HELP, complaint_text
+from services.intake.web.app import scoped
 from services.intake.web.form import MAX_TEXT, photo_type, read_submission
 from services.intake.whatsapp.cloud_api import Webhook
 from services.intake.whatsapp.inbound import COMPLAINT_TYPES, Unusable, complaint_from, parts
@@ -394,7 +395,9 @@ def test_a_web_form_is_a_complaint_or_errors_to_show(fields):
         return
     # As the handler builds it (services/intake/web/app.py).
     event = ComplaintReceived.new(
-        channel="web", channel_message_id=f"form:{submission.submission_id}", text=submission.text,
+        channel="web", channel_message_id=scoped("form", submission.submission_id, submission.text,
+                                                 submission.reporter, submission.anonymity, submission.location),
+        text=submission.text,
         producer="tests", anonymity=submission.anonymity, reporter=submission.reporter,
         location=submission.location)
     storable(event)

@@ -38,6 +38,7 @@ from shared.contracts import (
     ComplaintReceived,
     Reporter,
     citizen_reply_id_for,
+    contact_digest,
 )
 from shared.phone import to_e164
 
@@ -110,7 +111,7 @@ async def handle_sms(kit: IntakeKit, sms: InboundSms, desk: StatusDesk) -> dict:
     if check := status_check(text):
         await _reply(kit, sms, sender, await _status_text(check, desk), "status")
         return {"complaint": False, "reason": "status_check", "reply": "status"}
-    if (answer := reply_to_response(text)) and (outcome := await _take_reply(kit, sms, answer, desk)):
+    if (answer := reply_to_response(text)) and (outcome := await _take_reply(kit, sms, sender, answer, desk)):
         await _reply(kit, sms, sender, outcome, "status")
         return {"complaint": False, "reason": "reply_to_response", "reply": "status"}
     anonymity, text = anonymity_choice(text)
@@ -134,10 +135,11 @@ async def _status_text(check: StatusCheck, desk: StatusDesk) -> str:
     return status_reply(found, desk.zone, desk.public_base_url)
 
 
-async def _take_reply(kit: IntakeKit, sms: InboundSms, answer: ReplyToResponse, desk: StatusDesk) -> str | None:
+async def _take_reply(kit: IntakeKit, sms: InboundSms, sender: str, answer: ReplyToResponse,
+                      desk: StatusDesk) -> str | None:
     """Pass the citizen's reply on when their complaint has a response to reply to; what to tell them, or
-    None when the SMS is a complaint after all. Anyone holding the code may reply, as anyone holding it
-    may check the status."""
+    None when the SMS is a complaint after all. The router takes it only from the reporter's own number
+    (`sender_digest`): a code alone must not stop a complaint's closure."""
     if not answer.text and not answer.typed:
         return REPLY_HELP
     found = await desk.lookup.find(answer.code) if answer.code else None
@@ -151,7 +153,7 @@ async def _take_reply(kit: IntakeKit, sms: InboundSms, answer: ReplyToResponse, 
         reply_id=citizen_reply_id_for(Channel.SMS, f"{sms.gateway}:{sms.message_id}"),
         complaint_id=found.complaint_id, tracking_code=found.tracking_code, channel=Channel.SMS,
         text=answer.text[:3000], received_at=sms.received_at or datetime.now(UTC), producer=kit.producer,
-        correlation_id=found.complaint_id))
+        correlation_id=found.complaint_id, sender_digest=contact_digest(sender)))
     return reply_taken(found)
 
 

@@ -6,6 +6,7 @@ intake keeps its own read model of the events (docs/adr/0002).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -97,6 +98,15 @@ class Accepted(BaseModel):
     complaint_id: str
     tracking_code: str
     status_url: str
+
+
+def scoped(source: str, key: str, *content: object) -> str:
+    """The message id of a submission: the caller's Idempotency-Key (or the form's submission id) with a digest
+    of what was submitted. A retry, the same key with the same content, is the same complaint; someone else
+    sending a key they saw or guessed with other content gets a complaint of their own, not the first one's
+    tracking code, and cannot shadow it."""
+    digest = hashlib.sha256(repr(content).encode()).hexdigest()[:32]
+    return f"{source}:{key}:{digest}"
 
 
 def build_app(settings: WebSettings | None = None) -> FastAPI:
@@ -218,9 +228,10 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         if submission.errors:
             return form_page(request, 422, submission.values, submission.errors, submission.submission_id)
         event = ComplaintReceived.new(
-            channel=Channel.WEB, channel_message_id=f"form:{submission.submission_id}", text=submission.text,
-            producer=SERVICE, anonymity=submission.anonymity, reporter=submission.reporter,
-            location=submission.location)
+            channel=Channel.WEB, text=submission.text, producer=SERVICE, anonymity=submission.anonymity,
+            channel_message_id=scoped("form", submission.submission_id, submission.text, submission.reporter,
+                                      submission.anonymity, submission.location),
+            reporter=submission.reporter, location=submission.location)
         upload_id = await state["uploads"].store(event.complaint_id, submission.photo) if submission.photo else None
         event = event.model_copy(update={"attachments": submission.attachments(upload_id)})
         await accept(event)  # a broker outage answers 503 here; the form can be sent again safely
@@ -285,7 +296,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         if len(text) < MIN_TEXT:
             return status_page_with_reply_form(request, found, 422, reply_error=(
                 f"Balasan terlalu pendek (paling sedikit {MIN_TEXT} karakter)."), reply_text=text)
-        await send_reply(found, f"form:{submission_id_of(form)}", text)
+        await send_reply(found, scoped("form", submission_id_of(form), found.tracking_code, text), text)
         return page(request, "reply_sent.html", tracking_code=found.tracking_code)
 
     @app.post("/api/v1/complaints", status_code=202, response_model=Accepted,
@@ -305,10 +316,12 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         text = clean_text(form.text, MAX_TEXT)
         if len(text) < MIN_TEXT:  # counted as the form counts: spaces and control characters are no content
             return kit.reject("text_too_short", f"Isi aduan terlalu pendek (paling sedikit {MIN_TEXT} karakter).")
+        reporter = Reporter(name=form.name, phone=phone, email=form.email)
         event = ComplaintReceived.new(
-            channel=Channel.WEB, channel_message_id=f"api:{idempotency_key or uuid.uuid4()}",
-            text=text, producer=SERVICE, anonymity=form.anonymity,
-            category=form.category, reporter=Reporter(name=form.name, phone=phone, email=form.email))
+            channel=Channel.WEB, text=text, producer=SERVICE, anonymity=form.anonymity, category=form.category,
+            channel_message_id=scoped("api", idempotency_key or str(uuid.uuid4()), text, reporter, form.anonymity,
+                                      form.category),
+            reporter=reporter)
         await accept(event)
         return Accepted(complaint_id=event.complaint_id, tracking_code=event.tracking_code,
                         status_url=f"/api/v1/complaints/{event.tracking_code}")
@@ -346,7 +359,8 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         text = clean_text(form.text, MAX_REPLY)
         if len(text) < MIN_TEXT:
             return kit.reject("text_too_short", f"Balasan terlalu pendek (paling sedikit {MIN_TEXT} karakter).")
-        reply = await send_reply(found, f"api:{idempotency_key or uuid.uuid4()}", text)
+        reply = await send_reply(found, scoped("api", idempotency_key or str(uuid.uuid4()), found.tracking_code,
+                                               text), text)
         return ReplyAccepted(reply_id=reply.reply_id, tracking_code=found.tracking_code,
                              status_url=f"/api/v1/complaints/{found.tracking_code}")
 

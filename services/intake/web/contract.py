@@ -6,8 +6,8 @@ import json
 
 from fastapi import FastAPI
 
-from services.intake.web.app import WebSettings, build_app
-from shared.contracts import complaint_id_for
+from services.intake.web.app import WebSettings, build_app, scoped
+from shared.contracts import Anonymity, Reporter, complaint_id_for
 from shared.settings import DatabaseSettings, KafkaSettings
 
 PATH = "/api/v1/complaints"
@@ -18,12 +18,15 @@ def build(kafka: KafkaSettings, db: DatabaseSettings) -> FastAPI:
     return build_app(WebSettings(kafka=kafka, db=db, submissions_burst=1000))
 
 
+TEXT = "Lampu jalan di depan rumah mati sejak seminggu"
+
+
 def complaint_id(message_id: str) -> str:
-    """The complaint a valid request with this message id becomes."""
-    return complaint_id_for("web", f"api:{message_id}")
+    """The complaint a valid request with this message id becomes: the key scoped by what was sent."""
+    return complaint_id_for("web", scoped("api", message_id, TEXT, Reporter(), Anonymity.NONE, None))
 
 
-def valid(message_id: str, text: str = "Lampu jalan di depan rumah mati sejak seminggu") -> dict:
+def valid(message_id: str, text: str = TEXT) -> dict:
     return {"method": "POST", "url": PATH, "content": json.dumps({"text": text}).encode(),
             "headers": {"Content-Type": "application/json", "Idempotency-Key": message_id}}
 
