@@ -64,7 +64,9 @@ class WebSettings(ServiceSettings):
     secure_cookies: bool = False  # True behind HTTPS
     submissions_per_minute: float = 2.0  # per client address, after a burst of...
     submissions_burst: int = 10
-    trust_forwarded_for: bool = False  # True behind an ingress that sets X-Forwarded-For
+    # Proxies in front that append the address they saw to X-Forwarded-For (Kubernetes: the ingress, 1). The
+    # client is that many entries from the right; what is left of it the client wrote itself. 0: the peer.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
 
 
 class ComplaintForm(BaseModel):
@@ -98,6 +100,15 @@ class Accepted(BaseModel):
     complaint_id: str
     tracking_code: str
     status_url: str
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted_hops: int) -> str:
+    """Who is asking, for the rate limit: the address our `trusted_hops`-th proxy saw. The left-most
+    X-Forwarded-For entry is whatever the client wrote (a fresh one per request escaped every limit)."""
+    if trusted_hops == 0:
+        return peer
+    seen = [part.strip() for part in (forwarded_for or "").split(",")[-trusted_hops:]]
+    return seen[0] if len(seen) == trusted_hops and seen[0] else peer
 
 
 def scoped(source: str, key: str, *content: object) -> str:
@@ -155,9 +166,8 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         await state["status"].received(event, durable=False)
 
     def client_of(request: Request) -> str:
-        if settings.trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
-            return forwarded.split(",")[0].strip()
-        return request.client.host if request.client else "unknown"
+        peer = request.client.host if request.client else "unknown"
+        return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxy_hops)
 
     def rate_limited(request: Request) -> float:
         return limiter.allow(client_of(request))

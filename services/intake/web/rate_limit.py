@@ -40,5 +40,10 @@ class RateLimiter:
         return (1 - bucket.tokens) / self.rate
 
     def _forget_full_buckets(self, now: float) -> None:
+        """Buckets full again are forgotten; if as many clients are still active (a flood from many
+        addresses), the least recently seen half goes too: the table never grows past MAX_CLIENTS."""
         refill = self.burst / self.rate
         self.buckets = {k: b for k, b in self.buckets.items() if now - b.updated < refill}
+        if len(self.buckets) >= MAX_CLIENTS:
+            recent = sorted(self.buckets.items(), key=lambda item: item[1].updated)[MAX_CLIENTS // 2:]
+            self.buckets = dict(recent)
