@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import unquote
 import sys
 from typing import Any
 
@@ -49,6 +48,10 @@ def mask_email(value: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+_ENCODED = re.compile(r"%2[Bb0]")
+_DECODED = {"%2B": "+", "%20": " "}
+
+
 def without_query_strings(text: str) -> str:
     """URLs and paths without their query: an access log line of Kannel's get-url carries the SMS and its
     sender, the sendsms URL httpx logs carries Kannel's password, an inbox link its token."""
@@ -62,8 +65,8 @@ def mask_text(text: str) -> str:
     """Mask query strings, e-mail addresses, phone numbers, BSUIDs and long digit runs inside free text,
     also where they are URL-encoded (%2B6281...)."""
     text = without_query_strings(text)
-    if "%" in text:
-        text = unquote(text)
+    if "%" in text:  # numbers as URLs carry them: "%2B6281..." and "0812%203456"
+        text = _ENCODED.sub(lambda m: _DECODED[m.group(0).upper()], text)
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
     text = _BSUID.sub(lambda m: m.group(0)[:3] + "***", text)
     text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
