@@ -9,6 +9,8 @@ import tempfile
 
 import pytest
 
+from tests.support import images
+
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.kafka, pytest.mark.postgres]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -52,7 +54,7 @@ def test_citizen_submits_the_form_and_checks_the_status(processes, browser, tmp_
     browser.find_element(By.CSS_SELECTOR, "input[name=anonymity][value=anonim]").click()
     browser.find_element(By.ID, "phone").send_keys("0812-3456-7890")
     photo = tmp_path / "lampu.png"
-    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 128)
+    photo.write_bytes(images.png())
     browser.find_element(By.ID, "photo").send_keys(str(photo))
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 

@@ -7,10 +7,11 @@ import re
 import httpx
 import pytest
 
+from tests.support import images
 from tests.support.kafka import json_values, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # a PNG signature is what the type check reads
+PNG = images.png()  # a real one: the intake decodes it to write it again without metadata
 
 
 @pytest.fixture

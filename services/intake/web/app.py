@@ -6,6 +6,7 @@ intake keeps its own read model of the events (docs/adr/0002).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -48,6 +49,7 @@ from shared.phone import to_e164
 from shared.settings import ServiceSettings
 
 SERVICE = "intake-web"
+FORM_WAIT_SECONDS = 10.0  # for a turn to read a form, before "busy, try again"
 HERE = Path(__file__).parent
 FORM_BODY_LIMIT = MAX_PHOTO_BYTES + 512 * 1024  # the photo plus the fields
 MAX_REPLY = 3000
@@ -67,6 +69,8 @@ class WebSettings(ServiceSettings):
     # Proxies in front that append the address they saw to X-Forwarded-For (Kubernetes: the ingress, 1). The
     # client is that many entries from the right; what is left of it the client wrote itself. 0: the peer.
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    # Forms read at once: each may spool up to its 6 MB photo to /tmp (a 64 MiB emptyDir in Kubernetes).
+    concurrent_forms: int = Field(default=8, ge=1)
 
 
 class ComplaintForm(BaseModel):
@@ -223,8 +227,24 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     async def complaint_form(request: Request) -> HTMLResponse:
         return form_page(request)
 
+    # Forms with a photo taken at once: each may spool its photo to /tmp until it is answered (a 64 MiB
+    # emptyDir in Kubernetes); more at a time filled it, and every upload failed.
+    forms_in_hand = asyncio.Semaphore(settings.concurrent_forms)
+
     @app.post("/aduan", response_class=HTMLResponse, include_in_schema=False)
     async def submit_form(request: Request) -> HTMLResponse:
+        try:
+            async with asyncio.timeout(FORM_WAIT_SECONDS):
+                await forms_in_hand.acquire()
+        except TimeoutError:
+            return problem(request, 503, "Sedang sibuk", "Banyak aduan sedang dikirim; coba lagi sebentar lagi.",
+                           **{"Retry-After": "10"})
+        try:
+            return await take_form(request)
+        finally:
+            forms_in_hand.release()
+
+    async def take_form(request: Request) -> HTMLResponse:
         if wait := rate_limited(request):
             return too_many_page(request, wait)
         if not request.headers.get("content-type", "").startswith(("multipart/form-data",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from email_validator import EmailNotValidError, validate_email
 from starlette.datastructures import FormData, UploadFile
 
+from services.intake.web.photos import without_metadata
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import Anonymity, Attachment, Location, Reporter
 from shared.phone import to_e164
@@ -102,8 +103,10 @@ async def read_submission(form: FormData) -> Submission:
             sub.errors["photo"] = f"Foto terlalu besar (paling besar {MAX_PHOTO_BYTES // (1024 * 1024)} MB)."
         elif mime is None:
             sub.errors["photo"] = "Foto harus berupa JPEG, PNG, atau WebP."
+        elif (clean := await without_metadata(data, mime)) is None:
+            sub.errors["photo"] = "Foto tidak dapat dibaca; kirim foto JPEG, PNG, atau WebP yang utuh."
         else:
-            sub.photo = Photo(data, mime)
+            sub.photo = Photo(clean, mime)  # pixels only: no GPS position, device or time
     return sub
 
 
