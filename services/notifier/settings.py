@@ -18,7 +18,7 @@ class NotifierSettings(DeliverySettings):
     # The secret equals the router's ADUAN_ROUTER_INBOX_SECRET; empty: no link.
     inbox_base_url: str = "http://127.0.0.1:8090"
     inbox_secret: SecretStr = SecretStr("")
-    inbox_link_days: float = 14.0
+    inbox_link_days: float = 3.0  # single-use; after that the unit signs in with its password
 
     # E-mail to units and to citizens who gave an address.
     smtp_host: str = "127.0.0.1"

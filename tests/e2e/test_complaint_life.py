@@ -24,6 +24,7 @@ from shared.contracts import (
 )
 from shared.topics import dead_letter_topic
 from standins.smtp_sink import read_maildir
+from tests.support.inbox import open_link
 from tests.support.kafka import eventually, publish_events, read_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
@@ -74,7 +75,7 @@ async def test_a_complaint_is_answered_in_the_inbox_followed_everywhere_and_clos
         assert mail["To"] == "bppkad@kedirikota.go.id"
         link = re.search(r"(http://\S+/unit/tautan\?t=\S+)", mail.get_payload(decode=True).decode()).group(1)
         async with httpx.AsyncClient(timeout=15, follow_redirects=True) as browser:
-            page = await browser.get(link)
+            page = await open_link(browser, link)
             assert page.status_code == 200 and "SPPT PBB" in page.text
             csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
             for action, form in [("terima", {}), ("tanggapi", {"pesan": "Nama di SPPT sudah kami betulkan, "
@@ -125,7 +126,7 @@ async def test_a_complaint_is_answered_in_the_inbox_followed_everywhere_and_clos
         assert (row["status"], row["close_due"]) == ("replied", None) and row["answer_due"]
         link = re.search(r"(http://\S+/unit/tautan\?t=\S+)", reply_body).group(1)
         async with httpx.AsyncClient(timeout=15, follow_redirects=True) as browser:
-            page = await browser.get(link)
+            page = await open_link(browser, link)
             assert page.status_code == 200 and reply in page.text and "dibalas pelapor" in page.text
             csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
             again = await browser.post(f"{services['router'].url}/unit/aduan/{code}/tanggapi",

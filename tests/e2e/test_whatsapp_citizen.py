@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from standins.smtp_sink import read_maildir
+from tests.support.inbox import open_link
 from tests.support.kafka import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
@@ -114,7 +115,7 @@ async def test_a_username_citizen_is_answered_by_bsuid_from_complaint_to_respons
         await until(lambda: _reporter_bsuid_is(db, code, NEW_BSUID), "the router to take the new BSUID")
         link = re.search(r"(http://\S+/unit/tautan\?t=\S+)", body).group(1)
         async with httpx.AsyncClient(timeout=15, follow_redirects=True) as browser:
-            page = await browser.get(link)
+            page = await open_link(browser, link)
             csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
             for action, form in [("terima", {}), ("tanggapi", {"pesan": "Nama di SPPT sudah kami betulkan"})]:
                 done = await browser.post(f"{services['router'].url}/unit/aduan/{code}/{action}",

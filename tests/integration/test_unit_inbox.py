@@ -15,6 +15,7 @@ import pytest
 from shared import unit_access
 from shared.contracts import Anonymity, Reporter
 from tests.support import events
+from tests.support.inbox import open_link, sign_in
 from tests.support.kafka import events_of, json_values, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -43,7 +44,7 @@ async def routed(infra, topics, *received):
 @asynccontextmanager
 async def signed_in(router, unit: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=router.url) as client:
-        answer = await client.post("/unit/masuk", data={"unit": unit, "token": TOKENS[unit]})
+        answer = await sign_in(client, unit, TOKENS[unit])
         assert answer.status_code == 303 and answer.headers["location"] == "/unit"
         yield client
 
@@ -116,7 +117,7 @@ async def test_another_unit_a_guessed_id_or_a_missing_csrf_token_changes_nothing
     async with httpx.AsyncClient(base_url=router.url, cookies=forged_cookie) as forger:
         assert (await forger.get("/unit")).status_code == 303
     async with httpx.AsyncClient(base_url=router.url) as anonymous:
-        wrong = await anonymous.post("/unit/masuk", data={"unit": "bppkad", "token": TOKENS["hukum"]})
+        wrong = await sign_in(anonymous, "bppkad", TOKENS["hukum"])
         assert wrong.status_code == 401 and "aduan_unit" not in wrong.headers.get("set-cookie", "")
     # The units' JSON API: the same rules with bearer tokens.
     async with httpx.AsyncClient(base_url=router.url) as api:
@@ -139,7 +140,7 @@ async def test_signed_links_open_only_their_units_complaint_until_they_expire(ro
     tax, law = two_complaints
     good = unit_access.link_url(SECRET, router.url, "bppkad", tax.tracking_code, 3600)
     async with httpx.AsyncClient(base_url=router.url) as browser:
-        opened = await browser.get(good)
+        opened = await open_link(browser, good)
         assert opened.status_code == 303 and opened.headers["location"] == f"/unit/aduan/{tax.tracking_code}"
         assert (await browser.get(opened.headers["location"])).status_code == 200
         # The session it gives is the unit's, and only that unit's.
@@ -156,12 +157,13 @@ async def test_signed_links_open_only_their_units_complaint_until_they_expire(ro
     }
     async with httpx.AsyncClient(base_url=router.url) as browser:
         for why, bad in bad_links.items():
-            answer = await browser.get("/unit/tautan", params={"t": bad})
-            assert answer.status_code == 403, why
-            assert "aduan_unit" not in answer.headers.get("set-cookie", ""), why
+            for answer in (await browser.get("/unit/tautan", params={"t": bad}),
+                           await browser.post("/unit/tautan", data={"t": bad})):
+                assert answer.status_code == 403, why
+                assert "aduan_unit" not in answer.headers.get("set-cookie", ""), why
         # A link for a complaint the unit no longer has opens nothing of it.
         link = unit_access.link_url(SECRET, router.url, "hukum", tax.tracking_code, 3600)
-        opened = await browser.get(link)
+        opened = await open_link(browser, link)
         assert (await browser.get(opened.headers["location"])).status_code == 404
 
 
