@@ -13,11 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from contextlib import asynccontextmanager
 
-import httpx
 import pytest
-from faststream.kafka import TestKafkaBroker
 
 from services.intake.sms import contract as sms_contract
 from services.intake.sms.app import SmsSettings
@@ -26,31 +23,12 @@ from services.intake.whatsapp.app import WhatsAppSettings
 from services.intake.whatsapp.app import build_app as build_whatsapp
 from services.lapor_sync.lapor_contract import report_from_assignment
 from services.notifier.messages import citizen_ack_text, unit_assignment_email
-from shared.contracts import Anonymity, CitizenReplyRequested, ComplaintReceived
+from shared.contracts import Anonymity, ComplaintReceived
 from tests.support import events
+from tests.support.in_memory import running
 
 VICTIM = "+6281211112222"
 KEY = "security-kannel-key"
-
-
-@asynccontextmanager
-async def published_by(app):
-    """The app with its broker in memory: what it published, and a client for its HTTP side."""
-    kit = app.state.kit
-    complaints: list[ComplaintReceived] = []
-    replies: list[CitizenReplyRequested] = []
-
-    @kit.broker.subscriber(kit.topics.received)
-    async def on_complaint(event: ComplaintReceived) -> None:
-        complaints.append(event)
-
-    @kit.broker.subscriber(kit.topics.replies)
-    async def on_reply(reply: CitizenReplyRequested) -> None:
-        replies.append(reply)
-
-    async with TestKafkaBroker(kit.broker):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://intake") as client:
-            yield client, complaints, replies
 
 
 def sms_app(kannel_secret: str = KEY):
@@ -66,7 +44,7 @@ def sms_app(kannel_secret: str = KEY):
 ])
 async def test_kannel_calls_without_the_gateway_key_are_refused_and_cost_nothing(secret, key, reason):
     query = {"id": "pump-1", "sender": "+447700900123", "text": "halo"} | ({"key": key} if key is not None else {})
-    async with published_by(sms_app(secret)) as (client, complaints, replies):
+    async with running(sms_app(secret)) as (client, complaints, replies):
         for method in ("GET", "POST"):
             answer = await client.request(method, "/kannel/inbound", params=query,
                                           content=b"SURGA halo" if method == "POST" else None)
@@ -75,7 +53,7 @@ async def test_kannel_calls_without_the_gateway_key_are_refused_and_cost_nothing
 
 
 async def test_kannel_calls_with_the_key_are_taken():
-    async with published_by(sms_app()) as (client, complaints, _):
+    async with running(sms_app()) as (client, complaints, _):
         answer = await client.get("/kannel/inbound", params={"key": KEY, "id": "k-1", "sender": VICTIM,
                                                              "text": "SURGA lampu jalan mati"})
     assert answer.status_code == 202 and [c.text for c in complaints] == ["lampu jalan mati"]
@@ -94,7 +72,7 @@ def _unit_sees(received: ComplaintReceived) -> tuple[str, object]:
     ("SURGA anonymous petugas loket minta imbalan uang", Anonymity.ANONIM),
 ])
 async def test_sms_reporters_can_hide_their_number_from_the_unit_and_lapor(typed, anonymity):
-    async with published_by(sms_app()) as (client, complaints, _):
+    async with running(sms_app()) as (client, complaints, _):
         answer = await client.get("/kannel/inbound", params={"key": KEY, "id": f"k-{typed}", "sender": VICTIM,
                                                              "text": typed})
     assert answer.status_code == 202
@@ -106,7 +84,7 @@ async def test_sms_reporters_can_hide_their_number_from_the_unit_and_lapor(typed
 
 
 async def test_a_complaint_that_merely_starts_with_a_word_like_it_is_not_anonymous():
-    async with published_by(sms_app()) as (client, complaints, _):
+    async with running(sms_app()) as (client, complaints, _):
         await client.get("/kannel/inbound", params={"key": KEY, "id": "k-r", "sender": VICTIM,
                                                     "text": "SURGA rahasiakan data warga bocor di kelurahan"})
     [received] = complaints
@@ -114,7 +92,7 @@ async def test_a_complaint_that_merely_starts_with_a_word_like_it_is_not_anonymo
 
 
 async def test_sms_format_help_tells_how_to_stay_anonymous():
-    async with published_by(sms_app()) as (client, _, replies):
+    async with running(sms_app()) as (client, _, replies):
         await client.get("/kannel/inbound", params={"key": KEY, "id": "k-h", "sender": VICTIM, "text": "SURGA RAHASIA"})
     [reply] = replies
     assert reply.reason == "format_help" and "SURGA RAHASIA" in reply.text and len(reply.text) <= 160
@@ -131,7 +109,7 @@ async def test_whatsapp_reporters_can_hide_their_identity_too(body):
                       "timestamp": "1764230400", "type": "text", "text": {"body": body}}]}}]}]}
     raw = json.dumps(payload).encode()
     signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    async with published_by(build_whatsapp(WhatsAppSettings(app_secret=secret))) as (client, complaints, _):
+    async with running(build_whatsapp(WhatsAppSettings(app_secret=secret))) as (client, complaints, _):
         answer = await client.post("/webhook", content=raw, headers={"X-Hub-Signature-256": signature,
                                                                      "Content-Type": "application/json"})
     assert answer.status_code == 200
@@ -148,7 +126,7 @@ async def test_whatsapp_reporters_can_hide_their_identity_too(body):
 
 async def test_the_generic_sms_webhook_without_a_secret_refuses_everything():
     body = json.dumps({"message_id": "g-1", "sender": VICTIM, "text": "SURGA lampu mati"}).encode()
-    async with published_by(build_sms(SmsSettings(kannel_secret=KEY, spool=False))) as (client, complaints, _):
+    async with running(build_sms(SmsSettings(kannel_secret=KEY, spool=False))) as (client, complaints, _):
         for headers in ({}, {"X-Gateway-Secret": ""}, sms_contract.signed(body, secret="anything")):
             answer = await client.post("/api/v1/sms/inbound", content=body,
                                        headers={"Content-Type": "application/json", **headers})
@@ -159,7 +137,7 @@ async def test_the_generic_sms_webhook_without_a_secret_refuses_everything():
 async def test_whatsapp_without_its_secrets_refuses_everything():
     app = build_whatsapp(WhatsAppSettings())  # nothing configured
     raw = json.dumps({"object": "whatsapp_business_account", "entry": []}).encode()
-    async with published_by(app) as (client, _, _):
+    async with running(app) as (client, _, _):
         for guess in ("", "local-app-secret"):  # the old default in code
             signature = "sha256=" + hmac.new(guess.encode(), raw, hashlib.sha256).hexdigest()
             answer = await client.post("/webhook", content=raw, headers={"X-Hub-Signature-256": signature})

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from faststream.kafka import TestKafkaBroker
 
 from services.intake.sms import contract as sms_contract
 from services.intake.sms.app import SmsSettings
@@ -20,29 +18,10 @@ from services.intake.sms.app import build_app as build_sms
 from services.intake.whatsapp import contract as wa
 from services.intake.whatsapp.app import WhatsAppSettings
 from services.intake.whatsapp.app import build_app as build_whatsapp
+from shared.contracts import complaint_id_for
+from tests.support.in_memory import running
 
 KANNEL_KEY = sms_contract.KANNEL_SECRET  # Kannel's get-url carries it (deploy/gateways/kannel)
-from shared.contracts import CitizenReplyRequested, ComplaintReceived, complaint_id_for
-
-
-@asynccontextmanager
-async def running(app):
-    """The app's broker in memory, a client for its HTTP side, and what it published."""
-    kit = app.state.kit
-    published: list[ComplaintReceived] = []
-    replies: list[CitizenReplyRequested] = []
-
-    @kit.broker.subscriber(kit.topics.received)
-    async def capture(event: ComplaintReceived) -> None:
-        published.append(event)
-
-    @kit.broker.subscriber(kit.topics.replies)
-    async def capture_reply(reply: CitizenReplyRequested) -> None:
-        replies.append(reply)
-
-    async with TestKafkaBroker(kit.broker):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://intake") as client:
-            yield client, published, replies
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shared.channel_kit import MAX_TEXT
 from shared.contracts import Attachment, Location
@@ -30,6 +30,22 @@ MEDIA_PREFIX = "whatsapp-media:"
 # "<two-letter country code>.[ENT.]<up to 128 alphanumerics>" (Meta's BSUID page; parents carry ENT).
 BSUID = re.compile(r"^[A-Za-z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
 _PHONE = re.compile(r"^[0-9]{6,15}$")  # Meta sends numbers as digits without "+"
+
+
+def _phone_digits(value: str) -> str:
+    if not _PHONE.match(value):
+        raise ValueError("not a phone number of digits")
+    return value
+
+
+def _bsuid(value: str) -> str:
+    if not BSUID.match(value):
+        raise ValueError("not a business-scoped user id")
+    return value
+
+
+PhoneDigits = Annotated[str, AfterValidator(_phone_digits)]
+Bsuid = Annotated[str, AfterValidator(_bsuid)]
 
 
 class _Lenient(BaseModel):
@@ -87,8 +103,8 @@ class System(_Lenient):
 
 class Message(_Lenient):
     id: str = Field(min_length=1, max_length=1000)  # the wamid: Meta's retries carry the same one
-    sender_phone: str | None = Field(default=None, alias="from")  # absent for a citizen with a username
-    sender_user_id: str | None = Field(default=None, alias="from_user_id", max_length=150)  # the BSUID
+    sender_phone: PhoneDigits | None = Field(default=None, alias="from")  # absent for a citizen with a username
+    sender_user_id: Bsuid | None = Field(default=None, alias="from_user_id")
     group_id: str | None = None
     timestamp: str = Field(pattern=r"^[0-9]{1,11}$")  # Unix seconds; int() and a datetime must follow
     type: str = Field(min_length=1, max_length=50)
@@ -102,20 +118,6 @@ class Message(_Lenient):
     interactive: Interactive | None = None
     button: QuickReply | None = None
     system: System | None = None
-
-    @field_validator("sender_phone")
-    @classmethod
-    def _digits(cls, value: str | None) -> str | None:
-        if value is not None and not _PHONE.match(value):
-            raise ValueError("not a phone number of digits")
-        return value
-
-    @field_validator("sender_user_id")
-    @classmethod
-    def _bsuid(cls, value: str | None) -> str | None:
-        if value is not None and not BSUID.match(value):
-            raise ValueError("not a business-scoped user id")
-        return value
 
     @property
     def sent_at(self) -> datetime:
@@ -153,23 +155,9 @@ class Contact(_Lenient):
     """The sender's card. Since 2026 `user_id` (BSUID) is always there and `wa_id` only while the citizen
     shows their number."""
 
-    wa_id: str | None = None
-    user_id: str | None = Field(default=None, max_length=150)
+    wa_id: PhoneDigits | None = None
+    user_id: Bsuid | None = None
     profile: Profile | None = None
-
-    @field_validator("wa_id")
-    @classmethod
-    def _digits(cls, value: str | None) -> str | None:
-        if value is not None and not _PHONE.match(value):
-            raise ValueError("not a phone number of digits")
-        return value
-
-    @field_validator("user_id")
-    @classmethod
-    def _bsuid(cls, value: str | None) -> str | None:
-        if value is not None and not BSUID.match(value):
-            raise ValueError("not a business-scoped user id")
-        return value
 
 
 class StatusError(_Lenient):
