@@ -122,10 +122,11 @@ class IntakeKit:
                 self.topics.citizen_replies, schema=CitizenReplied, title=f"{producer}:complaints.citizen_replies"),
         }
 
-    async def _send(self, message: Any, topic: str, key: str) -> None:
+    async def _send(self, message: Any, topic: str, key: str, headers: dict[str, str] | None = None) -> None:
         try:
             await asyncio.wait_for(
-                self.broker.publish(message, topic=topic, key=key.encode(), correlation_id=message.correlation_id),
+                self.broker.publish(message, topic=topic, key=key.encode(), headers=headers,
+                                    correlation_id=getattr(message, "correlation_id", None)),
                 timeout=self.settings.kafka.publish_timeout_seconds)
         except Exception as error:  # timeout, KafkaError, broker not connected: all retryable
             PUBLISH_FAILURES.labels(self.channel).inc()
@@ -156,13 +157,7 @@ class IntakeKit:
 
     async def publish_raw(self, topic: str, body: bytes, key: str, headers: dict[str, str]) -> None:
         """Bytes that are not an event (what a channel could not use, kept for a person)."""
-        try:
-            await asyncio.wait_for(self.broker.publish(body, topic=topic, key=key.encode(), headers=headers),
-                                   timeout=self.settings.kafka.publish_timeout_seconds)
-        except Exception as error:
-            PUBLISH_FAILURES.labels(self.channel).inc()
-            log.warning("publish_failed", topic=topic, error=repr(error))
-            raise BrokerUnavailable(str(error) or type(error).__name__) from error
+        await self._send(body, topic, key, headers)
 
     def reject(self, reason: str, message: str, status: int = 422) -> JSONResponse:
         """The one shape of a refusal: a reason code for machines, a message for people."""

@@ -439,7 +439,8 @@ STATUS_BUTTON_PREFIX = "cek:"
 
 
 class DeliveryState(StrEnum):
-    """What a channel reports about a message we sent (WhatsApp: the `statuses` webhook)."""
+    """What a channel reports about a message we sent (WhatsApp: the `statuses` webhook), in the order a
+    message goes: a delivery's recorded state only moves forward (services/notifier/receipts.py)."""
 
     SENT = "sent"
     DELIVERED = "delivered"

@@ -21,7 +21,7 @@ WINDOW_CLOSED = 131047  # Meta: "Re-engagement message", more than 24 hours sinc
 # Meta may report on a message before our job has written down the id the Cloud API gave it; a failure
 # for an id no job has yet is read again for this long, then only recorded.
 UNMATCHED_GRACE = timedelta(minutes=2)
-_RANK = {DeliveryState.SENT: 1, DeliveryState.DELIVERED: 2, DeliveryState.READ: 3, DeliveryState.FAILED: 4}
+ORDER = [state.value for state in DeliveryState]  # sent, delivered, read, failed: how far a message got
 
 
 class DeliveryNotYetRecorded(Exception):
@@ -43,10 +43,10 @@ class Receipts:
                    ON CONFLICT (message_id) DO UPDATE
                    SET state = EXCLUDED.state, state_at = EXCLUDED.state_at, error_code = EXCLUDED.error_code,
                        error_title = EXCLUDED.error_title, updated_at = now()
-                   WHERE $7 > (CASE delivery_receipts.state WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2
-                                                            WHEN 'read' THEN 3 ELSE 4 END)""",
+                   WHERE array_position($7::text[], EXCLUDED.state)
+                         > array_position($7::text[], delivery_receipts.state)""",
                 receipt.message_id, receipt.channel, receipt.state.value, receipt.at, receipt.error_code,
-                receipt.error_title, _RANK[receipt.state])
+                receipt.error_title, ORDER)
             if receipt.state is not DeliveryState.FAILED:
                 return
             job = await conn.fetchrow(
