@@ -15,11 +15,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The local broker's super user (deploy/local/kafka.sh): topics are made, and dead letters replayed, as it;
+# the services log in as themselves (deploy/local/run.sh).
+LOCAL_KAFKA_ADMIN := ADUAN_KAFKA_USERNAME=admin ADUAN_KAFKA_PASSWORD=local-kafka-admin
+
 # Kafka (KRaft, jars from Maven Central) and PostgreSQL (Debian packages), as local processes.
 infra: venv
 	deploy/local/kafka.sh start
 	deploy/local/postgres.sh start
-	$(PY) -m shared.topics
+	$(LOCAL_KAFKA_ADMIN) $(PY) -m shared.topics
 
 # All services, Kannel and Gammu SMSD, and the stand-ins in one terminal; Ctrl-C stops them all.
 run: infra gateways
@@ -85,7 +89,7 @@ bench-deliveries: infra
 
 # Re-deliver a service's dead letters after fixing their cause: make replay service=notifier
 replay: venv
-	$(PY) -m shared.replay $(service)
+	$(LOCAL_KAFKA_ADMIN) $(PY) -m shared.replay $(service)
 
 # The PPID's report for a period, as CSV files and an HTML page: make report from=2026-01-01 to=2026-12-31
 report: venv

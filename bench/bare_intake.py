@@ -12,6 +12,9 @@ import uuid
 import uvicorn
 from aiokafka import AIOKafkaProducer
 
+from shared.kafka import client_options
+from shared.settings import KafkaSettings
+
 TOPIC = os.environ["BENCH_TOPIC"]
 producer: AIOKafkaProducer | None = None
 
@@ -22,8 +25,7 @@ async def app(scope, receive, send):
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                producer = AIOKafkaProducer(bootstrap_servers=os.environ["ADUAN_KAFKA_BOOTSTRAP_SERVERS"],
-                                            acks="all", enable_idempotence=True)
+                producer = AIOKafkaProducer(**client_options(KafkaSettings()), acks="all", enable_idempotence=True)
                 await producer.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -57,9 +57,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.contracts import Channel, ComplaintReceived, Reporter
+from shared.kafka import client_options
 from shared.settings import DatabaseSettings, KafkaSettings
 from bench.scratch import create_database, delete_topics, drop_database
 from shared.topics import PARTITIONS, Topics, create_topics
+from tests.support.kafka import login
 from tests.support.processes import Processes, Service
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,8 +212,8 @@ async def bare_hop(bootstrap: str, topic: str, rate: float, seconds: float, conc
                                     ).model_dump_json().encode()  # the size of a real event
     total = int(rate * seconds)
     latencies: list[float] = []
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-hop-{uuid.uuid4().hex[:8]}",
+    producer = AIOKafkaProducer(**login(bootstrap), acks="all", enable_idempotence=True)
+    consumer = AIOKafkaConsumer(topic, **login(bootstrap), group_id=f"bench-hop-{uuid.uuid4().hex[:8]}",
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await producer.start()
     try:
@@ -253,7 +255,7 @@ async def bare_hop(bootstrap: str, topic: str, rate: float, seconds: float, conc
 
 async def publish_times(bootstrap: str, topic: str) -> dict[str, float]:
     """complaint_id (the record key) -> the record's timestamp in s, for every record of the topic."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)  # no group
+    consumer = AIOKafkaConsumer(**login(bootstrap), enable_auto_commit=False)  # no group
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
@@ -491,7 +493,7 @@ async def warm_up(urls: dict[str, str], db_url: str) -> None:
 async def baseline_hop(args: argparse.Namespace) -> list[float]:
     kafka = KafkaSettings()
     topic = f"{kafka.topic_prefix}bench.hop"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])

@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.scratch import create_database, delete_topics, drop_database
 from shared.contracts import Channel, ComplaintReceived, Reporter
+from shared.kafka import client_options
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.topics import Topics, create_topics
 from tests.support.kafka import publish_events
@@ -37,9 +38,9 @@ TEXTS = ["Petugas loket minta imbalan 100rb", "Hotspot wifi di alun-alun lemot",
 
 
 async def passthrough(kafka: KafkaSettings, source: str, target: str, count: int) -> float:
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=kafka.bootstrap_servers, group_id=f"bench-{uuid.uuid4()}",
+    consumer = AIOKafkaConsumer(source, **client_options(kafka), group_id=f"bench-{uuid.uuid4()}",
                                 enable_auto_commit=False, auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
     try:
@@ -62,7 +63,7 @@ async def main(count: int) -> None:
     topics = Topics(prefix=f"bench{uuid.uuid4().hex[:6]}.")
     await create_topics(kafka, topics)
     target = f"{topics.prefix}bench.passthrough"
-    kafka_admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    kafka_admin = AIOKafkaAdminClient(**client_options(kafka))
     await kafka_admin.start()
     await kafka_admin.create_topics([NewTopic(target, num_partitions=6, replication_factor=1)])
     await kafka_admin.close()

@@ -8,6 +8,8 @@ import uuid
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
+from tests.support.kafka import login
+
 
 async def create_database(admin_url: str) -> tuple[str, str]:
     """A fresh database: its name and its URL."""
@@ -30,7 +32,7 @@ async def drop_database(admin_url: str, name: str) -> None:
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
     """This run's topics, whoever created them; the consumer groups' committed offsets expire on their own."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**login(bootstrap))
     await admin.start()
     try:
         if ours := [name for name in await admin.list_topics() if name.startswith(prefix)]:

@@ -37,6 +37,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from shared import contact_seal
 from shared.contracts import CitizenReplied, CitizenReplyRequested, ComplaintReceived, tracking_code_key_is_shared
 from shared.health import Check, broker_check, either, health_routes
 from shared.kafka import make_broker
@@ -109,6 +110,7 @@ class IntakeKit:
         self.channel = channel
         self.topics = Topics(settings.kafka.topic_prefix)
         self.broker: KafkaBroker = broker or make_broker(settings.kafka, client_id=producer)
+        contact_seal.public_key()  # every complaint's contact is sealed with it: without it, no start
         if not tracking_code_key_is_shared():
             log.warning("tracking_code_key_not_set",
                         hint="set ADUAN_TRACKING_CODE_KEY, the same for every intake: codes differ between processes")

@@ -28,6 +28,8 @@ from pydantic import (
     field_validator,
 )
 
+from shared import contact_seal
+
 # Fixed namespace: complaint ids must be the same on every machine, forever.
 COMPLAINT_NAMESPACE = uuid.UUID("6f1b2c1e-5c1a-4f57-9a53-0d7b6a1f2e10")
 
@@ -146,6 +148,19 @@ class Reporter(BaseModel):
                                       description="the citizen's public name on the channel (WhatsApp @username)")
 
 
+def seal_contact(reporter: Reporter) -> str | None:
+    """The ways to reach the citizen, sealed for the notifier alone (shared/contact_seal.py); None: no way."""
+    if not (reporter.phone or reporter.email or reporter.channel_user_id):
+        return None
+    return contact_seal.seal(reporter.model_dump_json(exclude_none=True))
+
+
+SEALED_CONTACT = ("the citizen's contact sealed for the notifier alone (shared/contact_seal.py); None: the citizen "
+                  "gave no way to reach them")
+LEGACY_CONTACT = ("events from before contacts were sealed carry the contact here in plain; from then on it is "
+                  "always empty (kept so those events stay readable; drop it in v2)")
+
+
 class Attachment(BaseModel):
     """A file that came with the complaint. The bytes stay with the channel; this is a reference."""
 
@@ -207,7 +222,12 @@ class ComplaintReceived(Envelope):
     channel: ChannelName
     channel_message_id: Storable = Field(min_length=1, max_length=MAX_MESSAGE_ID)
     text: Storable = Field(min_length=1, max_length=5000)
-    reporter: Reporter = Field(default_factory=Reporter)
+    reporter: Reporter = Field(default_factory=Reporter, description="who reported, as a unit may see them: "
+                               "empty when the anonymity hides the identity")
+    sealed_contact: str | None = Field(default=None, description=SEALED_CONTACT)
+    contact_digests: list[str] = Field(default_factory=list, max_length=2, description=(
+        "contact_digest of the reporter's phone number and channel user id: a reply or a contact change is "
+        "matched with these, no one downstream learns the number"))
 
     @field_validator("text")
     @classmethod
@@ -237,13 +257,18 @@ class ComplaintReceived(Envelope):
         location: Location | None = None,
     ) -> ComplaintReceived:
         complaint_id = complaint_id_for(channel, channel_message_id)
+        reporter = reporter or Reporter()
         return cls(
             complaint_id=complaint_id,
             tracking_code=tracking_code_for(complaint_id),
             channel=channel,
             channel_message_id=_fitted_message_id(channel_message_id),
             text=text,
-            reporter=reporter or Reporter(),
+            # The intake seals the contact; the plain identity goes on only when the reporter allows it.
+            reporter=Reporter() if anonymity.hides_identity else reporter,
+            sealed_contact=seal_contact(reporter),
+            contact_digests=[contact_digest(address) for address in (reporter.phone, reporter.channel_user_id)
+                             if address],
             anonymity=anonymity,
             received_at=received_at or datetime.now(UTC),
             category=category,
@@ -267,8 +292,8 @@ class ComplaintAssigned(Envelope):
     """The router decided which unit must act. Key: complaint_id.
 
     `reporter_for_unit` is already empty when the reporter asked for anonimity, so
-    nothing downstream can show the identity to a unit by mistake. `citizen_contact`
-    exists only to answer the citizen on their own channel.
+    nothing downstream can show the identity to a unit by mistake. `sealed_contact`
+    exists only for the notifier, to answer the citizen on their own channel.
     """
 
     event_type: Literal["complaint.assigned"] = "complaint.assigned"
@@ -283,7 +308,8 @@ class ComplaintAssigned(Envelope):
     anonymity: Anonymity
     received_at: datetime
     reporter_for_unit: Reporter | None
-    citizen_contact: Reporter
+    sealed_contact: str | None = Field(default=None, description=SEALED_CONTACT)
+    citizen_contact: Reporter = Field(default_factory=Reporter, description=LEGACY_CONTACT)
     unit: Unit
     rule_id: str = Field(description='the rule that decided; "fallback", or "manual" for a re-assignment')
     ruleset_version: str
@@ -334,7 +360,8 @@ class ComplaintStatusChanged(Envelope):
     actor: str = Field(description='"unit:<code>", "operator:<name>" or "system"')
     unit: Unit = Field(description="the unit the complaint was with when it changed")
     assignment_sequence: int = Field(ge=1)
-    citizen_contact: Reporter = Field(description="only to answer the citizen on their own channel")
+    sealed_contact: str | None = Field(default=None, description=SEALED_CONTACT)
+    citizen_contact: Reporter = Field(default_factory=Reporter, description=LEGACY_CONTACT)
     reply_gateway: str | None = Field(default=None, description=REPLY_GATEWAY)
     close_due: date | None = Field(default=None, description="closes by itself on this day if the citizen is silent")
     answer_due: date | None = Field(default=None, description="replied: the unit answers the citizen again by")
@@ -488,6 +515,8 @@ class CitizenContactChanged(Envelope):
     channel: ChannelName
     old: CitizenAddress
     new: CitizenAddress
+    new_sealed: str | None = Field(default=None, description="the new address sealed for the notifier "
+                                   "(shared/contact_seal.py): what the router puts on the citizen's complaints")
     at: datetime
 
 

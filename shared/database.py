@@ -22,17 +22,23 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:
     )
 
 
-async def migrate(pool: asyncpg.Pool, schema: str, *migrations_dirs: Path) -> list[str]:
+async def migrate(pool: asyncpg.Pool, schema: str, *migrations_dirs: Path, role: str | None = None) -> list[str]:
     """Apply the schema's migrations not applied yet, in file-name order. Returns their names.
 
     Several folders may contribute (a service's own, and shared ones such as the jobs table);
-    file names must be unique across them.
+    file names must be unique across them. `role`: act as it (the schema's owner), so what is made is its
+    (services/migrate.py, run by the database owner); a service connected as its own role needs none.
     """
     files = sorted((path for folder in migrations_dirs for path in folder.glob("*.sql")), key=lambda p: p.name)
     applied_now = []
     async with pool.acquire() as conn, conn.transaction():
+        if role:
+            await conn.execute(f'SET LOCAL ROLE "{role}"')
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # Asked only when missing: PostgreSQL checks the right to create schemas even with IF NOT EXISTS, and a
+        # service's own role has none (its schema was made for it, services/migrate.py).
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
         await conn.execute(
             f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations ('
             " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

@@ -17,6 +17,7 @@ import sys
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from shared.kafka import client_options
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 
@@ -25,9 +26,9 @@ async def replay(settings: KafkaSettings, service: str, dry_run: bool = False) -
     topics = {t: n for t, n in Topics(settings.topic_prefix).all_topics().items() if t.endswith(f".dlq.{service}")}
     if not topics:
         raise ValueError(f"no dead-letter topics for service {service!r}")
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=f"replay-{service}",
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=f"replay-{service}",
                                 enable_auto_commit=False, auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
     replayed: dict[str, int] = {}

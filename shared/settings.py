@@ -6,7 +6,7 @@ Secrets come from the environment only; the defaults below are for the local sta
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,6 +14,11 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ADUAN_KAFKA_")
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    # SASL/SCRAM-SHA-512 login: each service its own user, allowed only its topics (shared/kafka_access.py).
+    # Empty: no login (a broker without SASL, e.g. testcontainers' Kafka).
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    tls: bool = False  # SASL_SSL instead of SASL_PLAINTEXT (a Strimzi listener with tls: true)
     topic_prefix: str = Field(default="", description="prefix for every topic name")
     replication_factor: int = 1
     # How long an intake waits for the broker's acknowledgement before answering 503.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.kafka import client_options
 from shared.settings import KafkaSettings
 
 PARTITIONS = 6
@@ -74,7 +75,6 @@ class Topics:
         """Every topic with its partition count."""
         dead_letters = {
             dead_letter_topic(self.received, "router"): DLQ_PARTITIONS,
-            dead_letter_topic(self.received, "intake-web"): DLQ_PARTITIONS,
             dead_letter_topic(self.assigned, "notifier"): DLQ_PARTITIONS,
             dead_letter_topic(self.assigned, "lapor-sync"): DLQ_PARTITIONS,
             dead_letter_topic(self.assigned, "intake-web"): DLQ_PARTITIONS,
@@ -103,7 +103,7 @@ async def create_topics(
     has a leader for each partition: the broker's metadata lags the controller's "created" for a
     moment, and a client asking in that moment sees a topic without partitions.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

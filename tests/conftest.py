@@ -6,8 +6,9 @@ so tests never see each other's events, nor the data of a `make run` on the same
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -16,10 +17,18 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from shared.settings import KafkaSettings
+from services.migrate import migrate_all
+from shared import kafka_access
+from shared.kafka import client_options
+from shared.settings import DatabaseSettings, KafkaSettings
 from shared.topics import Topics, create_topics
-from tests.support.infra import Infra, find_infra
-from tests.support.processes import Processes
+from tests.support.infra import LOCAL_KAFKA_ADMIN, Infra, find_infra
+from tests.support.processes import KAFKA_PASSWORDS, ROLE_PASSWORDS, TEST_ENV, Processes
+
+# Services built in this process (handler and security tests) have their secrets as separate processes do;
+# this process's Kafka clients log in as the local broker's admin.
+for _name, _value in {**TEST_ENV, **LOCAL_KAFKA_ADMIN}.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")
@@ -29,16 +38,20 @@ def infra() -> Iterator[Infra]:
 
 
 @asynccontextmanager
-async def fresh_database(infra: Infra, prefix: str) -> AsyncIterator[str]:
-    """A new database on the test cluster, dropped afterwards."""
+async def fresh_database(infra: Infra, prefix: str, roles: bool = True) -> AsyncIterator[str]:
+    """A new database on the test cluster, dropped afterwards; with each service's role owning its schema
+    (`roles`, as the migration Job leaves production's), unless the test is about making them."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(infra.database_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+    url = f"{infra.database_url.rpartition('/')[0]}/{name}"
+    if roles:
+        await migrate_all(DatabaseSettings(url=url), ROLE_PASSWORDS)
     try:
-        yield f"{infra.database_url.rpartition('/')[0]}/{name}"
+        yield url
     finally:
         admin = await asyncpg.connect(infra.database_url)
         try:
@@ -70,21 +83,46 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await conn.close()
 
 
-@pytest.fixture
-async def topics(infra: Infra) -> AsyncIterator[Topics]:
-    """Fresh topics under a prefix of their own, deleted afterwards: a single local broker holding
-    every test's partitions (thousands in a full run) runs out of heap."""
-    topics = Topics(prefix=f"t{uuid.uuid4().hex[:8]}.")
-    await create_topics(KafkaSettings(bootstrap_servers=infra.kafka_bootstrap), topics)
-    yield topics
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+def kafka_logins() -> bool:
+    """The broker takes logins, so enforces ACLs (the local one; not testcontainers')."""
+    return bool(os.environ.get("ADUAN_KAFKA_USERNAME"))
+
+
+async def as_kafka_admin(infra: Infra, action: Callable[[AIOKafkaAdminClient], Awaitable[object]]) -> None:
+    admin = AIOKafkaAdminClient(**client_options(KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)))
     await admin.start()
     try:
-        await admin.delete_topics(list(topics.all_topics()))
-    except KafkaError:
-        pass  # a broker a fault test left down: nothing to tidy
+        await action(admin)
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def kafka_users(infra: Infra) -> None:
+    """Each service's user, with the password the services the tests start log in with."""
+    if kafka_logins():
+        await as_kafka_admin(infra, lambda admin: kafka_access.set_passwords(admin, KAFKA_PASSWORDS))
+
+
+@pytest.fixture
+async def topics(infra: Infra, kafka_users: None) -> AsyncIterator[Topics]:
+    """Fresh topics under a prefix of their own, each service allowed its own of them (shared/kafka_access.py),
+    deleted afterwards: a single local broker holding every test's partitions (thousands in a full run) runs
+    out of heap."""
+    topics = Topics(prefix=f"t{uuid.uuid4().hex[:8]}.")
+    await create_topics(KafkaSettings(bootstrap_servers=infra.kafka_bootstrap), topics)
+    if kafka_logins():
+        await as_kafka_admin(infra, lambda admin: kafka_access.grant(admin, topics))
+    yield topics
+
+    async def tidy(admin: AIOKafkaAdminClient) -> None:
+        await admin.delete_topics(list(topics.all_topics()))
+        if kafka_logins():
+            await kafka_access.revoke(admin, topics)
+    try:
+        await as_kafka_admin(infra, tidy)
+    except KafkaError:
+        pass  # a broker a fault test left down: nothing to tidy
 
 
 @pytest.fixture
@@ -97,6 +135,8 @@ def processes(infra: Infra, database_url: str, topics: Topics, tmp_path: Path) -
             "ADUAN_DB_URL": database_url,
         },
         log_dir=tmp_path,
+        database_roles=True,
+        kafka_users=kafka_logins(),
     )
     yield procs
     procs.stop_all()

@@ -5,7 +5,11 @@
 #      ADUAN_KAFKA_CONTROLLER_PORT (9093), ADUAN_KAFKA_VERSION (4.1.1),
 #      ADUAN_KAFKA_HEAP (-Xms256m -Xmx1g), ADUAN_KAFKA_START_TIMEOUT (90 s),
 #      ADUAN_KAFKA_LIBS (default $ADUAN_STATE_DIR/kafka/libs: where the jars are fetched to and
-#      run from; a second broker, e.g. the fault suite's, points it at the first one's jars).
+#      run from; a second broker, e.g. the fault suite's, points it at the first one's jars),
+#      ADUAN_KAFKA_ADMIN_PASSWORD (local-kafka-admin: the SCRAM user `admin`, a super user, made at format),
+#      ADUAN_KAFKA_CONTROLLER_PASSWORD (local-kafka-controller: the controller listener's PLAIN login).
+# Clients log in with SASL/SCRAM-SHA-512; the services' users and ACLs: shared/kafka_access.py. Tools run
+# through `tool` log in as admin with $ADUAN_STATE_DIR/kafka/admin.properties (--command-config).
 # Topics are NOT created here: the Python code owns them.
 set -euo pipefail
 
@@ -17,7 +21,10 @@ CPORT="${ADUAN_KAFKA_CONTROLLER_PORT:-9093}"
 VERSION="${ADUAN_KAFKA_VERSION:-4.1.1}"
 HEAP="${ADUAN_KAFKA_HEAP:--Xms256m -Xmx1g}"  # 512 MB ran out holding a full test run's partitions
 TIMEOUT="${ADUAN_KAFKA_START_TIMEOUT:-90}"
+ADMIN_PASSWORD="${ADUAN_KAFKA_ADMIN_PASSWORD:-local-kafka-admin}"
+CONTROLLER_PASSWORD="${ADUAN_KAFKA_CONTROLLER_PASSWORD:-local-kafka-controller}"
 LIBS="${ADUAN_KAFKA_LIBS:-$STATE/libs}" DATA="$STATE/data" LOGS="$STATE/logs" PIDFILE="$STATE/kafka.pid"
+ADMIN_PROPERTIES="$STATE/admin.properties"
 # The marker records what the jars were fetched for: a version or pom change re-fetches.
 STAMP="$VERSION $(sha256sum "$HERE/kafka/pom.xml" | cut -c1-16)"
 
@@ -58,6 +65,15 @@ pid_alive() {  # the pid file exists and points at *our* broker (not a recycled 
 source "$HERE/ports.sh"
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+admin_properties() {  # the Java tools' login as admin (--command-config)
+  mkdir -p "$STATE"
+  cat >"$ADMIN_PROPERTIES" <<PROPS
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$ADMIN_PASSWORD";
+PROPS
+}
+
 tool() {  # run a Kafka CLI class with the fetched jars (quiet logging, small heap)
   java -Xmx256m -cp "$LIBS/*" -Dlog4j2.level=WARN "$@"
 }
@@ -73,12 +89,21 @@ start() {
   fetch; need java default-jre-headless
   mkdir -p "$DATA" "$LOGS"
   sed -e "s|@PORT@|$PORT|g" -e "s|@CONTROLLER_PORT@|$CPORT|g" -e "s|@DATA_DIR@|$DATA|g" \
+      -e "s|@ADMIN_PASSWORD@|$ADMIN_PASSWORD|g" -e "s|@CONTROLLER_PASSWORD@|$CONTROLLER_PASSWORD|g" \
     "$HERE/kafka/server.properties" >"$STATE/server.properties"
+  admin_properties
+  # Data formatted before the broker took logins has no admin user, and users are made only at format:
+  # local data, so it is started afresh.
+  if [[ -f "$DATA/meta.properties" && ! -f "$DATA/.scram-users" ]]; then
+    log "data from before SASL logins: deleting it (local only)"; rm -rf "$DATA"; mkdir -p "$DATA"
+  fi
   # Format once: a random cluster id (16 random bytes, URL-safe base64) on first start only.
   if [[ ! -f "$DATA/meta.properties" ]]; then
     local cid; cid="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-    tool kafka.tools.StorageTool format -t "$cid" -c "$STATE/server.properties" >"$LOGS/format.log" 2>&1 \
+    tool kafka.tools.StorageTool format -t "$cid" -c "$STATE/server.properties" \
+        --add-scram "SCRAM-SHA-512=[name=admin,password=$ADMIN_PASSWORD]" >"$LOGS/format.log" 2>&1 \
       || { cat "$LOGS/format.log" >&2; die "storage format failed"; }
+    touch "$DATA/.scram-users"
     log "formatted $DATA (cluster id $cid)"
   fi
   local t0=$SECONDS
@@ -91,7 +116,7 @@ start() {
   echo $! >"$PIDFILE"
   # Ready = the port accepts connections AND a metadata request (list topics) succeeds.
   while ! { port_open "$PORT" && tool org.apache.kafka.tools.TopicCommand \
-            --bootstrap-server "127.0.0.1:$PORT" --list >/dev/null 2>&1; }; do
+            --bootstrap-server "127.0.0.1:$PORT" --command-config "$ADMIN_PROPERTIES" --list >/dev/null 2>&1; }; do
     if ! pid_alive; then
       log "broker exited during startup; end of its logs in $LOGS:"; log_tail
       rm -f "$PIDFILE"; exit 1
@@ -120,6 +145,7 @@ case "${1:-}" in
   stop)   lock; stop_locked ;;
   status) if pid_alive; then log "running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"; else log "not running"; exit 3; fi ;;
   reset)  lock; stop_locked; rm -rf "$DATA" "$LOGS" "$STATE/server.properties"; log "data deleted (jars kept)" ;;
-  tool)   shift; [[ -f "$LIBS/.fetched" ]] || { lock; fetch; exec 9>&-; }; need java default-jre-headless; tool "$@" ;;
+  tool)   shift; [[ -f "$LIBS/.fetched" ]] || { lock; fetch; exec 9>&-; }; need java default-jre-headless
+          admin_properties; tool "$@" ;;
   *) echo "usage: $0 fetch|start|stop|status|reset|tool CLASS [ARGS...]" >&2; exit 2 ;;
 esac

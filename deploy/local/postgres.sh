@@ -91,6 +91,8 @@ CONF
   "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" || { tail -n 30 "$LOGFILE" >&2; die "not ready after 30 s"; }
   [[ "$(psql_su -tAc "select 1 from pg_roles where rolname = 'aduan'")" == 1 ]] \
     || psql_su -c "create role aduan login createdb password 'aduan'"
+  # The owner makes the per-service roles (services/migrate.py); in production the database operator does.
+  psql_su -qc "alter role aduan createrole"
   [[ "$(psql_su -tAc "select 1 from pg_database where datname = 'aduan'")" == 1 ]] \
     || psql_su -c "create database aduan owner aduan"
   log "ready: postgresql://aduan:aduan@127.0.0.1:$PORT/aduan"

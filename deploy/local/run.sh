@@ -28,6 +28,13 @@ export ADUAN_TRACKING_CODE_KEY="${ADUAN_TRACKING_CODE_KEY:-local-tracking-code-k
 export ADUAN_SMS_GATEWAY_SECRET="${ADUAN_SMS_GATEWAY_SECRET:-local-sms-gateway-secret}"
 export ADUAN_WHATSAPP_APP_SECRET="${ADUAN_WHATSAPP_APP_SECRET:-local-app-secret}"  # = the stand-in's
 export ADUAN_WHATSAPP_VERIFY_TOKEN="${ADUAN_WHATSAPP_VERIFY_TOKEN:-local-verify-token}"
+export ADUAN_NOTIFIER_KANNEL_PASSWORD="${ADUAN_NOTIFIER_KANNEL_PASSWORD:-local-kannel-password}"  # = kannel.sh's
+export ADUAN_NOTIFIER_GENERIC_SMS_SECRET="$ADUAN_SMS_GATEWAY_SECRET"  # = the SMS stand-in's
+export ADUAN_NOTIFIER_WHATSAPP_TOKEN="${ADUAN_NOTIFIER_WHATSAPP_TOKEN:-local-whatsapp-token}"  # = the stand-in's
+# Intakes seal citizens' contacts with the public key; only the notifier has the private one (a local pair:
+# `python -m shared.contact_seal new-key` makes a real one).
+export ADUAN_CONTACT_PUBLIC_KEY="${ADUAN_CONTACT_PUBLIC_KEY:-Vh6xtprjCirbeeB0FElYNAy/S27R7M1TCIIToFBZvCo=}"
+export ADUAN_CONTACT_PRIVATE_KEYS="${ADUAN_CONTACT_PRIVATE_KEYS:-10rNvsuaDR4uGXW9a1Ts+S9HRAvf388BWNyihjktbpM=}"
 # The WhatsApp stand-in reports on what it sends as Meta does: signed `statuses` webhooks to our intake.
 export ADUAN_WHATSAPP_STANDIN_WEBHOOK_URL="${ADUAN_WHATSAPP_STANDIN_WEBHOOK_URL:-http://127.0.0.1:8082/webhook}"
 
@@ -40,6 +47,19 @@ stop_all() {
   fi
 }
 trap stop_all EXIT
+# Each service connects as its own role, owning its own schema only (services/migrate.py makes them).
+PG_LOCAL="127.0.0.1:${ADUAN_PG_PORT:-15432}/aduan"
+export ADUAN_DB_ROLE_PASSWORDS='{"router": "local-router", "notifier": "local-notifier", "lapor_sync": "local-lapor-sync", "web": "local-web", "intake_sms": "local-intake-sms"}'
+ADUAN_DB_URL="postgresql://aduan:aduan@$PG_LOCAL" python -m services.migrate
+export ADUAN_DB_URL_ROUTER="postgresql://aduan_router:local-router@$PG_LOCAL"
+export ADUAN_DB_URL_NOTIFIER="postgresql://aduan_notifier:local-notifier@$PG_LOCAL"
+export ADUAN_DB_URL_LAPOR_SYNC="postgresql://aduan_lapor_sync:local-lapor-sync@$PG_LOCAL"
+export ADUAN_DB_URL_WEB="postgresql://aduan_web:local-web@$PG_LOCAL"
+export ADUAN_DB_URL_INTAKE_SMS="postgresql://aduan_intake_sms:local-intake-sms@$PG_LOCAL"
+# And to Kafka as its own user, allowed only its topics (shared/kafka_access.py; made here as the admin).
+ADUAN_KAFKA_SERVICE_PASSWORDS='{"intake-web": "local-intake-web", "intake-sms": "local-intake-sms", "intake-whatsapp": "local-intake-whatsapp", "router": "local-router", "notifier": "local-notifier", "lapor-sync": "local-lapor-sync", "operator": "local-operator"}' \
+  ADUAN_KAFKA_USERNAME=admin ADUAN_KAFKA_PASSWORD="${ADUAN_KAFKA_ADMIN_PASSWORD:-local-kafka-admin}" \
+  python -m shared.kafka_access apply
 "$HERE/gammu.sh" start
 "$HERE/kannel.sh" start  # it calls the SMS intake's URL per SMS; until that is up, smsbox retries
 

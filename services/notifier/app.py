@@ -8,9 +8,11 @@ the offset; shared/jobs.py runs them with retries and dead letters, off the Kafk
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 from faststream.asgi import AsgiFastStream
+from pydantic import ValidationError
 
 from services.notifier.mailer import SmtpMailer
 from services.notifier.messages import (
@@ -29,7 +31,7 @@ from services.notifier.outbound import Outbound
 from services.notifier.receipts import Receipts
 from services.notifier.settings import NotifierSettings
 from services.notifier.sms_limits import SmsLimits
-from shared import unit_access
+from shared import contact_seal, unit_access
 from shared.consumer import consumer_app, consumer_broker, subscriber_options
 from shared.contracts import (
     Channel,
@@ -47,6 +49,7 @@ from shared.contracts import (
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
 from shared.jobs import Deliveries, Job, NewJob, NotSent, PermanentFailure
 from shared.topics import Topics
+from shared.units import LiveRegistry
 
 SERVICE = "notifier"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -55,6 +58,18 @@ log = structlog.get_logger(__name__)
 # internal step; "returned" is followed by a new assignment, which is mailed to the new unit.
 CITIZEN_STATUSES = {ComplaintStatus.RESPONDED, ComplaintStatus.DONE, ComplaintStatus.CLOSED}
 STATUS_BUTTON_TITLE = "Cek status"  # Meta: at most 20 characters
+UnitEvent = TypeVar("UnitEvent", ComplaintAssigned, ComplaintStatusChanged, ComplaintEscalated)
+
+
+def citizen_contact(event: ComplaintAssigned | ComplaintStatusChanged) -> Reporter:
+    """The contact the intake sealed for us (or, on an event from before sealing, the plain one).
+    Unreadable (a key this notifier lacks, tampered text): PermanentFailure, so the job's dead letter says why."""
+    if event.sealed_contact is None:
+        return event.citizen_contact
+    try:
+        return Reporter.model_validate_json(contact_seal.open_sealed(event.sealed_contact))
+    except (contact_seal.ContactUnreadable, ValidationError) as error:
+        raise PermanentFailure(f"the citizen's sealed contact cannot be read: {error}") from error
 
 
 def citizen_reachable(channel: str, contact: Reporter) -> str | None:
@@ -67,8 +82,37 @@ def citizen_reachable(channel: str, contact: Reporter) -> str | None:
     return contact.phone
 
 
+def could_reach(event: ComplaintAssigned | ComplaintStatusChanged) -> bool:
+    """An unreadable contact still makes its job: the job fails with the reason, into the dead letters."""
+    try:
+        return citizen_reachable(event.channel, citizen_contact(event)) is not None
+    except PermanentFailure:
+        return True
+
+
 def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     settings = settings or NotifierSettings()
+    contact_seal.private_keys()  # without its key the notifier cannot answer anyone: it does not start
+    units = LiveRegistry(settings.units_file)  # an invalid registry: no start
+
+    def registered(event: UnitEvent) -> UnitEvent:
+        """The event with its unit's addresses (and the PPID coordinator's) as the registry has them now: an
+        event names the unit, it does not say where the unit's mail goes. A unit the registry does not know
+        is a PermanentFailure: its job's dead letter says so, and nothing is sent anywhere."""
+        registry = units.current()
+        entry = registry.get(event.unit.code)
+        if entry is None:
+            raise PermanentFailure(f"unit {event.unit.code!r} is not in the units registry")
+        update: dict = {"unit": entry.as_unit()}
+        if isinstance(event, ComplaintEscalated):
+            update["coordinator_email"] = registry.coordinator_email
+        return event.model_copy(update=update)
+
+    def webhook_url(assigned: ComplaintAssigned) -> str | None:
+        try:
+            return registered(assigned).unit.webhook_url
+        except PermanentFailure:
+            return None  # its unit_email job fails with the reason
     topics = Topics(settings.kafka.topic_prefix)
     broker = consumer_broker(SERVICE, settings)
     # The limits count in the job queue's database, which exists once the consumer has started.
@@ -79,12 +123,11 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         return f"<{key}.{kind}@{settings.mail_domain}>"
 
     def jobs_for_assignment(assigned: ComplaintAssigned) -> list[NewJob]:
-        reachable = citizen_reachable(assigned.channel, assigned.citizen_contact)
         jobs = [("unit_email", assigned.assignment_id)]
-        if assigned.unit.webhook_url:
+        if webhook_url(assigned):
             jobs.append(("unit_webhook", assigned.assignment_id))
         # The citizen hears once, when the complaint is first assigned, on the channel they used.
-        if assigned.sequence == 1 and reachable:
+        if assigned.sequence == 1 and could_reach(assigned):
             jobs.append(("citizen_ack", assigned.complaint_id))
         payload = assigned.model_dump_json()
         return [NewJob(f"{kind}:{key}", kind, assigned.complaint_id, payload) for kind, key in jobs]
@@ -97,11 +140,15 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             if event.status is ComplaintStatus.REPLIED:
                 return [NewJob(f"unit_reply_email:{event.change_id}", "unit_reply_email", event.complaint_id,
                                event.model_dump_json())]
-            if event.status in CITIZEN_STATUSES and citizen_reachable(event.channel, event.citizen_contact):
+            if event.status in CITIZEN_STATUSES and could_reach(event):
                 return [NewJob(f"citizen_status:{event.change_id}", "citizen_status", event.complaint_id,
                                event.model_dump_json())]
         elif isinstance(event, ComplaintEscalated):
-            if event.unit.head_email or event.coordinator_email:
+            try:
+                known = registered(event)
+            except PermanentFailure:
+                known = event  # its job fails with the reason
+            if known.unit.head_email or known.coordinator_email:
                 return [NewJob(f"escalation_email:{event.escalation_id}", "escalation_email", event.complaint_id,
                                event.model_dump_json())]
             log.warning("escalation_without_recipient", escalation_id=event.escalation_id, unit=event.unit.code)
@@ -113,7 +160,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
                                     settings.inbox_link_days * 86400) if secret else None
 
     async def unit_email(job: Job) -> dict:
-        assigned = ComplaintAssigned.model_validate(job.payload)
+        assigned = registered(ComplaintAssigned.model_validate(job.payload))
         await mailer.send(unit_assignment_email(
             assigned, mail_from=settings.mail_from, message_id=message_id("unit_email", assigned.assignment_id),
             link=status_link(settings.public_base_url, assigned.tracking_code),
@@ -121,7 +168,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         return {"to": str(assigned.unit.email)}
 
     async def reply_to_unit(job: Job) -> dict:
-        change = ComplaintStatusChanged.model_validate(job.payload)
+        change = registered(ComplaintStatusChanged.model_validate(job.payload))
         await mailer.send(unit_reply_email(
             change, mail_from=settings.mail_from, message_id=message_id("unit_reply_email", change.change_id),
             link=status_link(settings.public_base_url, change.tracking_code),
@@ -129,15 +176,15 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         return {"to": str(change.unit.email)}
 
     async def unit_webhook(job: Job) -> dict:
-        assigned = ComplaintAssigned.model_validate(job.payload)
+        assigned = registered(ComplaintAssigned.model_validate(job.payload))
         await outbound.unit_webhook(assigned.unit.webhook_url, assigned.unit.code, unit_webhook_payload(assigned),
                                     delivery_id=job.job_key)
         return {"to": assigned.unit.webhook_url}
 
     async def citizen_ack(job: Job) -> dict:
-        assigned = ComplaintAssigned.model_validate(job.payload)
+        assigned = registered(ComplaintAssigned.model_validate(job.payload))
         link = status_link(settings.public_base_url, assigned.tracking_code)
-        contact = assigned.citizen_contact
+        contact = citizen_contact(assigned)
         if assigned.channel == Channel.SMS:
             await outbound.sms(contact.phone, citizen_ack_text(assigned, link), reference=job.job_key,
                                gateway=assigned.reply_gateway)
@@ -157,8 +204,8 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         return {"channel": assigned.channel}
 
     async def citizen_status(job: Job) -> dict:
-        change = ComplaintStatusChanged.model_validate(job.payload)
-        contact = change.citizen_contact
+        change = registered(ComplaintStatusChanged.model_validate(job.payload))
+        contact = citizen_contact(change)
         if change.channel == Channel.SMS:
             await outbound.sms(contact.phone, citizen_status_text(
                 change, status_link(settings.public_base_url, change.tracking_code)), reference=job.job_key,
@@ -181,7 +228,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         return {"channel": change.channel, "status": change.status}
 
     async def escalation(job: Job) -> dict:
-        escalated = ComplaintEscalated.model_validate(job.payload)
+        escalated = registered(ComplaintEscalated.model_validate(job.payload))
         # To the head with the coordinator in Cc; to the coordinator alone when the unit has no head on record.
         to, *cc = [str(address) for address in (escalated.unit.head_email, escalated.coordinator_email) if address]
         await mailer.send(escalation_email(

@@ -140,4 +140,4 @@ def escalation_email(escalated: ComplaintEscalated, *, to: str, cc: list[str], m
 
 def unit_webhook_payload(assigned: ComplaintAssigned) -> dict:
     """The event as a unit's system receives it: never the citizen's contact."""
-    return assigned.model_dump(mode="json", exclude={"citizen_contact"})
+    return assigned.model_dump(mode="json", exclude={"citizen_contact", "sealed_contact"})

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import DeliverySettings
+from shared.units import DEFAULT_UNITS_FILE
 
 
 class NotifierSettings(DeliverySettings):
@@ -19,6 +21,7 @@ class NotifierSettings(DeliverySettings):
     inbox_base_url: str = "http://127.0.0.1:8090"
     inbox_secret: SecretStr = SecretStr("")
     inbox_link_days: float = 3.0  # single-use; after that the unit signs in with its password
+    units_file: Path = DEFAULT_UNITS_FILE  # the router's registry: every unit's addresses come from here
 
     # E-mail to units and to citizens who gave an address.
     smtp_host: str = "127.0.0.1"
@@ -41,11 +44,11 @@ class NotifierSettings(DeliverySettings):
     sms_gateways: list[Literal["kannel", "gammu", "generic"]] = Field(default=["kannel"], min_length=1)
     kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"  # make run's Kannel
     kannel_username: str = "aduan"
-    kannel_password: SecretStr = SecretStr("local-kannel-password")
+    kannel_password: SecretStr = SecretStr("")  # required when sms_gateways names kannel
     sms_sender: str = "1708"
     gammu_database_url: str | None = None  # Gammu SMSD's database; make run: .../gammu on the local cluster
     generic_sms_url: str = "http://127.0.0.1:13090/api/v1/messages"  # the stand-in (standins/sms_gateway.py)
-    generic_sms_secret: SecretStr = SecretStr("local-sms-gateway-secret")
+    generic_sms_secret: SecretStr = SecretStr("")  # required when sms_gateways names generic
     # What may leave as SMS (services/notifier/sms_limits.py): numbers of these countries only, at most so
     # many to one number, at most so many a minute in all.
     sms_country_prefixes: list[str] = ["+62"]
@@ -56,14 +59,22 @@ class NotifierSettings(DeliverySettings):
     # WhatsApp Cloud API (the local stand-in by default).
     whatsapp_api_url: str = "http://127.0.0.1:8098/v21.0"
     whatsapp_phone_number_id: str = "106540352242922"
-    whatsapp_token: SecretStr = SecretStr("local-whatsapp-token")
+    whatsapp_token: SecretStr = SecretStr("")  # required
     whatsapp_template: str = "aduan_diterima"  # an approved template, for outside the 24-hour window
     # Approved template for status changes; body parameters: code, status, the unit's message, closing day.
     whatsapp_status_template: str = "aduan_status"
     whatsapp_template_language: str = "id"
 
     @model_validator(mode="after")
-    def _gammu_needs_its_database(self) -> NotifierSettings:
-        if "gammu" in self.sms_gateways and not self.gammu_database_url:
-            raise ValueError("sms_gateways names gammu: set ADUAN_NOTIFIER_GAMMU_DATABASE_URL")
+    def _gateways_have_their_secrets(self) -> NotifierSettings:
+        """No secret has a default: a deployment that forgot one must not start (and send with a known one)."""
+        needed = {"ADUAN_NOTIFIER_WHATSAPP_TOKEN": self.whatsapp_token.get_secret_value()}
+        if "kannel" in self.sms_gateways:
+            needed["ADUAN_NOTIFIER_KANNEL_PASSWORD"] = self.kannel_password.get_secret_value()
+        if "generic" in self.sms_gateways:
+            needed["ADUAN_NOTIFIER_GENERIC_SMS_SECRET"] = self.generic_sms_secret.get_secret_value()
+        if "gammu" in self.sms_gateways:
+            needed["ADUAN_NOTIFIER_GAMMU_DATABASE_URL"] = self.gammu_database_url or ""
+        if missing := sorted(name for name, value in needed.items() if not value):
+            raise ValueError(f"set {', '.join(missing)} (the gateways in sms_gateways need them)")
         return self

@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 
 from services.router.rules import Decision
-from services.router.units import Deadlines
+from shared.units import Deadlines
 from services.router.working_days import WorkingCalendar
-from shared.contracts import ComplaintAssigned, ComplaintReceived, Unit, reply_gateway_of
+from shared.contracts import ComplaintAssigned, ComplaintReceived, Reporter, Unit, reply_gateway_of
 
 PRODUCER = "router"
 
@@ -37,7 +37,9 @@ def build_assignment(received: ComplaintReceived, decision: Decision, sequence: 
         received_at=received.received_at,
         # The unit never sees who reported when the reporter asked for anonim or rahasia.
         reporter_for_unit=None if hides_identity else received.reporter,
-        citizen_contact=received.reporter,
+        sealed_contact=received.sealed_contact,
+        # An event from an intake of before sealed contacts: its contact, as it came, for the notifier.
+        citizen_contact=received.reporter if received.sealed_contact is None else Reporter(),
         reply_gateway=reply_gateway_of(received.channel, received.channel_message_id),
         unit=decision.unit,
         rule_id=decision.rule_id,

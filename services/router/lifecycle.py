@@ -95,7 +95,8 @@ def status_changed(assignment: ComplaintAssigned, *, sequence: int, status: Comp
         change_id=status_change_id_for(assignment.complaint_id, sequence), sequence=sequence,
         complaint_id=assignment.complaint_id, tracking_code=assignment.tracking_code, channel=assignment.channel,
         status=status, message=message, actor=actor, unit=assignment.unit,
-        assignment_sequence=assignment.sequence, citizen_contact=assignment.citizen_contact,
+        assignment_sequence=assignment.sequence, sealed_contact=assignment.sealed_contact,
+        citizen_contact=assignment.citizen_contact,
         reply_gateway=assignment.reply_gateway, close_due=close_due,
         answer_due=answer_due)
 

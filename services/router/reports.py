@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.router.lifecycle import ASSIGNED, STATUS_WORDS
 from services.router.settings import RouterSettings
-from services.router.units import RegistryError, parse_registry
+from shared.units import RegistryError, parse_registry
 from services.router.working_days import WIB, WorkingCalendar
 from shared.contracts import Channel, ComplaintStatus
 

@@ -51,6 +51,12 @@ class NotFound(Exception):
     pass
 
 
+def _digests(received: ComplaintReceived) -> list[str]:
+    """An event from an intake of before sealed contacts carries the plain reporter and no digests."""
+    reporter = received.reporter
+    return received.contact_digests or [contact_digest(a) for a in (reporter.phone, reporter.channel_user_id) if a]
+
+
 class RouterRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -58,25 +64,34 @@ class RouterRepository:
     async def change_citizen_contact(self, change: CitizenContactChanged) -> int:
         """Every complaint of this citizen on this channel is answered at the new address from now on (the
         old number may soon be someone else's); returns how many. Applying it twice changes nothing."""
-        new = json.dumps(change.new.model_dump(mode="json"))
+        old = [contact_digest(a) for a in (change.old.phone, change.old.channel_user_id) if a]
+        new_digests = [contact_digest(a) for a in (change.new.phone, change.new.channel_user_id) if a]
+        new = json.dumps(change.new.model_dump(mode="json", exclude_none=True))
         async with self.pool.acquire() as conn, conn.transaction():
+            # The plain reporter changes only where the unit may see it (it is empty for anonim and rahasia).
             ids = await conn.fetch(
-                """UPDATE complaints SET reporter = reporter || $4::jsonb
-                   WHERE channel = $1 AND ((reporter ->> 'phone') = $2 OR (reporter ->> 'channel_user_id') = $3)
+                """UPDATE complaints SET contact_digests = $3::text[],
+                          reporter = CASE WHEN anonymity = 'none' THEN reporter || $4::jsonb ELSE reporter END
+                   WHERE channel = $1 AND contact_digests && $2::text[]
                    RETURNING complaint_id""",
-                change.channel, change.old.phone, change.old.channel_user_id, new)
-            # The stored assignments are what status changes (and so the citizen's messages) are built from;
-            # the unit's copy of the identity (absent for anonim and rahasia reporters) follows too.
+                change.channel, old, new_digests, new)
+            # The stored assignments are what status changes (and so the citizen's messages) are built from:
+            # their sealed contact becomes the intake's sealed new address (the plain one on events stored
+            # before contacts were sealed), and the unit's copy of the identity, where there is one, follows.
             await conn.execute(
                 """UPDATE assignments
-                   SET event = CASE WHEN jsonb_typeof(event -> 'reporter_for_unit') = 'object'
+                   SET event = CASE WHEN jsonb_typeof(e -> 'reporter_for_unit') = 'object'
                                     THEN jsonb_set(e, '{reporter_for_unit}', (e -> 'reporter_for_unit') || $2::jsonb)
                                     ELSE e END
                    FROM (SELECT assignment_id AS id,
-                                jsonb_set(event, '{citizen_contact}', (event -> 'citizen_contact') || $2::jsonb) AS e
+                                CASE WHEN event ->> 'sealed_contact' IS NOT NULL
+                                     THEN jsonb_set(event, '{sealed_contact}',
+                                                    to_jsonb(COALESCE($3::text, event ->> 'sealed_contact')))
+                                     ELSE jsonb_set(event, '{citizen_contact}',
+                                                    COALESCE(event -> 'citizen_contact', '{}'::jsonb) || $2::jsonb) END AS e
                          FROM assignments WHERE complaint_id = ANY($1::uuid[])) changed
                    WHERE assignment_id = changed.id""",
-                [row["complaint_id"] for row in ids], new)
+                [row["complaint_id"] for row in ids], new, change.new_sealed)
         return len(ids)
 
     async def assign_batch(
@@ -92,11 +107,13 @@ class RouterRepository:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.executemany(
                 """INSERT INTO complaints (complaint_id, tracking_code, channel, channel_message_id, text,
-                                           anonymity, reporter, category, received_at, correlation_id)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                           anonymity, reporter, category, received_at, correlation_id,
+                                           contact_digests)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                    ON CONFLICT (complaint_id) DO NOTHING""",
                 [(e.complaint_id, e.tracking_code, e.channel, e.channel_message_id, e.text, e.anonymity.value,
-                  e.reporter.model_dump_json(), e.category, e.received_at, e.correlation_id) for e in unique])
+                  e.reporter.model_dump_json(), e.category, e.received_at, e.correlation_id, _digests(e))
+                 for e in unique])
             # Row locks in a fixed order: two routers given overlapping batches cannot deadlock.
             await conn.execute("SELECT 1 FROM complaints WHERE complaint_id = ANY($1::uuid[])"
                                " ORDER BY complaint_id FOR UPDATE", ids)
@@ -178,10 +195,8 @@ class RouterRepository:
                 return None
             lifecycle.can_take_reply(complaint["status"])
             current = ComplaintAssigned.model_validate_json(complaint["event"])
-            if reply.sender_digest is not None:  # by SMS or WhatsApp: only from the reporter's own number or BSUID
-                contact = current.citizen_contact
-                own = {contact_digest(address) for address in (contact.phone, contact.channel_user_id) if address}
-                if reply.sender_digest not in own:
+            # By SMS or WhatsApp: only from the reporter's own number or BSUID.
+            if reply.sender_digest is not None and reply.sender_digest not in complaint["contact_digests"]:
                     raise lifecycle.TransitionRefused("a reply by phone is taken only from the reporter's own number")
             due = answer_due(current.unit.code)
             change = lifecycle.status_changed(current, sequence=complaint["status_sequence"] + 1,
@@ -302,7 +317,7 @@ class RouterRepository:
     async def _lock(conn: asyncpg.Connection, complaint_ref: str) -> asyncpg.Record:
         """The complaint (by id or tracking code) with its current assignment, locked until the end."""
         row = await conn.fetchrow(
-            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.status_sequence, a.event {_CURRENT}
+            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.status_sequence, c.contact_digests, a.event {_CURRENT}
                 WHERE c.complaint_id::text = $1 OR c.tracking_code = $1 FOR UPDATE OF c""", complaint_ref)
         if row is None:
             raise NotFound(complaint_ref)

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from services.router.normalise import normalise
-from services.router.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegistry, parse_registry
+from shared.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegistry, parse_registry
 from shared.contracts import Unit
 
 DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"

@@ -5,7 +5,7 @@ from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.router.rules import DEFAULT_RULES_FILE
-from services.router.units import DEFAULT_UNITS_FILE
+from shared.units import DEFAULT_UNITS_FILE
 from shared.settings import ServiceSettings
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from tests.support.kafka import login
 from tests.support.own_infra import OwnInfra  # noqa: F401  (re-exported for the suite)
 from tests.support.processes import REPO
 
@@ -53,7 +54,7 @@ class Feeder:
     errors: list[str] = field(default_factory=list)
 
     async def _producer(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+        producer = AIOKafkaProducer(**login(self.bootstrap), acks="all", enable_idempotence=True,
                                     request_timeout_ms=10_000, linger_ms=5)
         try:
             await asyncio.wait_for(producer.start(), 15)

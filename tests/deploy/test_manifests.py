@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shared.kafka_access import service_access, strimzi_yaml
 from shared.topics import Topics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,6 +80,19 @@ def test_each_deployment_has_a_service_and_a_disruption_budget(resources):
     assert names == {p["metadata"]["name"] for p in of_kind(docs, "PodDisruptionBudget")}
 
 
+def test_each_service_logs_in_to_kafka_as_its_own_user_with_the_codes_acls(resources):
+    _, docs = resources
+    assert (REPO / "deploy" / "k8s" / "base" / "kafka-users.yaml").read_text() == strimzi_yaml(), \
+        "out of date: python -m shared.kafka_access strimzi > deploy/k8s/base/kafka-users.yaml"
+    users = {u["metadata"]["name"] for u in of_kind(docs, "KafkaUser")}
+    assert users == set(service_access(Topics()))
+    for deployment in of_kind(docs, "Deployment"):
+        env = {var["name"]: var for var in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        user = env["ADUAN_KAFKA_USERNAME"]["value"]
+        assert user == deployment["metadata"]["name"] and user in users
+        assert env["ADUAN_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": user, "key": "password"}
+
+
 def test_kafka_topics_match_the_code_and_consumers_scale_within_partitions(resources):
     _, docs = resources
     topics = {t["spec"]["topicName"]: t["spec"]["partitions"] for t in of_kind(docs, "KafkaTopic")}
@@ -109,7 +123,8 @@ def test_core_resources_pass_strict_schema_validation(overlay, tmp_path):
     assert result.returncode == 0 and failures == [], "\n".join(failures)
 
 
-OPERATOR_SCHEMAS = {"KafkaTopic": "kafkatopic", "ScaledObject": "scaledobject", "Cluster": "cnpg-cluster"}
+OPERATOR_SCHEMAS = {"KafkaTopic": "kafkatopic", "KafkaUser": "kafkauser", "ScaledObject": "scaledobject",
+                    "Cluster": "cnpg-cluster"}
 
 
 def test_operator_resources_match_their_schemas(resources):

@@ -21,6 +21,8 @@ import asyncpg
 import httpx
 import pytest
 
+from shared import contact_seal
+from shared.contracts import contact_digest
 from standins.smtp_sink import read_maildir
 from tests.support.inbox import open_link
 from tests.support.kafka import until
@@ -129,11 +131,12 @@ async def test_a_username_citizen_is_answered_by_bsuid_from_complaint_to_respons
 
 
 async def _reporter_bsuid_is(db, code: str, bsuid: str) -> bool:
+    """The router keeps the new address as digest and as the intake sealed it, never in plain."""
     row = await db.fetchrow(
-        "SELECT c.reporter ->> 'channel_user_id' AS reporter, a.event -> 'citizen_contact' ->> 'channel_user_id' AS "
-        "contact FROM router.complaints c JOIN router.assignments a USING (complaint_id) WHERE c.tracking_code = $1",
-        code)
-    return row is not None and row["reporter"] == bsuid == row["contact"]
+        "SELECT c.contact_digests, a.event ->> 'sealed_contact' AS sealed, a.event::text AS event"
+        " FROM router.complaints c JOIN router.assignments a USING (complaint_id) WHERE c.tracking_code = $1", code)
+    return (row is not None and contact_digest(bsuid) in row["contact_digests"] and bsuid not in row["event"]
+            and json.loads(contact_seal.open_sealed(row["sealed"])).get("channel_user_id") == bsuid)
 
 
 async def test_free_text_meta_reports_failed_for_the_window_is_followed_by_the_template(stack, own_database_url):

@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared.database import create_pool, migrate
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.topics import PARTITIONS, Topics, create_topics
+from tests.support.kafka import login
 
 ROUTER_MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"
 
@@ -21,7 +22,7 @@ ROUTER_MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" 
 async def test_topics_are_created_once_with_their_partition_counts(infra, topics: Topics):
     settings = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)
     assert await create_topics(settings, topics) == []  # the fixture already created them
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**login(infra.kafka_bootstrap))
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics.all_topics()))

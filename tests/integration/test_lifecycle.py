@@ -72,7 +72,7 @@ async def test_a_unit_acknowledges_responds_and_marks_done_each_change_stored_on
     answer = await act(repo, assigned, UnitAction.RESPOND, message="SPPT sudah dibetulkan, silakan ambil di loket")
     assert (answer.status, answer.sequence, answer.message) == (ComplaintStatus.RESPONDED, 2, answer.message)
     assert answer.close_due == CALENDAR.add_working_days(datetime.now(UTC), 10)
-    assert answer.citizen_contact == assigned.citizen_contact
+    assert answer.sealed_contact == assigned.sealed_contact is not None
     done = await act(repo, assigned, UnitAction.DONE)
     assert (done.status, done.sequence) == (ComplaintStatus.DONE, 3)
     with pytest.raises(TransitionRefused):
@@ -183,7 +183,7 @@ async def test_a_citizens_reply_keeps_the_answered_complaint_open_until_the_unit
     assert (replied.status, replied.sequence, replied.actor, replied.message) == (
         ComplaintStatus.REPLIED, 2, "citizen", first.text)
     assert replied.answer_due == CALENDAR.add_working_days(datetime.now(UTC), 5) and replied.close_due is None
-    assert replied.unit == assigned.unit and replied.citizen_contact == assigned.citizen_contact
+    assert replied.unit == assigned.unit and replied.sealed_contact == assigned.sealed_contact
     assert await repo.record_reply(first, answer_within(5)) is None  # redelivered: recorded once
 
     # The day the response would have closed it passes: it stays open, and the unanswered reply

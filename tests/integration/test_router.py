@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
+
+import pytest
 
 from services.router.app import MIGRATIONS
 from services.router.repository import RouterRepository
+from shared import contact_seal
 from shared.database import create_pool, migrate
 from shared.settings import DatabaseSettings
 from shared.topics import dead_letter_topic
@@ -103,8 +104,9 @@ async def test_anonymous_reporter_is_not_carried_to_units(router, infra, topics)
     await publish_events(infra.kafka_bootstrap, topics.received, [event])
     [assigned] = json_values(await read_topic(infra.kafka_bootstrap, topics.assigned,
                                               until=lambda r: len(r) >= 1))
-    assert assigned["reporter_for_unit"] is None
-    assert assigned["citizen_contact"]["phone"] == "+6281234567890"  # kept only to answer the citizen
+    assert assigned["reporter_for_unit"] is None and "+6281234567890" not in json.dumps(assigned)
+    # Kept only to answer the citizen, sealed for the notifier.
+    assert json.loads(contact_seal.open_sealed(assigned["sealed_contact"]))["phone"] == "+6281234567890"
 
 
 @pytest.mark.parametrize("poison", [

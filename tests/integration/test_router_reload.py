@@ -8,7 +8,7 @@ import signal
 import httpx
 import pytest
 
-from services.router.units import DEFAULT_UNITS_FILE
+from shared.units import DEFAULT_UNITS_FILE
 from tests.support import events
 from tests.support.kafka import eventually, json_values, publish_events, read_topic
 

@@ -103,7 +103,7 @@ async def test_a_reply_by_sms_is_taken_only_from_the_reporters_own_number(databa
 
         with pytest.raises(TransitionRefused, match="reporter's own number"):
             await repo.record_reply(by_sms("+6289999999999"), answer_within(5))  # someone who knows the code
-        taken = await repo.record_reply(by_sms(assigned.citizen_contact.phone), answer_within(5))
+        taken = await repo.record_reply(by_sms("+6281234567890"), answer_within(5))
         assert taken is not None and taken.message == "Belum beres"
     finally:
         await pool.close()

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
+# The local broker's super user (deploy/local/kafka.sh): the tests' own clients log in as it; the services the
+# tests start log in as themselves (tests/support/processes.py).
+LOCAL_KAFKA_ADMIN = {"ADUAN_KAFKA_USERNAME": "admin", "ADUAN_KAFKA_PASSWORD": "local-kafka-admin"}
 DEFAULT_DB = "postgresql://aduan:aduan@127.0.0.1:15432/aduan"
 
 
@@ -44,6 +47,8 @@ def _testcontainers(stack: ExitStack) -> Infra:
     from testcontainers.postgres import PostgresContainer
 
     kafka = stack.enter_context(KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft())
+    for name in LOCAL_KAFKA_ADMIN:  # this broker takes no logins (and so enforces no ACLs)
+        os.environ.pop(name, None)
     postgres = stack.enter_context(
         PostgresContainer("postgres:15", username="aduan", password="aduan", dbname="aduan", driver=None))
     return Infra(kafka.get_bootstrap_server(), postgres.get_connection_url(), "testcontainers")

@@ -10,10 +10,18 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from shared.kafka import client_options
+from shared.settings import KafkaSettings
+
+
+def login(bootstrap: str) -> dict[str, Any]:
+    """Client options for this broker, logged in as the environment says (the tests: the local admin)."""
+    return client_options(KafkaSettings(bootstrap_servers=bootstrap))
+
 
 async def publish(bootstrap: str, topic: str, value: bytes, key: bytes | None = None,
                   headers: dict[str, str] | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**login(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=key,
@@ -28,7 +36,7 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bo
 
     No consumer group: this reader never disturbs the services' offsets.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**login(bootstrap), enable_auto_commit=False)
     await consumer.start()
     records: list[Any] = []
     try:
@@ -43,6 +51,24 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bo
         return records
     finally:
         await consumer.stop()
+
+
+async def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Any]:
+    """Every record `topic` holds now: read up to the end offsets taken at the start."""
+    consumer = AIOKafkaConsumer(**login(bootstrap), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topic)
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    def complete(records: list[Any]) -> bool:
+        return all(sum(1 for r in records if r.partition == p.partition) >= ends[p] for p in partitions)
+
+    records = await read_topic(bootstrap, topic, until=complete, timeout=timeout)
+    if not complete(records):
+        raise TimeoutError(f"{topic}: read {len(records)} of {sum(ends.values())} records in {timeout} s")
+    return records
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -94,7 +120,7 @@ async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: f
 async def publish_events(bootstrap: str, topic: str, events: list[Any], key: str | None = None) -> None:
     """Events as the services publish them (JSON, keyed by complaint id unless `key` is given),
     through one idempotent producer, all acknowledged on return."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**login(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         futures = [await producer.send(topic, e.model_dump_json().encode(), key=(key or e.complaint_id).encode())
@@ -106,7 +132,7 @@ async def publish_events(bootstrap: str, topic: str, events: list[Any], key: str
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """Where each partition of `topic` ends now: read from here to see only what comes next."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**login(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = await _partitions(consumer, topic)
@@ -118,7 +144,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 async def read_since(bootstrap: str, topic: str, start: dict[int, int], until: Callable[[list[Any]], bool],
                      timeout: float = 30.0) -> list[Any]:
     """Records of `topic` after the offsets in `start`, read until `until(records)` or time runs out."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**login(bootstrap), enable_auto_commit=False)
     await consumer.start()
     records: list[Any] = []
     try:

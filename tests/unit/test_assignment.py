@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from services.router.assignment import assignment_id_for
+from shared import contact_seal
 from shared.contracts import Anonymity
 from tests.support import events
 
@@ -11,7 +14,8 @@ from tests.support import events
 def test_hidden_identity_is_not_given_to_the_unit(anonymity):
     assigned = events.assigned(anonymity=anonymity)
     assert assigned.reporter_for_unit is None
-    assert assigned.citizen_contact.phone == "+6281234567890"
+    assert "+6281234567890" not in assigned.model_dump_json()  # sealed for the notifier alone
+    assert json.loads(contact_seal.open_sealed(assigned.sealed_contact))["phone"] == "+6281234567890"
 
 
 def test_public_reporter_is_shown_to_the_unit():

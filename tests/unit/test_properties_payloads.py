@@ -33,7 +33,7 @@ from services.intake.web.form import MAX_TEXT, photo_type, read_submission
 from services.intake.whatsapp.cloud_api import Webhook
 from services.intake.whatsapp.inbound import COMPLAINT_TYPES, Unusable, complaint_from, parts
 from services.router.rules import DEFAULT_RULES_FILE, RuleSetError, parse_rules
-from services.router.units import DEFAULT_UNITS_FILE, RegistryError, parse_registry
+from shared.units import DEFAULT_UNITS_FILE, RegistryError, parse_registry
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import ComplaintReceived, complaint_id_for
 from shared.phone import to_e164

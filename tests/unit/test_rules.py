@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from services.router.rules import RuleSetError, load_ruleset
-from services.router.units import DEFAULT_UNITS_FILE as UNITS
+from shared.units import DEFAULT_UNITS_FILE as UNITS
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # routing-sample.jsonl is a copy of the team's labelled sample (../shared/corpus/);

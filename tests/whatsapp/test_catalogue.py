@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from shared.contracts import complaint_id_for
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
-from tests.support.kafka import end_offsets, json_values, read_since
+from tests.support.kafka import end_offsets, json_values, login, read_since
 from tests.support.processes import Processes
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -66,7 +66,7 @@ async def stack(infra, database_url, tmp_path_factory):
             assert identity not in log, identity
     finally:
         processes.stop_all()
-        admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**login(infra.kafka_bootstrap))
         await admin.start()
         try:
             await admin.delete_topics(list(topics.all_topics()))

@@ -134,10 +134,6 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     csrf_secret = settings.csrf_secret.get_secret_value()
     state: dict = {}
 
-    @broker.subscriber(kit.topics.received, **subscriber_options(settings.status_group_id, "web-status:received"))
-    async def on_received(event: ComplaintReceived) -> None:
-        await state["status"].received(event)
-
     @broker.subscriber(kit.topics.assigned, **subscriber_options(settings.status_group_id, "web-status:assigned"))
     async def on_assigned(event: ComplaintAssigned) -> None:
         await state["status"].assigned(event)
@@ -164,10 +160,11 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
                             body_limits_by_path={"/aduan": FORM_BODY_LIMIT})
 
     async def accept(event: ComplaintReceived) -> None:
-        """Kafka first (BrokerUnavailable -> 503), then the status page, so it knows the code at once;
-        the status consumer writes the same row durably from Kafka, hence no fsync wait here."""
+        """Kafka first (BrokerUnavailable -> 503), then the status page, so it knows the code at once. No fsync
+        wait: a row lost in a database crash comes back with the assignment. This intake does not read
+        complaints.received.v1 (other channels' reporters are on it), so this is the only "received" row."""
         await kit.publish(event)
-        await state["status"].received(event, durable=False)
+        await state["status"].received(event)
 
     def client_of(request: Request) -> str:
         peer = request.client.host if request.client else "unknown"

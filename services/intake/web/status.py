@@ -133,10 +133,10 @@ class StatusRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def received(self, event: ComplaintReceived, durable: bool = True) -> None:
-        """`durable=False` when the consumer will write it again from Kafka anyway: no fsync wait."""
+    async def received(self, event: ComplaintReceived) -> None:
+        """No fsync wait: a row lost in a database crash comes back with the complaint's assignment."""
         await self._record(event, Step("received", "diterima", RECEIVED, event.received_at,
-                                       received_at=event.received_at), durable)
+                                       received_at=event.received_at), durable=False)
 
     async def assigned(self, event: ComplaintAssigned) -> None:
         await self._record(event, Step(f"assigned:{event.sequence}", "diteruskan", ASSIGNED, event.occurred_at,

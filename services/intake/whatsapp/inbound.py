@@ -40,6 +40,7 @@ from shared.contracts import (
     Reporter,
     STATUS_BUTTON_PREFIX,
     normalise_tracking_code,
+    seal_contact,
 )
 from shared.local_time import WIB
 from shared.phone import to_e164
@@ -280,6 +281,7 @@ class WhatsAppInbound:
                                                   "address", message.model_dump(mode="json", by_alias=True)))
         await self.kit.publish_event(CitizenContactChanged(
             change_id=f"whatsapp:{message.id}", channel=Channel.WHATSAPP, old=old, new=new, at=message.sent_at,
+            new_sealed=seal_contact(Reporter(phone=new.phone, channel_user_id=new.channel_user_id)),
             producer=self.kit.producer, correlation_id=f"whatsapp:{message.id}"),
             self.kit.topics.contact_changes, key=old.phone or old.channel_user_id or "")
         return Outcome("message", message.id, "contact_changed", kind)

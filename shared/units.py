@@ -1,15 +1,23 @@
-"""The units registry: which work units exist, how to reach them, their deadlines. Data, not code."""
+"""The units registry: which work units exist, how to reach them, their deadlines. Data, not code.
+
+The router routes with it; the notifier takes every unit's addresses from it, never from an event, so a
+forged or mistaken event cannot send a complaint to an address of its choosing.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from pathlib import Path
 
+import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, ValidationError
 
 from shared.contracts import Unit
 
 DEFAULT_UNITS_FILE = Path(__file__).parent / "units.yaml"
+log = structlog.get_logger(__name__)
 
 
 class RegistryError(ValueError):
@@ -82,3 +90,33 @@ def _where(data: object, loc: tuple) -> str:
         code = entry.get("code") if isinstance(entry, dict) else None
         return f"unit #{loc[1] + 1} {code!r} " + ".".join(map(str, loc[2:]))
     return ".".join(map(str, loc))
+
+
+def load_registry(path: Path) -> UnitsRegistry:
+    try:
+        return parse_registry(path.read_bytes(), path)
+    except OSError as error:
+        raise RegistryError(f"{path}: cannot be read: {error}") from error
+
+
+class LiveRegistry:
+    """The registry file as it is now: read again when its content changes (looked at every few seconds;
+    a ConfigMap update swaps a symlink). A changed file that fails validation is logged and not used."""
+
+    def __init__(self, path: Path, check_seconds: float = 5.0) -> None:
+        self.path, self.check_seconds = Path(path), check_seconds
+        raw = self.path.read_bytes()
+        self._current, self._digest = parse_registry(raw, self.path), hashlib.sha256(raw).hexdigest()  # invalid: no start
+        self._checked = time.monotonic()
+
+    def current(self) -> UnitsRegistry:
+        if time.monotonic() - self._checked >= self.check_seconds:
+            self._checked = time.monotonic()
+            try:
+                raw = self.path.read_bytes()
+                if (digest := hashlib.sha256(raw).hexdigest()) != self._digest:
+                    self._current, self._digest = parse_registry(raw, self.path), digest
+                    log.info("units_registry_reloaded", units=len(self._current.units))
+            except (OSError, RegistryError) as error:
+                log.error("units_registry_rejected", error=str(error))
+        return self._current
