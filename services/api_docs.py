@@ -25,9 +25,12 @@ def _placeholder_secrets() -> None:
     from shared.contact_seal import PRIVATE_KEYS_ENV, PUBLIC_KEY_ENV, new_key_pair
 
     public, private = new_key_pair()
-    for name, value in {PUBLIC_KEY_ENV: public, PRIVATE_KEYS_ENV: private,
-                        "ADUAN_NOTIFIER_KANNEL_PASSWORD": "api-docs", "ADUAN_NOTIFIER_WHATSAPP_TOKEN": "api-docs"}.items():
+    placeholders = {PUBLIC_KEY_ENV: public, PRIVATE_KEYS_ENV: private,
+                    "ADUAN_NOTIFIER_KANNEL_PASSWORD": "api-docs", "ADUAN_NOTIFIER_WHATSAPP_TOKEN": "api-docs"}
+    for name, value in placeholders.items():
         os.environ.setdefault(name, value)
+    # The services log in to Kafka (SASL/SCRAM): the documents say so, whatever the caller's environment.
+    os.environ.update({"ADUAN_KAFKA_USERNAME": "api-docs", "ADUAN_KAFKA_PASSWORD": "api-docs"})
 
 
 def documents() -> dict[str, dict]:

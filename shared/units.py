@@ -106,7 +106,8 @@ class LiveRegistry:
     def __init__(self, path: Path, check_seconds: float = 5.0) -> None:
         self.path, self.check_seconds = Path(path), check_seconds
         raw = self.path.read_bytes()
-        self._current, self._digest = parse_registry(raw, self.path), hashlib.sha256(raw).hexdigest()  # invalid: no start
+        self._current = parse_registry(raw, self.path)  # invalid: the service does not start
+        self._digest = hashlib.sha256(raw).hexdigest()
         self._checked = time.monotonic()
 
     def current(self) -> UnitsRegistry:

@@ -113,6 +113,7 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             return registered(assigned).unit.webhook_url
         except PermanentFailure:
             return None  # its unit_email job fails with the reason
+
     topics = Topics(settings.kafka.topic_prefix)
     broker = consumer_broker(SERVICE, settings)
     # The limits count in the job queue's database, which exists once the consumer has started.
@@ -177,6 +178,8 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
 
     async def unit_webhook(job: Job) -> dict:
         assigned = registered(ComplaintAssigned.model_validate(job.payload))
+        if not assigned.unit.webhook_url:
+            raise PermanentFailure(f"unit {assigned.unit.code!r} has no webhook in the units registry any more")
         await outbound.unit_webhook(assigned.unit.webhook_url, assigned.unit.code, unit_webhook_payload(assigned),
                                     delivery_id=job.job_key)
         return {"to": assigned.unit.webhook_url}

@@ -88,7 +88,8 @@ class RouterRepository:
                                      THEN jsonb_set(event, '{sealed_contact}',
                                                     to_jsonb(COALESCE($3::text, event ->> 'sealed_contact')))
                                      ELSE jsonb_set(event, '{citizen_contact}',
-                                                    COALESCE(event -> 'citizen_contact', '{}'::jsonb) || $2::jsonb) END AS e
+                                                    COALESCE(event -> 'citizen_contact', '{}'::jsonb) || $2::jsonb)
+                                END AS e
                          FROM assignments WHERE complaint_id = ANY($1::uuid[])) changed
                    WHERE assignment_id = changed.id""",
                 [row["complaint_id"] for row in ids], new, change.new_sealed)
@@ -197,7 +198,7 @@ class RouterRepository:
             current = ComplaintAssigned.model_validate_json(complaint["event"])
             # By SMS or WhatsApp: only from the reporter's own number or BSUID.
             if reply.sender_digest is not None and reply.sender_digest not in complaint["contact_digests"]:
-                    raise lifecycle.TransitionRefused("a reply by phone is taken only from the reporter's own number")
+                raise lifecycle.TransitionRefused("a reply by phone is taken only from the reporter's own number")
             due = answer_due(current.unit.code)
             change = lifecycle.status_changed(current, sequence=complaint["status_sequence"] + 1,
                                               status=ComplaintStatus.REPLIED, actor=lifecycle.CITIZEN,
@@ -317,7 +318,8 @@ class RouterRepository:
     async def _lock(conn: asyncpg.Connection, complaint_ref: str) -> asyncpg.Record:
         """The complaint (by id or tracking code) with its current assignment, locked until the end."""
         row = await conn.fetchrow(
-            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.status_sequence, c.contact_digests, a.event {_CURRENT}
+            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.status_sequence, c.contact_digests,
+                       a.event {_CURRENT}
                 WHERE c.complaint_id::text = $1 OR c.tracking_code = $1 FOR UPDATE OF c""", complaint_ref)
         if row is None:
             raise NotFound(complaint_ref)

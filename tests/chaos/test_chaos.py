@@ -177,8 +177,8 @@ async def test_router_kills_and_database_and_broker_restarts_while_5000_complain
         lapor = procs.start("lapor-standin", "standins.lapor", "ADUAN_LAPOR_STANDIN_PORT", ready_path="/openapi.json")
         await wait_for_port(smtp.port)
         # The rule files as they are now, copied: an edit in the working tree during the run changes nothing.
-        for name in ("rules.yaml", "units.yaml"):
-            shutil.copy(REPO / "services" / "router" / name, STATE_DIR / name)
+        for source in (REPO / "services" / "router" / "rules.yaml", REPO / "shared" / "units.yaml"):
+            shutil.copy(source, STATE_DIR / source.name)
         router_env = {"ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "1",
                       "ADUAN_ROUTER_RULES_FILE": str(STATE_DIR / "rules.yaml"),
                       "ADUAN_ROUTER_UNITS_FILE": str(STATE_DIR / "units.yaml")}

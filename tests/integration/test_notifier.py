@@ -17,7 +17,7 @@ from standins.smtp_sink import read_maildir, start
 from tests.conftest import fast_retries
 from tests.support import events
 from tests.support.kafka import eventually, publish, publish_events, read_topic, until
-from tests.support.processes import free_port
+from tests.support.processes import KAFKA_PASSWORDS, free_port
 from tests.support.units import registry_file
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -226,12 +226,14 @@ async def test_delivery_given_up_goes_to_the_dead_letter_topic_and_replay_delive
                     {**env, "ADUAN_NOTIFIER_WEBHOOK_SECRETS": json.dumps({"bppkad": WEBHOOK_SECRET})})
     import subprocess
     import sys
+    # As the person on duty does: the `operator` Kafka user, allowed to read dead letters back.
+    operator = {"ADUAN_KAFKA_USERNAME": "operator", "ADUAN_KAFKA_PASSWORD": KAFKA_PASSWORDS["operator"]}
     replay = subprocess.run([sys.executable, "-m", "shared.replay", "notifier"], capture_output=True, text=True,
-                            env={**processes.env, "PATH": "/usr/bin:/bin"}, check=False)
+                            env={**processes.env, **operator, "PATH": "/usr/bin:/bin"}, check=False)
     assert replay.returncode == 0 and "replayed=1" in replay.stdout, replay.stderr
     assert await eventually(lambda: httpx.get(f"{webhook_sink.url}/_standin/requests").json()["items"])
     again = subprocess.run([sys.executable, "-m", "shared.replay", "notifier"], capture_output=True, text=True,
-                           env={**processes.env, "PATH": "/usr/bin:/bin"}, check=False)
+                           env={**processes.env, **operator, "PATH": "/usr/bin:/bin"}, check=False)
     assert "replayed=0" in again.stdout  # a letter is replayed once
 
 

@@ -38,7 +38,8 @@ def stack(processes, smtp_server, sms_standin, lapor_standin, own_database_url):
     processes.start("router", "services.router", "ADUAN_ROUTER_PORT", own)
     processes.start("notifier", "services.notifier", "ADUAN_NOTIFIER_PORT", {
         **own, **fast_retries("ADUAN_NOTIFIER_"), "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_server[0]),
-        "ADUAN_NOTIFIER_SMS_GATEWAYS": '["generic"]', "ADUAN_NOTIFIER_GENERIC_SMS_URL": f"{sms_standin.url}/api/v1/messages"})
+        "ADUAN_NOTIFIER_SMS_GATEWAYS": '["generic"]',
+        "ADUAN_NOTIFIER_GENERIC_SMS_URL": f"{sms_standin.url}/api/v1/messages"})
     processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT",
                     {**own, "ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": lapor_standin.url})
     processes.start("web", "services.intake.web", "ADUAN_WEB_PORT", own)

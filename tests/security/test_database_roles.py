@@ -53,9 +53,10 @@ async def test_a_database_from_before_roles_is_handed_to_them(infra):
         pool = await create_pool(DatabaseSettings(url=url), "router")
         try:
             await migrate(pool, "router", *SCHEMAS["router"])
-            await pool.execute("INSERT INTO router.complaints (complaint_id, tracking_code, channel, channel_message_id,"
-                               " text, anonymity, reporter, received_at, correlation_id) VALUES (gen_random_uuid(),"
-                               " 'AAAAA-BBBBB', 'web', 'x', 'teks', 'none', '{}', now(), 'c')")
+            await pool.execute(
+                "INSERT INTO router.complaints (complaint_id, tracking_code, channel, channel_message_id, text,"
+                " anonymity, reporter, received_at, correlation_id)"
+                " VALUES (gen_random_uuid(), 'AAAAA-BBBBB', 'web', 'x', 'teks', 'none', '{}', now(), 'c')")
         finally:
             await pool.close()
         await migrate_all(DatabaseSettings(url=url), ROLE_PASSWORDS)

@@ -45,7 +45,7 @@ SCHEMA_OF = {"services.router": "router", "services.notifier": "notifier", "serv
 KAFKA_USER_OF = {"services.router": "router", "services.notifier": "notifier", "services.lapor_sync": "lapor-sync",
                  "services.intake.web": "intake-web", "services.intake.sms": "intake-sms",
                  "services.intake.whatsapp": "intake-whatsapp"}
-KAFKA_PASSWORDS = {user: f"test-{user}" for user in KAFKA_USER_OF.values()}
+KAFKA_PASSWORDS = {user: f"test-{user}" for user in [*KAFKA_USER_OF.values(), "operator"]}  # operator: replays
 
 
 def as_role(url: str, schema: str) -> str:

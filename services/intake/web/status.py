@@ -123,6 +123,10 @@ class Step:
                 self.assignment_sequence, self.status_sequence, self.message, self.at, self.entry_key)
 
 
+def received_step(event: ComplaintReceived | ComplaintAssigned) -> Step:
+    return Step("received", "diterima", RECEIVED, event.received_at, received_at=event.received_at)
+
+
 def change_step(event: ComplaintStatusChanged) -> Step:
     return Step(f"status:{event.sequence}", STATUS_OF_CHANGE[event.status], CHANGED, event.occurred_at,
                 event.assignment_sequence, event.sequence, event.unit,
@@ -134,23 +138,28 @@ class StatusRepository:
         self.pool = pool
 
     async def received(self, event: ComplaintReceived) -> None:
-        """No fsync wait: a row lost in a database crash comes back with the complaint's assignment."""
-        await self._record(event, Step("received", "diterima", RECEIVED, event.received_at,
-                                       received_at=event.received_at), durable=False)
+        """A complaint this intake took. No fsync wait: a row lost in a database crash comes back with the
+        complaint's assignment."""
+        await self._record(event, [received_step(event)], durable=False)
 
     async def assigned(self, event: ComplaintAssigned) -> None:
-        await self._record(event, Step(f"assigned:{event.sequence}", "diteruskan", ASSIGNED, event.occurred_at,
-                                       event.sequence, unit=event.unit, received_at=event.received_at))
+        """Also the "received" step of complaints from other channels: this intake does not read
+        complaints.received.v1 (their reporters are on it), the assignment says when it came."""
+        await self._record(event, [received_step(event), Step(
+            f"assigned:{event.sequence}", "diteruskan", ASSIGNED, event.occurred_at, event.sequence, unit=event.unit,
+            received_at=event.received_at)])
 
-    async def _record(self, event: ComplaintReceived | ComplaintAssigned, step: Step, durable: bool = True) -> None:
+    async def _record(self, event: ComplaintReceived | ComplaintAssigned, steps: list[Step],
+                      durable: bool = True) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             if not durable:
                 await conn.execute("SET LOCAL synchronous_commit TO OFF")
-            if await conn.execute(_RECORD, *step.args(event)) == "INSERT 0 0":
-                # A later step is already there, read first from another topic: it lacks the receipt time.
-                await conn.execute("UPDATE complaint_status SET received_at = $2"
-                                   " WHERE tracking_code = $1 AND received_at IS NULL",
-                                   event.tracking_code, step.received_at)
+            for step in steps:
+                if await conn.execute(_RECORD, *step.args(event)) == "INSERT 0 0":
+                    # A later step is already there, read first from another topic: it lacks the receipt time.
+                    await conn.execute("UPDATE complaint_status SET received_at = $2"
+                                       " WHERE tracking_code = $1 AND received_at IS NULL",
+                                       event.tracking_code, step.received_at)
 
     async def apply(self, events: list) -> None:
         """A batch from complaints.status.v1, in one transaction. Order does not matter: each
