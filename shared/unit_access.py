@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -24,26 +25,33 @@ class Grant:
     expires_at: int  # Unix seconds
 
 
-def _sign(secret: str, purpose: str, unit: str, subject: str, expires_at: int) -> str:
-    digest = hmac.new(secret.encode(), f"{purpose}\n{unit}\n{subject}\n{expires_at}".encode(), hashlib.sha256)
+def _sign(secret: str, purpose: str, unit: str, subject: str, expires_at: int, nonce: str) -> str:
+    signed = f"{purpose}\n{unit}\n{subject}\n{expires_at}" + (f"\n{nonce}" if nonce else "")
+    digest = hmac.new(secret.encode(), signed.encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
 
 
 def issue(secret: str, purpose: str, unit: str, subject: str, ttl_seconds: float) -> str:
+    """`unit.subject.expires.nonce.signature`. The nonce makes every token its own: two mails about one
+    complaint in the same second carried the same single-use link, and opening one spent the other."""
     if not secret:
         raise ValueError("no signing secret configured")
-    expires_at = int(time.time() + ttl_seconds)
-    return f"{unit}.{subject}.{expires_at}.{_sign(secret, purpose, unit, subject, expires_at)}"
+    expires_at, nonce = int(time.time() + ttl_seconds), secrets.token_hex(8)
+    return f"{unit}.{subject}.{expires_at}.{nonce}.{_sign(secret, purpose, unit, subject, expires_at, nonce)}"
 
 
 def verify(secret: str, purpose: str, token: str, now: float | None = None) -> Grant | None:
-    """The grant in a token that is genuine, for this purpose and not expired; None otherwise."""
+    """The grant in a token that is genuine, for this purpose and not expired; None otherwise. Tokens of before
+    the nonce (four parts) are still read until they expire."""
     parts = token.split(".")
+    if len(parts) == 4:
+        parts.insert(3, "")
     # ASCII digits, and few: "²".isdigit() is true but int() raised on it (a 500 for a crafted link).
-    if not secret or len(parts) != 4 or not re.fullmatch(r"[0-9]{1,12}", parts[2]):
+    if not secret or len(parts) != 5 or not re.fullmatch(r"[0-9]{1,12}", parts[2]) \
+            or not re.fullmatch(r"[0-9a-f]{0,32}", parts[3]):
         return None
-    unit, subject, expires, signature = parts
-    expected = _sign(secret, purpose, unit, subject, int(expires))
+    unit, subject, expires, nonce, signature = parts
+    expected = _sign(secret, purpose, unit, subject, int(expires), nonce)
     if not hmac.compare_digest(signature.encode(), expected.encode()):
         return None
     if int(expires) < (time.time() if now is None else now):

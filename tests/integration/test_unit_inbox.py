@@ -146,10 +146,11 @@ async def test_signed_links_open_only_their_units_complaint_until_they_expire(ro
         # The session it gives is the unit's, and only that unit's.
         assert (await browser.get(f"/unit/aduan/{law.tracking_code}")).status_code == 404
     token = good.split("t=")[1]
-    unit, subject, expires, signature = token.split(".")
+    unit, subject, expires, nonce, signature = token.split(".")
     bad_links = {
-        "other unit, same signature": f"hukum.{subject}.{expires}.{signature}",
-        "later expiry, same signature": f"{unit}.{subject}.{int(expires) + 86400}.{signature}",
+        "other unit, same signature": f"hukum.{subject}.{expires}.{nonce}.{signature}",
+        "later expiry, same signature": f"{unit}.{subject}.{int(expires) + 86400}.{nonce}.{signature}",
+        "another nonce, same signature": f"{unit}.{subject}.{expires}.{'0' * 16}.{signature}",
         "expired": unit_access.issue(SECRET, unit_access.LINK, "bppkad", tax.tracking_code, -1),
         "wrong secret": unit_access.issue("another-secret", unit_access.LINK, "bppkad", tax.tracking_code, 3600),
         "a session passed off as a link": unit_access.issue(SECRET, unit_access.SESSION, "bppkad", "inbox", 3600),
