@@ -92,13 +92,6 @@ def _where(data: object, loc: tuple) -> str:
     return ".".join(map(str, loc))
 
 
-def load_registry(path: Path) -> UnitsRegistry:
-    try:
-        return parse_registry(path.read_bytes(), path)
-    except OSError as error:
-        raise RegistryError(f"{path}: cannot be read: {error}") from error
-
-
 class LiveRegistry:
     """The registry file as it is now: read again when its content changes (looked at every few seconds;
     a ConfigMap update swaps a symlink). A changed file that fails validation is logged and not used."""
