@@ -36,6 +36,9 @@ class Access:
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()  # the consumer groups it reads in (the service's group_id)
+    # What it may only describe: topics' end offsets and consumer groups' committed offsets (lag).
+    watched_topics: tuple[str, ...] = ()
+    watched_groups: tuple[str, ...] = ()
 
 
 def service_access(t: Topics) -> dict[str, Access]:
@@ -64,19 +67,23 @@ def service_access(t: Topics) -> dict[str, Access]:
                              writes=(t.status, *dead_letters("lapor-sync", t.assigned, t.status)),
                              groups=("lapor-sync",)),
     }
+    # KEDA's lag scalers (deploy/k8s/base/autoscaling.yaml): each consumer group's committed offsets against
+    # the end of the topic it scales on.
+    services["keda"] = Access(watched_topics=(t.received, t.assigned),
+                              watched_groups=("router", "notifier", "lapor-sync"))
     # A person replaying dead letters (shared/replay.py): every service's, back to the topics they came from.
     all_topics = t.all_topics()
     dead = tuple(name for name in all_topics if ".dlq." in name)
     services["operator"] = Access(
         reads=dead, writes=tuple(name for name in all_topics if ".dlq." not in name and name != t.whatsapp_unusable),
-        groups=tuple(f"replay-{service}" for service in services))
+        groups=tuple(f"replay-{service}" for service in services if service != "keda"))
     return services
 
 
 # Kafka's codes: ResourceType, PatternType, AclOperation, AclPermissionType.
 TOPIC, GROUP = 2, 3
 LITERAL = 3
-READ, WRITE = 3, 4
+READ, WRITE, DESCRIBE = 3, 4, 8
 ALLOW = 3
 ANY = ANY_OPERATION = ANY_PERMISSION = 1
 SCRAM_SHA_512 = 2
@@ -90,6 +97,8 @@ def bindings(principal: str, access: Access) -> list[tuple]:
     rows = [(TOPIC, topic, LITERAL, user, "*", READ, ALLOW) for topic in access.reads]
     rows += [(TOPIC, topic, LITERAL, user, "*", WRITE, ALLOW) for topic in access.writes]
     rows += [(GROUP, group, LITERAL, user, "*", READ, ALLOW) for group in access.groups]
+    rows += [(TOPIC, topic, LITERAL, user, "*", DESCRIBE, ALLOW) for topic in access.watched_topics]
+    rows += [(GROUP, group, LITERAL, user, "*", DESCRIBE, ALLOW) for group in access.watched_groups]
     return rows
 
 
@@ -215,6 +224,10 @@ def strimzi_users(topics: Topics, cluster: str = "aduan") -> list[dict]:
                  for topic in access.writes]
         acls += [{"resource": {"type": "group", "name": group, "patternType": "literal"}, "operations": ["Read"]}
                  for group in access.groups]
+        acls += [{"resource": {"type": "topic", "name": topic, "patternType": "literal"}, "operations": ["Describe"]}
+                 for topic in access.watched_topics]
+        acls += [{"resource": {"type": "group", "name": group, "patternType": "literal"}, "operations": ["Describe"]}
+                 for group in access.watched_groups]
         users.append({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaUser",
                       "metadata": {"name": principal, "labels": {"strimzi.io/cluster": cluster}},
                       "spec": {"authentication": {"type": "scram-sha-512"},

@@ -93,6 +93,22 @@ def test_each_service_logs_in_to_kafka_as_its_own_user_with_the_codes_acls(resou
         assert env["ADUAN_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": user, "key": "password"}
 
 
+def test_keda_reads_lag_as_its_own_kafka_user_allowed_to_describe_what_it_watches(resources):
+    _, docs = resources
+    [auth] = of_kind(docs, "TriggerAuthentication")
+    [user_map] = [m for m in of_kind(docs, "ConfigMap") if m["metadata"]["name"] == "keda-kafka-user"]
+    refs = {ref["parameter"]: ref for ref in auth["spec"]["secretTargetRef"] + auth["spec"]["configMapTargetRef"]}
+    assert user_map["data"][refs["username"]["key"]] == "keda"
+    assert (refs["password"]["name"], refs["password"]["key"]) == ("keda", "password")  # the User Operator's Secret
+    keda = service_access(Topics())["keda"]
+    for scaled in of_kind(docs, "ScaledObject"):
+        for trigger in scaled["spec"]["triggers"]:
+            assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+            assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "disable")
+            assert trigger["metadata"]["topic"] in keda.watched_topics
+            assert trigger["metadata"]["consumerGroup"] in keda.watched_groups
+
+
 def test_kafka_topics_match_the_code_and_consumers_scale_within_partitions(resources):
     _, docs = resources
     topics = {t["spec"]["topicName"]: t["spec"]["partitions"] for t in of_kind(docs, "KafkaTopic")}
@@ -124,7 +140,7 @@ def test_core_resources_pass_strict_schema_validation(overlay, tmp_path):
 
 
 OPERATOR_SCHEMAS = {"KafkaTopic": "kafkatopic", "KafkaUser": "kafkauser", "ScaledObject": "scaledobject",
-                    "Cluster": "cnpg-cluster"}
+                    "TriggerAuthentication": "triggerauthentication", "Cluster": "cnpg-cluster"}
 
 
 def test_operator_resources_match_their_schemas(resources):
