@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit infra browser gateways k8s-tools k8s-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay report
+.PHONY: run test unit lint infra browser gateways k8s-tools k8s-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay report
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -51,12 +51,17 @@ k8s-check: venv k8s-tools
 	$(VENV)/bin/hadolint Dockerfile
 	$(PY) -m pytest -q tests/deploy
 
+# Lint, import order and static types (configured in pyproject.toml).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
 # The whole suite against the real broker, database, SMS gateways and browser; deploy/ checks too.
-test: infra browser gateways k8s-check
+test: lint infra browser gateways k8s-check
 	$(PY) -m pytest
 
 # Only the tests that need no broker or database (seconds).
-unit: venv
+unit: lint
 	$(PY) -m pytest tests/unit
 
 # Every benchmark in turn; each prints its figures beside a baseline and one summary line.

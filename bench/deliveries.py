@@ -93,9 +93,9 @@ async def direct_smtp(batch: list, port: int) -> float:
 
     async def one(assigned) -> None:
         async with gate:
-            await aiosmtplib.send(unit_assignment_email(assigned, mail_from="bench@aduan", message_id=f"<{uuid.uuid4()}@b>",
-                                                        link=status_link("http://x", assigned.tracking_code)),
-                                  hostname="127.0.0.1", port=port)
+            mail = unit_assignment_email(assigned, mail_from="bench@aduan", message_id=f"<{uuid.uuid4()}@b>",
+                                         link=status_link("http://x", assigned.tracking_code))
+            await aiosmtplib.send(mail, hostname="127.0.0.1", port=port)
 
     started = time.perf_counter()
     await asyncio.gather(*(one(a) for a in batch))
@@ -126,7 +126,8 @@ async def main(count: int) -> None:
     smtp_port = free_port()
     smtp = start_smtp(maildir, smtp_port)
     env = {"ADUAN_KAFKA_TOPIC_PREFIX": topics.prefix, "ADUAN_DB_URL": db_url,
-           "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port), "ADUAN_NOTIFIER_LOG_LEVEL": "WARNING", "ADUAN_LAPOR_SYNC_LOG_LEVEL": "WARNING"}
+           "ADUAN_NOTIFIER_SMTP_PORT": str(smtp_port),
+           "ADUAN_NOTIFIER_LOG_LEVEL": "WARNING", "ADUAN_LAPOR_SYNC_LOG_LEVEL": "WARNING"}
     standin, standin_port = start("standins.lapor", env, "ADUAN_LAPOR_STANDIN_PORT")
     env["ADUAN_LAPOR_SYNC_LAPOR_BASE_URL"] = f"http://127.0.0.1:{standin_port}"
     rates = {}
@@ -134,7 +135,8 @@ async def main(count: int) -> None:
         # One service at a time, so each has the machine to itself, as its baseline does.
         for name, module, port_env, schema, key in (
                 ("smtp", "services.notifier", "ADUAN_NOTIFIER_PORT", "notifier", "unit_email:{a.assignment_id}"),
-                ("lapor", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT", "lapor_sync", "lapor_create:{a.complaint_id}")):
+                ("lapor", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT", "lapor_sync",
+                 "lapor_create:{a.complaint_id}")):
             batch = events(count, f"{topics.prefix}{name}")
             await publish_events(kafka.bootstrap_servers, topics.assigned, batch)
             service, _ = start(module, env, port_env)

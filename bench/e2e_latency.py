@@ -56,10 +56,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.scratch import create_database, delete_topics, drop_database
 from shared.contracts import Channel, ComplaintReceived, Reporter
 from shared.kafka import client_options
 from shared.settings import DatabaseSettings, KafkaSettings
-from bench.scratch import create_database, delete_topics, drop_database
 from shared.topics import PARTITIONS, Topics, create_topics
 from tests.support.kafka import login
 from tests.support.processes import Processes, Service

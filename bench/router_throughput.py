@@ -92,7 +92,8 @@ async def main(count: int) -> None:
                 await asyncio.sleep(0.2)
         while await conn.fetchval("SELECT count(*) FROM router.assignments") < count:
             await asyncio.sleep(0.5)
-        span = await conn.fetchval("SELECT extract(epoch FROM max(assigned_at) - min(assigned_at)) FROM router.assignments")
+        span = await conn.fetchval(
+            "SELECT extract(epoch FROM max(assigned_at) - min(assigned_at)) FROM router.assignments")
         router_cps = count / float(span)
         await conn.close()
     finally:

@@ -52,7 +52,7 @@ def batch_options(settings: ServiceSettings, group_id: str, title: str, model: t
             **subscriber_options(group_id, title)}
 
 
-async def read_batch(bodies: list[Any], records: Any, model: type[BaseModel], dead_letters: DeadLetters) -> list:
+async def read_batch(bodies: list[Any], records: Any, model: type[BaseModel], dead_letters: DeadLetters) -> list[Any]:
     """The batch's events that can be read; each one that cannot is dead-lettered alone, so one bad
     message neither fails its batch nor blocks the partition."""
     events = []

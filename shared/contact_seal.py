@@ -58,7 +58,7 @@ def public_key() -> PublicKey:
 
 
 @functools.cache
-def private_keys() -> dict[str, SealedBox]:
+def private_keys() -> dict[str, SealedBox[PrivateKey]]:
     configured = [part for part in os.environ.get(PRIVATE_KEYS_ENV, "").split(",") if part.strip()]
     if not configured:
         raise ContactKeyMissing(f"{PRIVATE_KEYS_ENV} is not set: citizens cannot be answered")

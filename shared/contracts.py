@@ -167,7 +167,8 @@ class Attachment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["image", "document", "audio", "video", "sticker"]
-    reference: Storable = Field(max_length=500, description="where the channel keeps it (WhatsApp media id, web upload id)")
+    reference: Storable = Field(max_length=500,
+                                description="where the channel keeps it (WhatsApp media id, web upload id)")
     mime_type: Storable | None = Field(default=None, max_length=100)
     sha256: Storable | None = Field(default=None, max_length=100)
     filename: Storable | None = Field(default=None, max_length=255)
@@ -520,7 +521,7 @@ class CitizenContactChanged(Envelope):
     at: datetime
 
 
-class StatusEvent(RootModel):
+class StatusEvent(RootModel[ComplaintStatusChanged | ComplaintEscalated | LaporReportLinked]):
     """Anything on complaints.status.v1, told apart by `event_type`."""
 
     root: Annotated[Union[ComplaintStatusChanged, ComplaintEscalated, LaporReportLinked],  # noqa: UP007

@@ -7,10 +7,15 @@ start-up under an advisory lock, so replicas starting together apply each file o
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 
 from shared.settings import DatabaseSettings
+
+if TYPE_CHECKING:
+    # A connection of one's own or one lent by a pool: both run queries and transactions.
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
 
 async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:

@@ -1,6 +1,7 @@
 """Consumer error handling shared by every consumer: dead letters for what can never succeed.
 
-- A message that fails validation (it can never be read) is copied with the error to the consumer's dead-letter topic and then committed: the partition moves on.
+- A message that fails validation (it can never be read) is copied with the error to the consumer's
+  dead-letter topic and then committed: the partition moves on.
 - Any other exception is treated as transient (database or broker down): after a short pause
   the message is not committed and is delivered again (the subscriber's NACK_ON_ERROR policy).
 """

@@ -73,7 +73,7 @@ def database_check(get_pool: Callable[[], asyncpg.Pool | None]) -> Check:
         if pool is None:
             return False
         async with pool.acquire(timeout=CHECK_TIMEOUT_SECONDS) as conn:
-            return await conn.fetchval("SELECT 1") == 1
+            return bool(await conn.fetchval("SELECT 1") == 1)
     return check
 
 

@@ -21,16 +21,20 @@ import random
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
 from faststream import Context
+from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel
 
 from shared.consumer import batch_options, read_batch
+
+if TYPE_CHECKING:
+    from shared.database import Connection
 from shared.dead_letter import DeadLetters
 from shared.topics import dead_letter_topic
 
@@ -93,7 +97,7 @@ class Job:
     job_key: str
     kind: str
     complaint_id: str | None
-    payload: dict
+    payload: dict[str, Any]
     source_topic: str
     attempts: int
 
@@ -108,7 +112,7 @@ class NewJob:
     payload: str  # the event, as JSON
 
 
-Handler = Callable[[Job], Awaitable[dict | None]]
+Handler = Callable[[Job], Awaitable[dict[str, Any] | None]]
 DeadLetter = Callable[[Job, str], Awaitable[None]]
 
 
@@ -117,7 +121,7 @@ class JobQueue:
         self.pool, self.service, self.policy = pool, service, policy
         self.wake = asyncio.Event()
 
-    async def enqueue(self, conn: asyncpg.Connection, jobs: list[NewJob], source_topic: str) -> None:
+    async def enqueue(self, conn: Connection, jobs: list[NewJob], source_topic: str) -> None:
         """Add jobs unless they exist; a dead one (given up before) is revived for a replay."""
         await conn.executemany(
             """INSERT INTO jobs (job_key, kind, complaint_id, payload, source_topic, status)
@@ -144,7 +148,7 @@ class JobQueue:
         return [Job(r["job_id"], r["job_key"], r["kind"], str(r["complaint_id"]) if r["complaint_id"] else None,
                     json.loads(r["payload"]), r["source_topic"], r["attempts"]) for r in rows]
 
-    async def done(self, job: Job, result: dict | None) -> None:
+    async def done(self, job: Job, result: dict[str, Any] | None) -> None:
         await self.pool.execute(
             """UPDATE jobs SET status = 'done', result = $2, last_error = NULL, locked_until = NULL,
                               done_at = now(), updated_at = now() WHERE job_id = $1""",
@@ -163,7 +167,7 @@ class JobQueue:
                WHERE job_id = $1""", job.job_id, error[:2000])
 
     async def waiting(self) -> int:
-        return await self.pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'pending'")
+        return int(await self.pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'pending'"))
 
 
 class JobRunner:
@@ -174,7 +178,7 @@ class JobRunner:
         self.queue, self.handlers, self.dead_letter = queue, handlers, dead_letter
         self.concurrency, self.idle_seconds = concurrency, idle_seconds
         self.stopping = False
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.running: set[int] = set()  # ids of the jobs this runner holds, from claim until recorded
 
     def start(self) -> None:
@@ -200,7 +204,7 @@ class JobRunner:
         return len(jobs)
 
     async def run(self) -> None:
-        in_flight: set[asyncio.Task] = set()
+        in_flight: set[asyncio.Task[None]] = set()
         while not self.stopping:
             free = self.concurrency - len(in_flight)
             try:
@@ -220,7 +224,7 @@ class JobRunner:
         if in_flight:  # stopping: let the running ones finish and be recorded
             await asyncio.gather(*in_flight, return_exceptions=True)
 
-    async def _idle(self, in_flight: set[asyncio.Task]) -> None:
+    async def _idle(self, in_flight: set[asyncio.Task[None]]) -> None:
         """Until new work is enqueued, a slot frees up, or `idle_seconds` pass (retries come due)."""
         self.queue.wake.clear()
         waiters = {asyncio.create_task(self.queue.wake.wait()), *in_flight}
@@ -242,22 +246,25 @@ class JobRunner:
             except PermanentFailure as error:
                 await self._give_up(job, f"permanent: {error}")
             except NotSent as error:
-                await self._record(lambda: self.queue.done(job, {"not_sent": str(error)}))
+                reason = str(error)
+                await self._record(lambda: self.queue.done(job, {"not_sent": reason}))
                 JOB_OUTCOMES.labels(service, job.kind, "not_sent").inc()
-                log.warning("job_not_sent", reason=str(error))
+                log.warning("job_not_sent", reason=reason)
             except RetryLater as error:
                 JOB_OUTCOMES.labels(service, job.kind, "deferred").inc()
                 if job.attempts >= policy.max_attempts:
                     await self._give_up(job, str(error))
                 else:
-                    await self._record(lambda: self.queue.retry(job, str(error), error.seconds))
+                    reason, seconds = str(error), error.seconds
+                    await self._record(lambda: self.queue.retry(job, reason, seconds))
             except Exception as error:  # a transient failure: timeouts, connection refused, 5xx
                 JOB_OUTCOMES.labels(service, job.kind, "failed").inc()
                 log.warning("job_failed", error=repr(error))
                 if job.attempts >= policy.max_attempts:
                     await self._give_up(job, repr(error))
                 else:
-                    await self._record(lambda: self.queue.retry(job, repr(error)))
+                    reason = repr(error)
+                    await self._record(lambda: self.queue.retry(job, reason))
             else:
                 await self._record(lambda: self.queue.done(job, result))
                 JOB_OUTCOMES.labels(service, job.kind, "done").inc()
@@ -318,7 +325,7 @@ def raise_for_http(response: Any, what: str) -> None:
 class Deliveries:
     """The jobs side of a delivering service: its queue and runner, started once the pool exists."""
 
-    def __init__(self, service: str, broker: Any, settings: Any, handlers: dict[str, Handler]) -> None:
+    def __init__(self, service: str, broker: KafkaBroker, settings: Any, handlers: dict[str, Handler]) -> None:
         self.service, self.broker, self.settings, self.handlers = service, broker, settings, handlers
         self.queue: JobQueue | None = None
         self.runner: JobRunner | None = None
@@ -330,11 +337,15 @@ class Deliveries:
         read is dead-lettered alone."""
         dead_letters = DeadLetters(self.service, self.broker)
 
-        @self.broker.subscriber(topic, **batch_options(self.settings, self.settings.group_id, title, model))
+        # The options come as a dict, which FastStream's overloads cannot match.
+        @self.broker.subscriber(  # type: ignore[untyped-decorator]
+            topic, **batch_options(self.settings, self.settings.group_id, title, model))
         async def on_batch(bodies: list[Any], message: KafkaMessage = Context("message")) -> None:
             events = await read_batch(bodies, message.raw_message, model, dead_letters)
             jobs = [job for event in events for job in jobs_for(event)]
             if jobs:
+                if self.queue is None:  # consuming starts after start(): this is a bug, and the batch is retried
+                    raise RuntimeError("Deliveries.consume received a batch before start()")
                 async with self.queue.pool.acquire() as conn, conn.transaction():
                     await self.queue.enqueue(conn, jobs, topic)
 

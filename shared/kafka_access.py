@@ -19,6 +19,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
@@ -90,7 +91,7 @@ SCRAM_SHA_512 = 2
 SCRAM_ITERATIONS = 8192
 
 
-def bindings(principal: str, access: Access) -> list[tuple]:
+def bindings(principal: str, access: Access) -> list[tuple[Any, ...]]:
     """CreateAcls v1 creations: (resource type, name, pattern, principal, host, operation, permission)."""
     user = f"User:{principal}"
     # Read and Write imply Describe; Write on a topic also lets the idempotent producer get its producer id.
@@ -105,7 +106,7 @@ def bindings(principal: str, access: Access) -> list[tuple]:
 class _CreateAcls(CreateAclsRequest):
     """aiokafka's builder takes one ACL; the request takes many."""
 
-    def __init__(self, creations: list[tuple]) -> None:
+    def __init__(self, creations: list[tuple[Any, ...]]) -> None:
         self._creations = creations
 
     def build(self, request_struct_class: type) -> RequestStruct:
@@ -113,7 +114,7 @@ class _CreateAcls(CreateAclsRequest):
 
 
 class _DeleteAcls(DeleteAclsRequest):
-    def __init__(self, filters: list[tuple]) -> None:
+    def __init__(self, filters: list[tuple[Any, ...]]) -> None:
         self._filters = filters
 
     def build(self, request_struct_class: type) -> RequestStruct:
@@ -143,7 +144,7 @@ class _AlterScramStruct(RequestStruct):
 class _AlterScram(Request[_AlterScramStruct]):
     API_KEY = 51
 
-    def __init__(self, upsertions: list[tuple]) -> None:
+    def __init__(self, upsertions: list[tuple[Any, ...]]) -> None:
         self._upsertions = upsertions
 
     def build(self, request_struct_class: type) -> RequestStruct:
@@ -158,7 +159,7 @@ def _raise_errors(what: str, results: list[tuple[int, str | None]]) -> None:
 
 async def set_passwords(admin: AIOKafkaAdminClient, passwords: dict[str, str]) -> None:
     """Create the users, or give them these passwords (the client salts: PBKDF2-HMAC-SHA512, as Kafka's tools)."""
-    upsertions = []
+    upsertions: list[tuple[Any, ...]] = []
     for user, password in passwords.items():
         salt = os.urandom(32)
         salted = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, SCRAM_ITERATIONS)
@@ -176,7 +177,7 @@ async def grant(admin: AIOKafkaAdminClient, topics: Topics) -> int:
     return len(creations)
 
 
-async def _until_in_force(admin: AIOKafkaAdminClient, creations: list[tuple], timeout: float = 15.0) -> None:
+async def _until_in_force(admin: AIOKafkaAdminClient, creations: list[tuple[Any, ...]], timeout: float = 15.0) -> None:
     """The controller has the ACLs; the broker's authorizer gets them moments later, not all at once (a service
     started at once was refused its producer id). The broker answers DescribeAcls from that authorizer."""
     wanted = {(kind, name, principal, operation) for kind, name, _, principal, _, operation, _ in creations}
@@ -213,7 +214,7 @@ async def apply(settings: KafkaSettings, topics: Topics, passwords: dict[str, st
         await admin.close()
 
 
-def strimzi_users(topics: Topics, cluster: str = "aduan") -> list[dict]:
+def strimzi_users(topics: Topics, cluster: str = "aduan") -> list[dict[str, Any]]:
     """The same table as Strimzi KafkaUsers (kafka.strimzi.io/v1): the User Operator makes each user's SCRAM
     password, in a Secret of the user's name (key `password`), and its ACLs."""
     users = []

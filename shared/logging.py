@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -96,7 +97,7 @@ def _mask_value(key: str, value: Any) -> Any:
     return value
 
 
-def mask_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def mask_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of the message
     return {key: _mask_value(key.lower(), value) for key, value in event_dict.items()}
 

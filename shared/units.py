@@ -83,7 +83,7 @@ def parse_registry(raw: bytes, path: Path) -> UnitsRegistry:
     return registry
 
 
-def _where(data: object, loc: tuple) -> str:
+def _where(data: object, loc: tuple[int | str, ...]) -> str:
     """'unit "bppkad" email' rather than 'units.2.email'."""
     if len(loc) >= 2 and loc[0] == "units" and isinstance(loc[1], int) and isinstance(data, dict):
         entry = (data.get("units") or [{}])[loc[1]] if loc[1] < len(data.get("units") or []) else {}

@@ -34,6 +34,7 @@ from services.notifier.sms_limits import SmsLimits
 from shared import contact_seal, unit_access
 from shared.consumer import consumer_app, consumer_broker, subscriber_options
 from shared.contracts import (
+    STATUS_BUTTON_PREFIX,
     Channel,
     CitizenReplyRequested,
     ComplaintAssigned,
@@ -43,7 +44,6 @@ from shared.contracts import (
     DeliveryReceipt,
     LaporReportLinked,
     Reporter,
-    STATUS_BUTTON_PREFIX,
     StatusEvent,
 )
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS

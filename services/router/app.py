@@ -14,9 +14,9 @@ from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter
 
 from services.router.api import create_api
+from services.router.assignment import build_assignment
 from services.router.desk import Desk
 from services.router.inbox import add_inbox
-from services.router.assignment import build_assignment
 from services.router.live_ruleset import LiveRuleSet
 from services.router.repository import OutboxEvent, RouterRepository
 from services.router.settings import RouterSettings

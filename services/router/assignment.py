@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 
 from services.router.rules import Decision
-from shared.units import Deadlines
 from services.router.working_days import WorkingCalendar
 from shared.contracts import ComplaintAssigned, ComplaintReceived, Reporter, Unit, reply_gateway_of
+from shared.units import Deadlines
 
 PRODUCER = "router"
 

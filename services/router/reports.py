@@ -27,9 +27,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.router.lifecycle import ASSIGNED, STATUS_WORDS
 from services.router.settings import RouterSettings
-from shared.units import RegistryError, parse_registry
 from services.router.working_days import WIB, WorkingCalendar
 from shared.contracts import Channel, ComplaintStatus
+from shared.units import RegistryError, parse_registry
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Fixed orders, so that one month's files line up with the next; anything else found follows.

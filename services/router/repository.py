@@ -3,9 +3,9 @@ outbox of the events they publish."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
-import json
 from datetime import date
 
 import asyncpg

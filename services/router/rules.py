@@ -20,8 +20,8 @@ from pathlib import Path
 import yaml
 
 from services.router.normalise import normalise
-from shared.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegistry, parse_registry
 from shared.contracts import Unit
+from shared.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegistry, parse_registry
 
 DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
 FALLBACK_RULE_ID = "fallback"

@@ -5,8 +5,8 @@ from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.router.rules import DEFAULT_RULES_FILE
-from shared.units import DEFAULT_UNITS_FILE
 from shared.settings import ServiceSettings
+from shared.units import DEFAULT_UNITS_FILE
 
 
 class RouterSettings(ServiceSettings):

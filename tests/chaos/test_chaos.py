@@ -120,7 +120,7 @@ class Probe:
                 [row] = await self.fetch("SELECT count(*) >= $1 AS reached FROM router.assignments", assigned)
                 if row["reached"]:
                     return True
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass
             await asyncio.sleep(0.05)
         return False
@@ -142,7 +142,7 @@ class Probe:
                           (SELECT count(*) FROM notifier.jobs WHERE kind = 'unit_email' AND status = 'done') AS mailed,
                           (SELECT count(*) FROM lapor_sync.reports) AS reported""")
             return dict(row)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return {"assigned": None, "mailed": None, "reported": None}
 
 

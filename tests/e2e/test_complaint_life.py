@@ -141,7 +141,8 @@ async def test_a_complaint_is_answered_in_the_inbox_followed_everywhere_and_clos
         await eventually(lambda: _with(lambda: _json(http, status_url), lambda s: s["status"] == "ditutup"), timeout=60)
         await eventually(lambda: [t for t in texts_to_citizen() if "ditutup" in t], timeout=60)
         await eventually(lambda: _with(lapor_report, lambda r: r["status"] == "Selesai"), timeout=60)
-        assert await db.fetchval("SELECT status FROM router.complaints WHERE complaint_id = $1", complaint_id) == "closed"
+        status = await db.fetchval("SELECT status FROM router.complaints WHERE complaint_id = $1", complaint_id)
+        assert status == "closed"
 
 
 async def test_an_old_unanswered_complaint_escalates_once_to_the_head_and_the_ppid(stack, infra, topics):

@@ -11,9 +11,8 @@ import pytest
 from shared.contracts import CitizenReplyRequested
 from standins.smtp_sink import read_maildir
 from tests.gateways.conftest import REPLIES, mail_with, start_stack
-from tests.support.kafka import until
 from tests.support.gammu import split_sms
-from tests.support.kafka import json_values, publish_events, read_topic
+from tests.support.kafka import json_values, publish_events, read_topic, until
 
 pytestmark = [pytest.mark.gateways, pytest.mark.kafka, pytest.mark.postgres]
 

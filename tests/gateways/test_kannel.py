@@ -12,8 +12,7 @@ import pytest
 
 from shared.contracts import CitizenReplyRequested
 from tests.gateways.conftest import REPLIES, mail_with, start_stack
-from tests.support.kafka import until
-from tests.support.kafka import end_offsets, json_values, publish_events, read_since, read_topic
+from tests.support.kafka import end_offsets, json_values, publish_events, read_since, read_topic, until
 from tests.support.kannel import Kannel, KannelPorts
 from tests.support.processes import free_port
 

@@ -19,8 +19,8 @@ import pytest
 
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
-from tests.support.kafka import until
 from tests.support.gammu import GammuGateway
+from tests.support.kafka import until
 from tests.support.kannel import KANNEL_INBOUND_SECRET, Kannel, KannelPorts
 from tests.support.own_infra import OwnInfra
 from tests.support.processes import REPO, Processes, Service, free_port

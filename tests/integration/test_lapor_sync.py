@@ -91,7 +91,8 @@ async def test_lapor_failing_and_timing_out_then_healthy_every_complaint_has_exa
     held = [r for r in reports(lapor_standin) if r["reference"] in ids]
     assert sorted(r["reference"] for r in held) == sorted(ids), "a complaint has no report, or two"
     stored = {str(r["complaint_id"]): r["lapor_tracking_id"] for r in await db.fetch(
-        "SELECT complaint_id, lapor_tracking_id FROM lapor_sync.reports WHERE complaint_id = ANY($1::uuid[])", list(ids))}
+        "SELECT complaint_id, lapor_tracking_id FROM lapor_sync.reports WHERE complaint_id = ANY($1::uuid[])",
+        list(ids))}
     assert stored == {r["reference"]: r["tracking_id"] for r in held}
     failed = await db.fetchval("SELECT count(*) FROM lapor_sync.jobs WHERE job_key = ANY($1) AND attempts > 1",
                                [f"lapor_create:{i}" for i in ids])

@@ -17,7 +17,6 @@ from shared.contracts import ComplaintStatus, Reporter
 from shared.settings import DatabaseSettings, KafkaSettings
 from tests.support import events
 from tests.support.kafka import end_offsets, eventually, json_values, publish_events, read_since
-from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 PUBLIC = "https://surga.kedirikota.go.id"

@@ -108,7 +108,8 @@ async def test_submissions_are_rate_limited_per_client(web):
 async def test_malformed_or_wrongly_typed_form_data_is_refused(web, infra, topics):
     async with httpx.AsyncClient(base_url=web.url, timeout=15) as http:
         fields = await open_form(http)
-        broken = await http.post("/aduan", content=b"--xyz\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nhalo",
+        broken = await http.post("/aduan",
+                                 content=b"--xyz\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nhalo",
                                  headers={"Content-Type": "multipart/form-data; boundary=xyz"})
         assert broken.status_code in (400, 403)  # unreadable, or no readable CSRF token in it
         as_json = await http.post("/aduan", json={**fields, "text": "Saluran air mampet di depan pasar"})

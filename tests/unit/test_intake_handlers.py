@@ -53,7 +53,7 @@ async def test_kannel_get_url_becomes_a_complaint(sms):
 
 async def test_kannel_post_url_reads_text_from_the_body_and_numbers_from_headers(sms):
     client, published, _ = sms
-    answer = await client.post(f"/kannel/inbound?key={KANNEL_KEY}&id=k-2", content="SURGA jalan berlubang".encode(),
+    answer = await client.post(f"/kannel/inbound?key={KANNEL_KEY}&id=k-2", content=b"SURGA jalan berlubang",
                                headers={"Content-Type": "text/plain", "X-Kannel-From": "081298765432",
                                         "X-Kannel-To": "1708"})
     assert answer.status_code == 202

@@ -33,10 +33,10 @@ from services.intake.web.form import MAX_TEXT, photo_type, read_submission
 from services.intake.whatsapp.cloud_api import Webhook
 from services.intake.whatsapp.inbound import COMPLAINT_TYPES, Unusable, complaint_from, parts
 from services.router.rules import DEFAULT_RULES_FILE, RuleSetError, parse_rules
-from shared.units import DEFAULT_UNITS_FILE, RegistryError, parse_registry
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import ComplaintReceived, complaint_id_for
 from shared.phone import to_e164
+from shared.units import DEFAULT_UNITS_FILE, RegistryError, parse_registry
 from tests.support.properties import any_text, written_phone
 
 ZONE = ZoneInfo("Asia/Jakarta")
@@ -213,7 +213,8 @@ class _Pool:
 gammu_rows = st.lists(st.fixed_dictionaries({
     "SenderNumber": st.one_of(written_phone().map(lambda p: p[0]), st.text(max_size=20)),  # varchar(20)
     # From 1970: a modem whose clock was reset; earlier Jakarta offsets had seconds, which JSON drops.
-    "ReceivingDateTime": st.datetimes(min_value=datetime(1970, 1, 1)), "TextDecoded": sms_text, "RecipientID": st.text(max_size=10),
+    "ReceivingDateTime": st.datetimes(min_value=datetime(1970, 1, 1)), "TextDecoded": sms_text,
+    "RecipientID": st.text(max_size=10),
     "UDH": st.one_of(st.just(""), st.text("0123456789abcdef", max_size=24)),
     "Coding": st.sampled_from(["Default_No_Compression", "Unicode_No_Compression", "8bit"])}),
     max_size=5).map(lambda rows: [{"ID": index + 1, **row} for index, row in enumerate(rows)])

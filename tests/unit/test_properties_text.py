@@ -19,7 +19,8 @@ from services.router.rules import DEFAULT_RULES_FILE, load_ruleset, term_pattern
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import normalise_tracking_code, tracking_code_for
 from shared.logging import PERSONAL_KEYS, mask_personal_data, mask_text
-from tests.support.properties import WORDS, any_text, complaint_text as complaint_like, separators, written_phone
+from tests.support.properties import WORDS, any_text, separators, written_phone
+from tests.support.properties import complaint_text as complaint_like
 
 RULESET = load_ruleset()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from shared.complaint_status import STATUS_PHRASE, PublicStatus, status_reply
 from services.intake.web.status import LAPOR, STATUS_OF_CHANGE, STATUS_TEXT
+from shared.complaint_status import STATUS_PHRASE, PublicStatus, status_reply
 from shared.contracts import ComplaintStatus
 
 
@@ -25,8 +25,8 @@ def test_every_status_of_the_api_has_an_sms_phrase_that_fits_one_sms():
 
 
 def test_the_sms_and_the_web_intake_let_citizens_reply_at_the_same_statuses():
-    from shared.complaint_status import REPLYABLE
     from services.intake.web.status import REPLY_OPEN
+    from shared.complaint_status import REPLYABLE
 
     words = {STATUS_OF_CHANGE[ComplaintStatus.RESPONDED], STATUS_OF_CHANGE[ComplaintStatus.REPLIED]}
     assert REPLYABLE == REPLY_OPEN == words

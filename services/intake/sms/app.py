@@ -22,8 +22,8 @@ from services.intake.sms.gammu import GammuInbox
 from services.intake.sms.inbound import StatusDesk
 from services.intake.sms.intake import SmsIntake
 from services.intake.sms.spool import Spool
-from shared.complaint_status import StatusLookup, StatusUnavailable
 from shared.channel_kit import IntakeKit, create_intake_app, describe
+from shared.complaint_status import StatusLookup, StatusUnavailable
 from shared.contracts import Channel
 from shared.health import database_check
 from shared.local_time import WIB

@@ -21,6 +21,8 @@ from services.intake.sms.keyword import (
     reply_to_response,
     status_check,
 )
+from shared.anonymity_keyword import anonymity_choice
+from shared.channel_kit import IntakeKit, InvalidText, clean_text
 from shared.complaint_status import (
     REPLYABLE,
     StatusLookup,
@@ -29,8 +31,6 @@ from shared.complaint_status import (
     reply_taken,
     status_reply,
 )
-from shared.anonymity_keyword import anonymity_choice
-from shared.channel_kit import IntakeKit, InvalidText, clean_text
 from shared.contracts import (
     Channel,
     CitizenReplied,

@@ -17,8 +17,8 @@ import structlog
 
 from services.intake.sms.inbound import InboundSms, StatusDesk, handle_sms, validated
 from services.intake.sms.spool import UNAVAILABLE, Relay, Spool, Unavailable
-from shared.complaint_status import StatusUnavailable
 from shared.channel_kit import BrokerUnavailable, IntakeKit
+from shared.complaint_status import StatusUnavailable
 
 log = structlog.get_logger(__name__)
 QUEUED = {"complaint": None, "reason": "queued", "queued": True}

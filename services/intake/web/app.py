@@ -20,8 +20,8 @@ from fastapi.templating import Jinja2Templates
 from faststream import Context
 from faststream.kafka.message import KafkaMessage
 from pydantic import BaseModel, EmailStr, Field, SecretStr
-from starlette.datastructures import FormData
 from pydantic_settings import SettingsConfigDict
+from starlette.datastructures import FormData
 
 from services.intake.web import csrf
 from services.intake.web.form import MAX_PHOTO_BYTES, MAX_TEXT, MIN_TEXT, read_submission, submission_id_of

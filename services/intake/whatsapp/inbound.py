@@ -30,6 +30,7 @@ from shared.anonymity_keyword import anonymity_choice
 from shared.channel_kit import IntakeKit, InvalidText, clean_text, describe
 from shared.complaint_status import StatusLookup, not_found_reply, status_reply
 from shared.contracts import (
+    STATUS_BUTTON_PREFIX,
     Channel,
     CitizenAddress,
     CitizenContactChanged,
@@ -38,7 +39,6 @@ from shared.contracts import (
     DeliveryReceipt,
     DeliveryState,
     Reporter,
-    STATUS_BUTTON_PREFIX,
     normalise_tracking_code,
     seal_contact,
 )
