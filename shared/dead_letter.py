@@ -1,14 +1,20 @@
 """Consumer error handling shared by every consumer: dead letters for what can never succeed.
 
-- A message that fails validation (it can never be read) is copied with the error to the consumer's
-  dead-letter topic and then committed: the partition moves on.
-- Any other exception is treated as transient (database or broker down): after a short pause
-  the message is not committed and is delivered again (the subscriber's NACK_ON_ERROR policy).
+A message is dead-lettered (copied with the error to the consumer's dead-letter topic, then
+committed, so the partition moves on) only when the message itself is at fault:
+- its body is not the JSON it claims to be, or does not validate as the handler's argument;
+- a handler raises `Unprocessable`, saying why this message can never be handled.
+
+Any other exception is a fault of ours or of a counterpart (a bug, the database down): after a short
+pause the message is not committed and comes back (the subscriber's NACK_ON_ERROR policy), loudly,
+until the cause is fixed. A bug therefore stops a partition instead of silently parking good
+complaints; once the fix is deployed, they are handled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import structlog
@@ -24,6 +30,29 @@ POISON = Counter("aduan_poison_messages_total", "Messages that can never be hand
                  ["service", "topic"])
 
 TRANSIENT_PAUSE_SECONDS = 1.0
+ERROR_HEADER_LIMIT = 2000  # characters of the error kept in the dead letter's x-error header
+
+# The body cannot be decoded as its content type says (FastStream decodes it lazily; we do it first).
+UNDECODABLE = (json.JSONDecodeError, UnicodeDecodeError)
+
+
+class Unprocessable(Exception):
+    """This message can never be handled, however often it comes back; the text says why.
+
+    Raise it for a fault in the message (an event that contradicts itself, a reference that cannot
+    exist), never for a failure of our own: everything else is retried.
+    """
+
+
+def describe(error: BaseException) -> str:
+    """What was wrong, for the dead letter's header and the log: where a contract was broken and how,
+    never the values (a reporter's contact or words must not reach the log)."""
+    original = getattr(error, "original_error", None) or error  # fast_depends wraps pydantic's error
+    if isinstance(original, ValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
+                             for e in original.errors(include_input=False, include_url=False))
+        return f"ValidationError: {problems}"
+    return f"{type(error).__name__}: {error}"
 
 
 class DeadLetters:
@@ -38,7 +67,7 @@ class DeadLetters:
 
     async def park(self, record: Any, error: BaseException) -> None:
         headers = {
-            "x-error": f"{type(error).__name__}: {error}"[:2000],
+            "x-error": describe(error)[:ERROR_HEADER_LIMIT],
             "x-consumer": self.consumer,
             "x-original-topic": record.topic,
             "x-original-partition": str(record.partition),
@@ -59,8 +88,13 @@ class _DeadLetterMiddleware(BaseMiddleware):
 
     async def consume_scope(self, call_next: Any, msg: Any) -> Any:
         try:
+            await msg.decode()  # cached: the handler's arguments are built from this
+        except UNDECODABLE as error:
+            await self.dead_letters.park(msg.raw_message, error)
+            return None
+        try:
             return await call_next(msg)
-        except (ValidationError, DependsValidationError, UnicodeDecodeError, ValueError) as error:
+        except (Unprocessable, DependsValidationError) as error:  # the handler's argument does not validate
             await self.dead_letters.park(msg.raw_message, error)
             return None
         except Exception:

@@ -6,6 +6,7 @@ import logging
 import ssl
 from typing import Any
 
+from fast_depends.pydantic import PydanticSerializer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import SASLScram512
@@ -45,4 +46,7 @@ def make_broker(settings: KafkaSettings, client_id: str) -> KafkaBroker:
         enable_idempotence=True,
         middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id)],
         logger=BROKER_LOGGER,
+        # A handler's argument that does not validate raises fast_depends' ValidationError, which
+        # shared/dead_letter.py parks; a pydantic error raised inside a handler is a bug, and retried.
+        serializer=PydanticSerializer(use_fastdepends_errors=True),
     )

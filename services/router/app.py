@@ -17,6 +17,7 @@ from services.router.api import create_api
 from services.router.assignment import build_assignment
 from services.router.desk import Desk
 from services.router.inbox import add_inbox
+from services.router.lifecycle import TransitionRefused
 from services.router.live_ruleset import LiveRuleSet
 from services.router.repository import OutboxEvent, RouterRepository
 from services.router.settings import RouterSettings
@@ -37,7 +38,7 @@ from shared.contracts import (
     ComplaintReceived,
     ComplaintStatusChanged,
 )
-from shared.dead_letter import DeadLetters
+from shared.dead_letter import DeadLetters, Unprocessable
 from shared.topics import Topics
 
 SERVICE = "router"
@@ -145,7 +146,10 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     # closed, unknown complaint) is dead-lettered with the reason.
     @broker.subscriber(topics.citizen_replies, **subscriber_options(settings.group_id, "router-citizen-replies"))
     async def on_citizen_replied(reply: CitizenReplied) -> None:
-        change = await desk.take_reply(reply)
+        try:
+            change = await desk.take_reply(reply)
+        except TransitionRefused as refused:  # no such complaint, or it takes no reply: it never will
+            raise Unprocessable(str(refused)) from refused
         log.info("citizen_reply_recorded", complaint_id=reply.complaint_id, correlation_id=reply.correlation_id,
                  reply_id=reply.reply_id, redelivered=change is None)
     # A WhatsApp citizen's new number or BSUID (their `system` message): answers go there from now on.

@@ -46,7 +46,7 @@ class Desk:
 
         try:
             change = await self.repository().record_reply(reply, answer_due)
-        except NotFound as missing:  # a ValueError is dead-lettered with its reason; retrying cannot help
+        except NotFound as missing:  # refused like any reply that does not fit: retrying cannot help
             raise lifecycle.TransitionRefused(f"no complaint {reply.complaint_id} with code {reply.tracking_code}"
                                               ) from missing
         if change is not None:
