@@ -14,6 +14,8 @@ and call `IntakeKit.publish`. The kit does the rest:
 - `signature_is_valid` checks an HMAC-SHA256 signature in constant time.
 - `create_intake_app` gives JSON logs with masked personal data, /healthz, /readyz,
   /metrics, a request body size limit, and the 503 mapping.
+- `WayBack` is how the notifier answers the channel's citizens: a channel's `way_back.py`
+  provides one (services/notifier/citizens.py finds it).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import json
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import FastAPI, Request
@@ -38,7 +40,13 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import contact_seal
-from shared.contracts import CitizenReplied, CitizenReplyRequested, ComplaintReceived, tracking_code_key_is_shared
+from shared.contracts import (
+    CitizenReplied,
+    CitizenReplyRequested,
+    ComplaintReceived,
+    Reporter,
+    tracking_code_key_is_shared,
+)
 from shared.health import Check, broker_check, either, health_routes
 from shared.kafka import make_broker
 from shared.logging import configure_logging
@@ -59,6 +67,25 @@ MAX_TEXT = 5000
 # Control characters other than line breaks and tabs: invisible, and break logs and terminals.
 _CONTROL = {"Cc", "Cf", "Cs", "Co", "Cn"}  # Unicode categories
 _KEPT = {"\n", "\t"}
+
+
+class WayBack(Protocol):
+    """How the notifier answers a citizen who wrote on a channel: `services/intake/<channel>/way_back.py`
+    has `way_back() -> WayBack`, and runs in the notifier. The notifier writes the texts (the
+    acknowledgement with the tracking code, status changes) and retries `send` through its job queue:
+    raise shared.jobs.RetryLater to wait, PermanentFailure to give up with a reason; anything else is
+    retried."""
+
+    def address(self, contact: Reporter) -> str | None:
+        """Where this citizen is answered (`contact` is what the intake put in the complaint), or None."""
+        ...
+
+    async def send(self, to: str, text: str, reference: str) -> dict[str, Any]:
+        """Deliver one message. `reference` is the same on every retry: the counterpart's idempotency key.
+        The result is kept with the job (a message id the counterpart's receipts will name)."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class BrokerUnavailable(Exception):

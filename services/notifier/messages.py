@@ -35,6 +35,11 @@ def _render(name: str, **context: object) -> str:
     return _templates.get_template(name).render(channel_names=CHANNEL_NAMES, **context)
 
 
+def message_id(kind: str, key: str, domain: str) -> str:
+    """Deterministic: if a crash makes us send again, mail clients can tell it is the same message."""
+    return f"<{key}.{kind}@{domain}>"
+
+
 def status_link(base_url: str, tracking_code: str) -> str:
     return f"{base_url.rstrip('/')}/status?kode={tracking_code}"
 

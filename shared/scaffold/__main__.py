@@ -10,7 +10,7 @@ from string import Template
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
-FILES = ("__init__.py", "__main__.py", "app.py", "contract.py")
+FILES = ("__init__.py", "__main__.py", "app.py", "contract.py", "way_back.py")
 
 
 def scaffold(name: str, port: int, root: Path = REPO) -> Path:
@@ -41,7 +41,8 @@ def main() -> int:
     print(f"created {target.relative_to(REPO)}/: {', '.join(FILES)}")
     print(f"run it:   .venv/bin/python -m services.intake.{args.name}")
     print(f"test it:  .venv/bin/python -m pytest tests/contract -k {args.name}")
-    print(f"then add it to deploy/local/Procfile and adapt app.py to the real protocol (docs/adding-a-channel.md)")
+    print("then add it to deploy/local/Procfile and adapt app.py and way_back.py to the real protocol"
+          " (docs/adding-a-channel.md)")
     return 0
 
 

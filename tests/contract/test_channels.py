@@ -17,9 +17,13 @@ import httpx
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from shared.contracts import tracking_code_for
+from services.notifier.app import citizen_contact
+from services.notifier.citizens import ChannelWay, Citizens, channel_ways_back
+from shared.contracts import ComplaintReceived, tracking_code_for
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.topics import Topics, create_topics
+from tests.support.events import assignment_for
+from tests.support.http_counterpart import Counterpart
 from tests.support.kafka import end_offsets, json_values, read_since
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -34,6 +38,10 @@ CHANNELS = discover()
 CONTRACTS = {name: importlib.import_module(f"services.intake.{name}.contract") for name in CHANNELS}
 BAD_INPUT = [pytest.param(name, index, id=f"{name}-{case[0]}")
              for name, contract in CONTRACTS.items() for index, case in enumerate(contract.invalid())]
+# Channels that bring their own way back to the citizen (way_back.py); web, SMS and WhatsApp are the
+# notifier's own (tests/integration/test_notifier.py, tests/gateways, tests/whatsapp).
+WAYS_BACK = [name for name in CHANNELS if (INTAKE / name / "way_back.py").exists()] or [
+    pytest.param(None, marks=pytest.mark.skip(reason="no channel brings its own way back yet (a scaffolded one does)"))]
 
 
 def test_every_channel_declares_its_contract():
@@ -149,3 +157,27 @@ async def test_broker_outage_is_a_retryable_error_with_nothing_half_done(channel
     assert (await send(client, contract.valid(message_id))).status_code in (200, 202)
     [event] = await received(1)
     assert event["complaint_id"] == contract.complaint_id(message_id)
+
+
+@pytest.mark.parametrize("channel", WAYS_BACK, indirect=True)
+async def test_the_citizen_is_acknowledged_through_the_channels_way_back(channel, received, monkeypatch):
+    """The notifier finds the channel's way_back.py by itself and the acknowledgement, with the tracking
+    code, reaches the address the citizen wrote from: no notifier change for a new channel."""
+    contract, _, client = channel
+    name = next(n for n, c in CONTRACTS.items() if c is contract)
+    async with Counterpart() as counterpart:
+        for key, value in contract.way_back_env(counterpart.url).items():
+            monkeypatch.setenv(key, value)
+        ways_back = channel_ways_back()
+        assert name in ways_back
+        answer = await send(client, contract.valid(f"contract-{uuid.uuid4()}"))
+        assert answer.status_code in (200, 202), answer.text
+        [event] = await received(1)
+        assigned = assignment_for(ComplaintReceived.model_validate(event))  # as the router decides
+        citizens = Citizens({name: ChannelWay(ways_back[name])})
+        way, to = citizens.way_to(name, citizen_contact(assigned))  # the notifier opens the sealed contact
+        await way.acknowledge(assigned, to, "https://aduan.example/status", f"citizen_ack:{assigned.complaint_id}")
+        await ways_back[name].close()
+        [(address, text)] = [contract.delivered(body, headers) for body, headers in counterpart.requests]
+    assert address == contract.REPLY_ADDRESS
+    assert assigned.tracking_code in text

@@ -22,7 +22,8 @@ def test_scaffolded_channel_passes_the_contract_suite(infra):
         made = subprocess.run([sys.executable, "-m", "shared.scaffold", name], cwd=REPO,
                               capture_output=True, text=True, check=False)
         assert made.returncode == 0, made.stderr
-        assert sorted(p.name for p in target.iterdir()) == ["__init__.py", "__main__.py", "app.py", "contract.py"]
+        assert sorted(p.name for p in target.iterdir()) == ["__init__.py", "__main__.py", "app.py", "contract.py",
+                                                            "way_back.py"]
         env = {**os.environ, "ADUAN_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "ADUAN_DB_URL": infra.database_url}
         run = subprocess.run([sys.executable, "-m", "pytest", "tests/contract/test_channels.py", "-q", "-k", name,
                               "-p", "no:cacheprovider"], cwd=REPO, env=env, capture_output=True, text=True, check=False)
