@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -91,20 +92,13 @@ async def events_of(bootstrap: str, topic: str, complaint_id: str, count: int) -
     return of_complaint(await read_topic(bootstrap, topic, until=lambda r: len(of_complaint(r)) >= count))
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25) -> Any:
-    """Poll an async or sync check until it returns something truthy; the last value is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result or time.monotonic() >= deadline:
-            return result
-        await asyncio.sleep(interval)
+async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float = 60.0, interval: float = 0.25,
+                     what: str | None = None) -> Any:
+    """Poll an async or sync check until it returns something truthy, and return that.
 
-
-async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
-    """Poll `check` until it returns something truthy; raises (naming `what`) when time runs out."""
+    Raises TimeoutError when time runs out, naming what was awaited (`what`, or the check's source)
+    and the last value seen: a wait that times out fails the test, whether or not the caller asserts.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -112,9 +106,28 @@ async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: f
             result = await result
         if result:
             return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"after {timeout} s still no {what} (last: {result!r})")
-        await asyncio.sleep(0.3)
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"waited {timeout} s in vain for {what or _describe(check)} (last: {_short(result)})")
+        await asyncio.sleep(interval)
+
+
+async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
+    """Poll `check` until it returns something truthy; raises (naming `what`) when time runs out."""
+    return await eventually(check, timeout=timeout, interval=0.3, what=what)
+
+
+def _describe(check: Callable[..., Any]) -> str:
+    """The source of a check (a lambda: its line), for a timeout's message."""
+    try:
+        source = " ".join(inspect.getsource(check).split())
+    except (OSError, TypeError):
+        return repr(check)
+    return source if len(source) <= 300 else source[:300] + "..."
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 500 else text[:500] + "..."
 
 
 async def publish_events(bootstrap: str, topic: str, events: list[Any], key: str | None = None) -> None:
