@@ -20,14 +20,16 @@ OPEN = Gauge("aduan_lapor_circuit_open", "1 while calls to LAPOR! are suspended"
 
 
 class CircuitBreaker:
-    def __init__(self, threshold: int = 5, open_seconds: float = 30.0) -> None:
-        self.threshold, self.open_seconds = threshold, open_seconds
+    def __init__(self, threshold: int = 5, open_seconds: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`clock` gives seconds on a steady scale (tests pass a fake one instead of waiting)."""
+        self.threshold, self.open_seconds, self.clock = threshold, open_seconds, clock
         self.failures = 0
         self.opened_at: float | None = None
         self.trial_running = False
 
     def _remaining(self) -> float:
-        return self.open_seconds - (time.monotonic() - self.opened_at) if self.opened_at else 0.0
+        return self.open_seconds - (self.clock() - self.opened_at) if self.opened_at is not None else 0.0
 
     async def call(self, action: Callable[[], Awaitable[T]]) -> T:
         if self.opened_at is not None:
@@ -52,5 +54,5 @@ class CircuitBreaker:
         else:
             self.failures += 1
             if self.failures >= self.threshold:
-                self.opened_at = time.monotonic()
-        OPEN.set(1 if self.opened_at else 0)
+                self.opened_at = self.clock()
+        OPEN.set(1 if self.opened_at is not None else 0)

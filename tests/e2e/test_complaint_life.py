@@ -7,6 +7,7 @@ A second complaint, received weeks ago and never answered, escalates to the head
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -120,7 +121,7 @@ async def test_a_complaint_is_answered_in_the_inbox_followed_everywhere_and_clos
         reply_body = reply_mail.get_payload(decode=True).decode()
         assert reply_mail["To"] == "bppkad@kedirikota.go.id" and reply in reply_body
         await eventually(lambda: _with(lambda: _json(http, status_url), lambda s: s["status"] == "dibalas"),
-                         timeout=60)
+                         timeout=60, what="the status page showing 'dibalas'")
         row = await db.fetchrow("SELECT status, close_due, answer_due FROM router.complaints"
                                 " WHERE complaint_id = $1", complaint_id)
         assert (row["status"], row["close_due"]) == ("replied", None) and row["answer_due"]
@@ -132,20 +133,24 @@ async def test_a_complaint_is_answered_in_the_inbox_followed_everywhere_and_clos
             again = await browser.post(f"{services['router'].url}/unit/aduan/{code}/tanggapi",
                                        data={"csrf": csrf, "pesan": "Nama ayah juga sudah kami betulkan"})
             assert again.status_code == 200 and "ditanggapi" in again.text
-        await eventually(lambda: [t for t in texts_to_citizen() if "Nama ayah juga" in t], timeout=60)
+        await eventually(lambda: [t for t in texts_to_citizen() if "Nama ayah juga" in t], timeout=60,
+                         what="BPPKAD's second answer in an SMS to the citizen")
 
         # 5. Ten working days of silence: moved forward in the router's own table, then the
         #    deadline watcher closes it, and everyone hears.
         await db.execute("UPDATE router.complaints SET close_due = current_date - 1 WHERE complaint_id = $1",
                          complaint_id)
-        await eventually(lambda: _with(lambda: _json(http, status_url), lambda s: s["status"] == "ditutup"), timeout=60)
-        await eventually(lambda: [t for t in texts_to_citizen() if "ditutup" in t], timeout=60)
-        await eventually(lambda: _with(lapor_report, lambda r: r["status"] == "Selesai"), timeout=60)
+        await eventually(lambda: _with(lambda: _json(http, status_url), lambda s: s["status"] == "ditutup"), timeout=60,
+                         what="the status page showing 'ditutup'")
+        await eventually(lambda: [t for t in texts_to_citizen() if "ditutup" in t], timeout=60,
+                         what="an SMS telling the citizen the complaint is closed")
+        await eventually(lambda: _with(lapor_report, lambda r: r["status"] == "Selesai"), timeout=60,
+                         what="the LAPOR! report at 'Selesai'")
         status = await db.fetchval("SELECT status FROM router.complaints WHERE complaint_id = $1", complaint_id)
         assert status == "closed"
 
 
-async def test_an_old_unanswered_complaint_escalates_once_to_the_head_and_the_ppid(stack, infra, topics):
+async def test_an_old_unanswered_complaint_escalates_once_to_the_head_and_the_ppid(stack, infra, topics, db):
     services, maildir = stack
     old = ComplaintReceived.new(channel="web", channel_message_id=f"old-{time.time_ns()}",
                                 text="SURGA nama di SPPT PBB masih atas nama pemilik lama", producer="tests",
@@ -162,7 +167,11 @@ async def test_an_old_unanswered_complaint_escalates_once_to_the_head_and_the_pp
     assert (mail["To"], mail["Cc"]) == ("kepala.bppkad@kedirikota.go.id", "ppid@kedirikota.go.id")
     body = mail.get_payload(decode=True).decode()
     assert "Siti" not in body and "81234567890" not in body and "SPPT" not in body
-    time.sleep(3)  # three more sweeps: still once per stage
+    # Once per stage: the router holds one escalation of this complaint (only the forward deadline has passed) ...
+    stages = await db.fetch("SELECT stage, count(*) AS n FROM router.escalations WHERE complaint_id = $1"
+                            " GROUP BY stage", old.complaint_id)
+    assert [(r["stage"], r["n"]) for r in stages] == [("forward", 1)]
+    await asyncio.sleep(3)  # ... and three more sweeps (one a second) mail no second one
     assert len(escalations()) == 1
 
 
@@ -186,7 +195,7 @@ async def test_a_reply_before_any_response_is_refused_and_one_that_slips_through
     status_url = f"{services['web'].url}/api/v1/complaints/{received.tracking_code}"
     async with httpx.AsyncClient(timeout=15) as http:
         await eventually(lambda: _with(lambda: _json(http, status_url), lambda s: s["status"] == "diteruskan"),
-                         timeout=60)
+                         timeout=60, what="the status page showing 'diteruskan'")
         early = await http.post(f"{status_url}/replies", json={"text": "Kapan ditanggapi? Sudah seminggu"})
     assert early.status_code == 409, early.text
     # An intake that did not check (or a response withdrawn by a hand-back meanwhile): the router refuses

@@ -12,7 +12,7 @@ import pytest
 
 from shared.contracts import CitizenReplyRequested
 from tests.gateways.conftest import REPLIES, mail_with, start_stack
-from tests.support.kafka import end_offsets, json_values, publish_events, read_since, read_topic, until
+from tests.support.kafka import end_offsets, json_values, publish_events, read_new, read_topic, until
 from tests.support.kannel import Kannel, KannelPorts
 from tests.support.processes import free_port
 
@@ -132,8 +132,7 @@ async def test_a_gateway_restart_mid_stream_loses_nothing_and_doubles_nothing(st
     senders = [f"+62813100000{n:02d}" for n in range(12)]
 
     async def published() -> list[dict]:
-        return json_values(await read_since(infra.kafka_bootstrap, topics.received, start, until=lambda r: False,
-                                            timeout=2))
+        return json_values(await read_new(infra.kafka_bootstrap, topics.received, start))
 
     for sender in senders[:4]:
         await send(kannel, sender, "one", f"SURGA jalan rusak di RT {sender[-2:]}")

@@ -76,10 +76,11 @@ async def test_forms_past_the_bound_are_told_to_come_back_not_spooled(infra, dat
     app = web_app.build_app(web_app.WebSettings(
         kafka=KafkaSettings(bootstrap_servers=infra.kafka_bootstrap, topic_prefix=f"p{uuid.uuid4().hex[:6]}."),
         db=DatabaseSettings(url=database_url), concurrent_forms=1, submissions_burst=100))
-    release = asyncio.Event()
+    release, reading = asyncio.Event(), asyncio.Event()
 
     async def slow_body():  # a phone on a bad line, half-way through its photo
         yield b"--x\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nlampu mati\r\n"
+        reading.set()  # the intake took the first part and asks for more: the form is being read
         await release.wait()
         yield b"--x--\r\n"
 
@@ -87,7 +88,7 @@ async def test_forms_past_the_bound_are_told_to_come_back_not_spooled(infra, dat
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://web") as client:
             first = asyncio.create_task(client.post("/aduan", content=slow_body(), headers=headers))
-            await asyncio.sleep(0.2)
+            await asyncio.wait_for(reading.wait(), timeout=10)
             second = await client.post("/aduan", content=b"--x--\r\n", headers=headers)
             release.set()
             await first

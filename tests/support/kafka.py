@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -32,7 +33,8 @@ async def publish(bootstrap: str, topic: str, value: bytes, key: bytes | None = 
 
 async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bool],
                      timeout: float = 60.0) -> list[Any]:
-    """Every record of `topic` from the beginning, read until `until(records)` holds or time runs out.
+    """Every record of `topic` from the beginning, read until `until(records)` holds; raises TimeoutError
+    if it does not hold in `timeout` seconds (what a topic holds now, whatever it is: read_all).
 
     No consumer group: this reader never disturbs the services' offsets.
     """
@@ -48,9 +50,23 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bo
             batch = await consumer.getmany(timeout_ms=500)
             for part_records in batch.values():
                 records.extend(part_records)
+        _check_read(topic, records, until, timeout)
         return records
     finally:
         await consumer.stop()
+
+
+def _check_read(topic: str, records: list[Any], until: Callable[[list[Any]], bool], timeout: float) -> None:
+    if not until(records):
+        raise TimeoutError(f"{topic}: {len(records)} records read in {timeout} s, and still not "
+                           f"{_describe(until)} (last: {_short(_values_of(records[-3:]))})")
+
+
+def _values_of(records: list[Any]) -> list[Any]:
+    try:
+        return json_values(records)
+    except ValueError:
+        return [r.value for r in records]
 
 
 async def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Any]:
@@ -65,10 +81,10 @@ async def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[An
     def complete(records: list[Any]) -> bool:
         return all(sum(1 for r in records if r.partition == p.partition) >= ends[p] for p in partitions)
 
-    records = await read_topic(bootstrap, topic, until=complete, timeout=timeout)
-    if not complete(records):
-        raise TimeoutError(f"{topic}: read {len(records)} of {sum(ends.values())} records in {timeout} s")
-    return records
+    try:
+        return await read_topic(bootstrap, topic, until=complete, timeout=timeout)
+    except TimeoutError as error:
+        raise TimeoutError(f"{topic}: fewer than the {sum(ends.values())} records it held, in {timeout} s") from error
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -91,20 +107,13 @@ async def events_of(bootstrap: str, topic: str, complaint_id: str, count: int) -
     return of_complaint(await read_topic(bootstrap, topic, until=lambda r: len(of_complaint(r)) >= count))
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25) -> Any:
-    """Poll an async or sync check until it returns something truthy; the last value is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result or time.monotonic() >= deadline:
-            return result
-        await asyncio.sleep(interval)
+async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float = 60.0, interval: float = 0.25,
+                     what: str | None = None) -> Any:
+    """Poll an async or sync check until it returns something truthy, and return that.
 
-
-async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
-    """Poll `check` until it returns something truthy; raises (naming `what`) when time runs out."""
+    Raises TimeoutError when time runs out, naming what was awaited (`what`, or the check's source)
+    and the last value seen: a wait that times out fails the test, whether or not the caller asserts.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -112,9 +121,28 @@ async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: f
             result = await result
         if result:
             return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"after {timeout} s still no {what} (last: {result!r})")
-        await asyncio.sleep(0.3)
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"waited {timeout} s in vain for {what or _describe(check)} (last: {_short(result)})")
+        await asyncio.sleep(interval)
+
+
+async def until(check: Callable[[], Any | Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
+    """Poll `check` until it returns something truthy; raises (naming `what`) when time runs out."""
+    return await eventually(check, timeout=timeout, interval=0.3, what=what)
+
+
+def _describe(check: Callable[..., Any]) -> str:
+    """The source of a check (a lambda: its line), for a timeout's message."""
+    try:
+        source = " ".join(inspect.getsource(check).split())
+    except (OSError, TypeError):
+        return repr(check)
+    return source if len(source) <= 300 else source[:300] + "..."
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 500 else text[:500] + "..."
 
 
 async def publish_events(bootstrap: str, topic: str, events: list[Any], key: str | None = None) -> None:
@@ -143,7 +171,8 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 async def read_since(bootstrap: str, topic: str, start: dict[int, int], until: Callable[[list[Any]], bool],
                      timeout: float = 30.0) -> list[Any]:
-    """Records of `topic` after the offsets in `start`, read until `until(records)` or time runs out."""
+    """Records of `topic` after the offsets in `start`, read until `until(records)` holds; raises TimeoutError
+    if it does not hold in `timeout` seconds (everything since `start`, whatever it is: read_new)."""
     consumer = AIOKafkaConsumer(**login(bootstrap), enable_auto_commit=False)
     await consumer.start()
     records: list[Any] = []
@@ -156,6 +185,17 @@ async def read_since(bootstrap: str, topic: str, start: dict[int, int], until: C
         while not until(records) and time.monotonic() < deadline:
             for part_records in (await consumer.getmany(timeout_ms=300)).values():
                 records.extend(part_records)
+        _check_read(topic, records, until, timeout)
         return records
     finally:
         await consumer.stop()
+
+
+async def read_new(bootstrap: str, topic: str, start: dict[int, int], timeout: float = 30.0) -> list[Any]:
+    """Every record `topic` got after the offsets in `start`, up to its end now."""
+    ends = await end_offsets(bootstrap, topic)
+
+    def complete(records: list[Any]) -> bool:
+        return all(sum(1 for r in records if r.partition == p) >= ends[p] - start[p] for p in start)
+
+    return await read_since(bootstrap, topic, start, until=complete, timeout=timeout)

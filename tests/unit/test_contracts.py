@@ -5,6 +5,7 @@ from datetime import datetime
 import pytest
 from pydantic import ValidationError
 
+from shared import contracts
 from shared.contracts import (
     Channel,
     ComplaintAssigned,
@@ -17,6 +18,8 @@ from tests.support import events
 
 
 def test_complaint_id_is_deterministic_per_channel_and_message():
+    # The same in every process and version: a gateway's retry after an upgrade is still the same complaint.
+    assert complaint_id_for("sms", "gw-42") == "e3d28bb6-0280-570c-8668-7cffaf5c57a7"
     assert complaint_id_for("sms", "gw-42") == complaint_id_for(Channel.SMS, "gw-42")
     assert complaint_id_for("sms", "gw-42") != complaint_id_for("whatsapp", "gw-42")
     assert complaint_id_for("sms", "gw-42") != complaint_id_for("sms", "gw-43")
@@ -39,8 +42,16 @@ def test_tracking_code_is_short_typeable_and_stable():
     for code in list(codes)[:200]:
         assert len(code) == 11 and code[5] == "-"
         assert not set(code) & set("ILOU")  # no letters that read as digits
+
+
+def test_tracking_codes_are_the_same_wherever_the_key_is_shared(monkeypatch):
+    """Every intake and replica holds ADUAN_TRACKING_CODE_KEY: a retried message gets its code again
+    wherever it lands, and a code depends on the key (without it, nobody can compute codes)."""
     cid = complaint_id_for("web", "x")
-    assert tracking_code_for(cid) == tracking_code_for(cid)
+    monkeypatch.setattr(contracts, "tracking_code_key", lambda: b"test-tracking-code-key")
+    assert tracking_code_for(cid) == "XPTTQ-PDT41"
+    monkeypatch.setattr(contracts, "tracking_code_key", lambda: b"another-key")
+    assert tracking_code_for(cid) == "CTJ36-CA9QE"
 
 
 @pytest.mark.parametrize("typed", ["{c}", "{l}", "{l_nodash}", " {c_spaced} "])
