@@ -15,7 +15,7 @@ from services.notifier.messages import (
     status_link,
     unit_webhook_payload,
 )
-from services.router.working_days import WorkingCalendar
+from services.router.lifecycle.working_days import WorkingCalendar
 from shared.contracts import ComplaintStatus
 from shared.jobs import PermanentFailure, RetryLater, RetryPolicy, raise_for_http
 from tests.support import events

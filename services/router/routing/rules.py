@@ -19,11 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from services.router.normalise import normalise
+from services.router.routing.normalise import normalise
 from shared.contracts import Unit
 from shared.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegistry, parse_registry
 
-DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
+DEFAULT_RULES_FILE = Path(__file__).parent.parent / "rules.yaml"  # services/router/rules.yaml
 FALLBACK_RULE_ID = "fallback"
 _RULE_KEYS = {"id", "unit", "description", "any", "all", "none", "patterns", "channels", "categories"}
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
