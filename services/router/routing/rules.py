@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -70,6 +70,8 @@ class Rule:
     none: tuple[Matcher, ...]
     channels: frozenset[str]
     categories: frozenset[str]
+    _any: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _none: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_any", _either(self.any))
