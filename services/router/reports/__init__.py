@@ -213,7 +213,7 @@ async def generate(settings: RouterSettings, schema: str, period_from: date, per
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m services.router.reports", description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="period_from", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
     parser.add_argument("--to", dest="period_to", type=date.fromisoformat, required=True, help="YYYY-MM-DD, inclusive")
     parser.add_argument("--out", type=Path, help="folder for the files (default reports/<from>_<to>)")
