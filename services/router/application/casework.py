@@ -12,7 +12,7 @@ import structlog
 
 from services.router import lifecycle
 from services.router.application.ports import CaseworkRepository, NotFound, OutboxEvent, StoredAssignment
-from services.router.lifecycle.working_days import WIB, WorkingCalendar
+from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.assignment import build_assignment, build_reassignment
 from services.router.routing.live_ruleset import LiveRuleSet
 from shared.channel_kit import InvalidText, clean_text
@@ -24,6 +24,7 @@ from shared.contracts import (
     ComplaintReceived,
     ComplaintStatusChanged,
 )
+from shared.local_time import WIB
 
 log = structlog.get_logger(__name__)
 
