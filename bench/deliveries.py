@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -28,8 +29,8 @@ import httpx
 from bench.scratch import create_database, delete_topics, drop_database
 from services.lapor_sync.lapor_contract import LaporClient, report_from_assignment
 from services.notifier.messages import status_link, unit_assignment_email
-from services.router.assignment import build_assignment
-from services.router.rules import load_ruleset
+from services.router.routing.assignment import build_assignment
+from services.router.routing.rules import load_ruleset
 from shared.contracts import Channel, ComplaintReceived, Reporter
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.topics import Topics, create_topics
@@ -48,7 +49,7 @@ def events(count: int, tag: str) -> list:
         received = ComplaintReceived.new(channel=Channel.WEB, channel_message_id=f"bench-{tag}-{n}",
                                          text=f"Aduan {n}: denda pajak hotel dihitung salah", producer="bench",
                                          reporter=Reporter())
-        made.append(build_assignment(received, ruleset.route(received.text, "web"), 1))
+        made.append(build_assignment(received, ruleset.route(received.text, "web"), 1, now=datetime.now(UTC)))
     return made
 
 

@@ -15,8 +15,8 @@ import platform
 import time
 from pathlib import Path
 
-from services.router.normalise import normalise
-from services.router.rules import load_ruleset
+from services.router.routing.normalise import normalise
+from services.router.routing.rules import load_ruleset
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

@@ -17,23 +17,25 @@ import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from shared.statuses import CITIZEN_MAY_REPLY, CitizenStatus
+
 log = structlog.get_logger(__name__)
 
 SMS_LENGTH = 160
 # What a citizen reads in one SMS: the status word with the unit.
-STATUS_PHRASE = {
-    "diterima": "diterima dan sedang ditelaah",
-    "diteruskan": "diteruskan ke {unit}",
-    "diproses": "sedang diproses {unit}",
-    "ditanggapi": "sudah ditanggapi {unit}",
-    "dibalas": "dibalas pelapor, menunggu tanggapan {unit}",
-    "selesai": "selesai ditindaklanjuti {unit}",
-    "ditutup": "ditutup",
-    "dikembalikan": "sedang ditelaah ulang",
+STATUS_PHRASE: dict[str, str] = {
+    CitizenStatus.DITERIMA: "diterima dan sedang ditelaah",
+    CitizenStatus.DITERUSKAN: "diteruskan ke {unit}",
+    CitizenStatus.DIPROSES: "sedang diproses {unit}",
+    CitizenStatus.DITANGGAPI: "sudah ditanggapi {unit}",
+    CitizenStatus.DIBALAS: "dibalas pelapor, menunggu tanggapan {unit}",
+    CitizenStatus.SELESAI: "selesai ditindaklanjuti {unit}",
+    CitizenStatus.DITUTUP: "ditutup",
+    CitizenStatus.DIKEMBALIKAN: "sedang ditelaah ulang",
 }
-# The statuses a citizen may reply to: after the unit's response, before done or closed (the web
-# intake's REPLY_OPEN; it refuses the same).
-REPLYABLE = frozenset({"ditanggapi", "dibalas"})
+# The statuses a citizen may reply to: after the unit's response, before done or closed (the one list,
+# in shared/statuses.py; the web intake and the router refuse the same).
+REPLYABLE = CITIZEN_MAY_REPLY
 _SHORT_NAME = re.compile(r"\(([^()]+)\)\s*$")  # "Dinas Komunikasi dan Informatika (Diskominfo)"
 
 

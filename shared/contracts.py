@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from shared import contact_seal
+from shared.statuses import ComplaintStatus as ComplaintStatus  # the vocabulary's home; re-exported
 
 # Fixed namespace: complaint ids must be the same on every machine, forever.
 COMPLAINT_NAMESPACE = uuid.UUID("6f1b2c1e-5c1a-4f57-9a53-0d7b6a1f2e10")
@@ -323,17 +324,6 @@ class ComplaintAssigned(Envelope):
     reply_gateway: str | None = Field(default=None, description=REPLY_GATEWAY)
     forward_due: date | None = Field(default=None, description="verify and forward by (LAPOR!: 3 working days)")
     follow_up_due: date | None = Field(default=None, description="the unit's follow-up by (LAPOR!: 5 working days)")
-
-
-class ComplaintStatus(StrEnum):
-    """Where a complaint stands after its assignment (which is ComplaintAssigned, on its own topic)."""
-
-    ACKNOWLEDGED = "acknowledged"  # the unit has read it and takes it on
-    RESPONDED = "responded"  # the unit answered the citizen (LAPOR!: ditindaklanjuti)
-    DONE = "done"  # the unit marked it finished (LAPOR!: selesai)
-    CLOSED = "closed"  # closed by the system: no reply from the citizen within the deadline after a response
-    REPLIED = "replied"  # the citizen answered the response: it stays open and the unit answers again
-    RETURNED = "returned"  # the unit said "not our authority": back to triage (a new assignment follows)
 
 
 def status_change_id_for(complaint_id: str, sequence: int) -> str:

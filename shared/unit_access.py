@@ -1,5 +1,5 @@
 """Signed, expiring credentials for the unit inbox: the links in unit e-mails (the inbox's sessions are rows in
-the router's database, services/router/inbox_sessions.py, so that they can be ended).
+the router's database, services/router/http/inbox_sessions.py, so that they can be ended).
 
 The notifier signs links, the router checks them; both hold the same secret. A token says
 which unit it is for, what it opens, and until when; HMAC-SHA256 makes it unforgeable and

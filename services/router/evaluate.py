@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from services.router.rules import DEFAULT_RULES_FILE, DEFAULT_UNITS_FILE, RuleSetError, load_ruleset
+from services.router.routing.rules import DEFAULT_RULES_FILE, DEFAULT_UNITS_FILE, RuleSetError, load_ruleset
 
 
 def main(argv: list[str] | None = None) -> int:

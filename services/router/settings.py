@@ -4,7 +4,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from services.router.rules import DEFAULT_RULES_FILE
+from services.router.routing.rules import DEFAULT_RULES_FILE
 from shared.settings import ServiceSettings
 from shared.units import DEFAULT_UNITS_FILE
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -114,14 +115,14 @@ async def test_rate_limit_is_respected(lapor_sync, lapor_standin, infra, topics,
 
 
 async def test_reassignment_becomes_one_follow_up(lapor_sync, lapor_standin, infra, topics):
-    from services.router.assignment import build_reassignment
-    from services.router.rules import load_ruleset
+    from services.router.routing.assignment import build_reassignment
+    from services.router.routing.rules import load_ruleset
 
     first = events.assigned("SURGA nama di SPPT PBB masih atas nama pemilik lama")
     ruleset = load_ruleset()
     second = build_reassignment(first, ruleset.unit("hukum"), ruleset_version=ruleset.version,
                                 deadlines=ruleset.registry.deadlines_for("hukum"), assigned_by="operator:t",
-                                reason="Sengketa waris")
+                                reason="Sengketa waris", now=datetime.now(UTC))
     for event in (first, second, second):
         await send(infra, topics, event)
 

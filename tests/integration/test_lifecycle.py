@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from services.router import lifecycle
+from services.router.adapters.postgres import NotFound, RouterRepository
 from services.router.app import MIGRATIONS
-from services.router.assignment import build_assignment, build_reassignment
 from services.router.lifecycle import TransitionRefused, UnitAction
-from services.router.repository import NotFound, RouterRepository
-from services.router.rules import load_ruleset
-from services.router.working_days import WorkingCalendar
+from services.router.lifecycle.working_days import WorkingCalendar
+from services.router.routing.assignment import build_assignment, build_reassignment
+from services.router.routing.rules import load_ruleset
 from shared.contracts import (
     CitizenReplied,
     ComplaintEscalated,
@@ -47,7 +47,7 @@ async def stored(repo: RouterRepository, text: str, received_days_ago: int = 0):
         update={"received_at": datetime.now(UTC) - timedelta(days=received_days_ago)})
 
     def decide(e):
-        assigned = build_assignment(e, RULES.route(e.text, e.channel), 1, CALENDAR)
+        assigned = build_assignment(e, RULES.route(e.text, e.channel), 1, CALENDAR, now=datetime.now(UTC))
         # The follow-up clock runs from receipt here, as if routed then.
         return assigned.model_copy(update={"follow_up_due": CALENDAR.add_working_days(e.received_at, 5)})
 
@@ -105,7 +105,8 @@ async def test_handing_back_records_the_return_and_starts_the_new_unit_at_assign
     triage = RULES.unit("diskominfo")
     new, returned = await repo.reassign(assigned.tracking_code, lambda current, status: build_reassignment(
         current, triage, ruleset_version="t", deadlines=RULES.registry.deadlines_for("diskominfo"),
-        assigned_by="unit:bppkad", reason="Bukan wewenang: urusan kelurahan"), returned_by="unit:bppkad")
+        assigned_by="unit:bppkad", reason="Bukan wewenang: urusan kelurahan", now=datetime.now(UTC)),
+        returned_by="unit:bppkad")
     assert (returned.status, returned.sequence, returned.unit.code) == (ComplaintStatus.RETURNED, 2, "bppkad")
     assert returned.message == "Bukan wewenang: urusan kelurahan"
     assert new.sequence == 2 and new.unit.code == "diskominfo"

@@ -12,12 +12,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.router import reports
+from services.router.adapters.postgres import RouterRepository
 from services.router.app import MIGRATIONS
-from services.router.assignment import build_assignment
 from services.router.lifecycle import UnitAction
-from services.router.repository import RouterRepository
-from services.router.rules import load_ruleset
-from services.router.working_days import WIB, WorkingCalendar
+from services.router.lifecycle.working_days import WIB, WorkingCalendar
+from services.router.routing.assignment import build_assignment
+from services.router.routing.rules import load_ruleset
 from shared.database import create_pool, migrate
 from shared.settings import DatabaseSettings
 from tests.support import events
@@ -146,7 +146,8 @@ async def test_what_the_router_stores_and_a_unit_answers_today_is_reported(route
     schema, pool = router_db
     repo, rules, calendar = RouterRepository(pool), load_ruleset(), WorkingCalendar()
     [stored] = await repo.assign_batch([events.received("SURGA nama di SPPT PBB masih atas nama pemilik lama")],
-                                       lambda e: build_assignment(e, rules.route(e.text, e.channel), 1, calendar))
+                                       lambda e: build_assignment(e, rules.route(e.text, e.channel), 1, calendar,
+                                                                  now=datetime.now(UTC)))
     await repo.change_status(stored.event.tracking_code, UnitAction.RESPOND, actor="unit:bppkad", unit_code="bppkad",
                              message="Sudah kami betulkan", close_due=lambda unit: date(2099, 1, 1))
     today = datetime.now(UTC).astimezone(WIB).date().isoformat()

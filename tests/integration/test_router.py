@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from services.router.adapters.postgres import RouterRepository
 from services.router.app import MIGRATIONS
-from services.router.repository import RouterRepository
 from shared import contact_seal
 from shared.database import create_pool, migrate
 from shared.settings import DatabaseSettings

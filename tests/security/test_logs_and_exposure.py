@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.router.normalise import normalise
+from services.router.routing.normalise import normalise
 from shared.logging import mask_text
 from tests.deploy.test_manifests import of_kind, render
 

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from services.intake.web.app import WebSettings, build_app
+from services.router.adapters.postgres import RouterRepository
 from services.router.app import MIGRATIONS
 from services.router.lifecycle import TransitionRefused, UnitAction
-from services.router.repository import RouterRepository
 from shared.contracts import CitizenReplied, citizen_reply_id_for, complaint_id_for, contact_digest, tracking_code_for
 from shared.database import create_pool, migrate
 from shared.settings import DatabaseSettings, KafkaSettings

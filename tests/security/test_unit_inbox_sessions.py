@@ -88,7 +88,7 @@ async def test_an_operator_can_end_every_session_of_a_unit(stack, own_database_u
         assert (await sign_in(browser, "bppkad", TOKENS["bppkad"])).status_code == 303
         assert (await browser.get("/unit")).status_code == 200
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.router.inbox_sessions", "revoke", "bppkad", cwd=REPO,
+            sys.executable, "-m", "services.router.http.inbox_sessions", "revoke", "bppkad", cwd=REPO,
             env={**os.environ, "ADUAN_DB_URL": own_database_url}, stdout=asyncio.subprocess.PIPE)
         out, _ = await process.communicate()
         assert process.returncode == 0 and b"ended" in out

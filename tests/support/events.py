@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from services.router import lifecycle
-from services.router.assignment import build_assignment
-from services.router.rules import load_ruleset
+from services.router.routing.assignment import build_assignment
+from services.router.routing.rules import load_ruleset
 from shared.contracts import (
     Anonymity,
     Channel,
@@ -34,7 +34,7 @@ def received(text: str = "Petugas loket minta imbalan untuk tanda tangan surat",
 
 def assignment_for(event: ComplaintReceived, sequence: int = 1) -> ComplaintAssigned:
     """What the router decides for `event` with the shipped rules."""
-    return build_assignment(event, load_ruleset().route(event.text, event.channel), sequence)
+    return build_assignment(event, load_ruleset().route(event.text, event.channel), sequence, now=datetime.now(UTC))
 
 
 def assigned(text: str = "Petugas loket minta imbalan untuk tanda tangan surat", **kwargs) -> ComplaintAssigned:

@@ -1,4 +1,4 @@
-"""Signing in to the unit inbox as a browser does (services/router/inbox.py)."""
+"""Signing in to the unit inbox as a browser does (services/router/http/inbox.py)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from services.router.assignment import assignment_id_for
+from services.router.routing.assignment import assignment_id_for
 from shared import contact_seal
 from shared.contracts import Anonymity
 from tests.support import events

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.router.normalise import normalise, strip_keyword
+from services.router.routing.normalise import normalise, strip_keyword
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from services.intake.sms.generic import MAX_CLOCK_SKEW_SECONDS, authenticated
 from services.intake.web import csrf
-from services.router.working_days import WIB, WorkingCalendar
+from services.router.lifecycle.working_days import WIB, WorkingCalendar
 from shared import unit_access
 from shared.channel_kit import signature_is_valid
 from shared.contracts import (

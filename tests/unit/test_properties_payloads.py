@@ -32,7 +32,7 @@ from services.intake.web.app import scoped
 from services.intake.web.form import MAX_TEXT, photo_type, read_submission
 from services.intake.whatsapp.cloud_api import Webhook
 from services.intake.whatsapp.inbound import COMPLAINT_TYPES, Unusable, complaint_from, parts
-from services.router.rules import DEFAULT_RULES_FILE, RuleSetError, parse_rules
+from services.router.routing.rules import DEFAULT_RULES_FILE, RuleSetError, parse_rules
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import ComplaintReceived, complaint_id_for
 from shared.phone import to_e164

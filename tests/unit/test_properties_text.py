@@ -14,8 +14,8 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from services.intake.sms.keyword import complaint_text, reply_to_response, status_check
-from services.router.normalise import SMS_ABBREVIATIONS, normalise, strip_keyword
-from services.router.rules import DEFAULT_RULES_FILE, load_ruleset, term_pattern
+from services.router.routing.normalise import SMS_ABBREVIATIONS, normalise, strip_keyword
+from services.router.routing.rules import DEFAULT_RULES_FILE, load_ruleset, term_pattern
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import normalise_tracking_code, tracking_code_for
 from shared.logging import PERSONAL_KEYS, mask_personal_data, mask_text

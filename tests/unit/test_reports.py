@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
+from services.router.lifecycle.working_days import WIB, WorkingCalendar
 from services.router.reports import (
     ComplaintRow,
     build_report,
@@ -15,7 +16,6 @@ from services.router.reports import (
     tables,
     timings,
 )
-from services.router.working_days import WIB, WorkingCalendar
 
 CALENDAR = WorkingCalendar()
 AS_OF = datetime(2026, 11, 28, 7, 0, tzinfo=WIB)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from services.router.rules import RuleSetError, load_ruleset
+from services.router.routing.rules import RuleSetError, load_ruleset
 from shared.units import DEFAULT_UNITS_FILE as UNITS
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -21,35 +21,28 @@ from shared.contracts import (
     LaporReportLinked,
     Unit,
 )
+from shared.statuses import CITIZEN_MAY_REPLY, CITIZEN_STATUS, CitizenStatus
 
 # Rank breaks ties at equal sequences: a complaint's assignment comes after its receipt, and
 # its status changes after the assignment they belong to.
 RECEIVED, ASSIGNED, CHANGED = 1, 2, 3
-STATUS_OF_CHANGE = {
-    ComplaintStatus.ACKNOWLEDGED: "diproses",
-    ComplaintStatus.RESPONDED: "ditanggapi",
-    ComplaintStatus.DONE: "selesai",
-    ComplaintStatus.CLOSED: "ditutup",
-    ComplaintStatus.RETURNED: "dikembalikan",
-    ComplaintStatus.REPLIED: "dibalas",
-}
 # Only a response or a closing note is written for the citizen; the reason a unit returned a
 # complaint is for the PPID secretariat, and the citizen's own reply is for the unit, so neither
 # is even stored.
 SHOWS_MESSAGE = {ComplaintStatus.RESPONDED, ComplaintStatus.DONE}
-LAPOR = "tercatat_lapor"
+LAPOR = CitizenStatus.TERCATAT_LAPOR
 # The citizen may write back once the unit has responded, until the complaint is done or closed.
-REPLY_OPEN = frozenset({"ditanggapi", "dibalas"})
-STATUS_TEXT = {
-    "diterima": "Aduan diterima dan sedang ditelaah.",
-    "diteruskan": "Aduan diteruskan kepada {unit} untuk ditindaklanjuti.",
-    "diproses": "Aduan diterima oleh {unit} dan sedang diproses.",
-    "ditanggapi": "Aduan telah ditanggapi oleh {unit}.",
-    "selesai": "Aduan selesai ditindaklanjuti oleh {unit}.",
-    "ditutup": "Aduan ditutup.",
-    "dikembalikan": "Aduan ditelaah ulang untuk diteruskan kepada unit yang berwenang.",
-    "dibalas": "Pelapor membalas tanggapan; {unit} akan menanggapi kembali.",
-    LAPOR: "Aduan tercatat di SP4N-LAPOR! dengan nomor {lapor}.",
+REPLY_OPEN = CITIZEN_MAY_REPLY
+STATUS_TEXT: dict[str, str] = {
+    CitizenStatus.DITERIMA: "Aduan diterima dan sedang ditelaah.",
+    CitizenStatus.DITERUSKAN: "Aduan diteruskan kepada {unit} untuk ditindaklanjuti.",
+    CitizenStatus.DIPROSES: "Aduan diterima oleh {unit} dan sedang diproses.",
+    CitizenStatus.DITANGGAPI: "Aduan telah ditanggapi oleh {unit}.",
+    CitizenStatus.SELESAI: "Aduan selesai ditindaklanjuti oleh {unit}.",
+    CitizenStatus.DITUTUP: "Aduan ditutup.",
+    CitizenStatus.DIKEMBALIKAN: "Aduan ditelaah ulang untuk diteruskan kepada unit yang berwenang.",
+    CitizenStatus.DIBALAS: "Pelapor membalas tanggapan; {unit} akan menanggapi kembali.",
+    CitizenStatus.TERCATAT_LAPOR: "Aduan tercatat di SP4N-LAPOR! dengan nomor {lapor}.",
 }
 
 
@@ -124,11 +117,11 @@ class Step:
 
 
 def received_step(event: ComplaintReceived | ComplaintAssigned) -> Step:
-    return Step("received", "diterima", RECEIVED, event.received_at, received_at=event.received_at)
+    return Step("received", CitizenStatus.DITERIMA, RECEIVED, event.received_at, received_at=event.received_at)
 
 
 def change_step(event: ComplaintStatusChanged) -> Step:
-    return Step(f"status:{event.sequence}", STATUS_OF_CHANGE[event.status], CHANGED, event.occurred_at,
+    return Step(f"status:{event.sequence}", CITIZEN_STATUS[event.status], CHANGED, event.occurred_at,
                 event.assignment_sequence, event.sequence, event.unit,
                 event.message if event.status in SHOWS_MESSAGE else None)
 
@@ -146,8 +139,8 @@ class StatusRepository:
         """Also the "received" step of complaints from other channels: this intake does not read
         complaints.received.v1 (their reporters are on it), the assignment says when it came."""
         await self._record(event, [received_step(event), Step(
-            f"assigned:{event.sequence}", "diteruskan", ASSIGNED, event.occurred_at, event.sequence, unit=event.unit,
-            received_at=event.received_at)])
+            f"assigned:{event.sequence}", CitizenStatus.DITERUSKAN, ASSIGNED, event.occurred_at, event.sequence,
+            unit=event.unit, received_at=event.received_at)])
 
     async def _record(self, event: ComplaintReceived | ComplaintAssigned, steps: list[Step],
                       durable: bool = True) -> None:

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from services.router.normalise import normalise
+from services.router.routing.normalise import normalise
 from shared.contracts import Unit
 from shared.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegistry, parse_registry
 
-DEFAULT_RULES_FILE = Path(__file__).parent / "rules.yaml"
+DEFAULT_RULES_FILE = Path(__file__).parent.parent / "rules.yaml"  # services/router/rules.yaml
 FALLBACK_RULE_ID = "fallback"
 _RULE_KEYS = {"id", "unit", "description", "any", "all", "none", "patterns", "channels", "categories"}
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
@@ -70,6 +70,8 @@ class Rule:
     none: tuple[Matcher, ...]
     channels: frozenset[str]
     categories: frozenset[str]
+    _any: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _none: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_any", _either(self.any))

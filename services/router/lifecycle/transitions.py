@@ -17,24 +17,26 @@ complaint to `assigned` with the new unit; done and closed complaints cannot be 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Final
 
 from shared.contracts import (
     ComplaintAssigned,
     ComplaintEscalated,
-    ComplaintStatus,
     ComplaintStatusChanged,
     EscalationStage,
     status_change_id_for,
 )
+from shared.statuses import ASSIGNED, REPLY_ALLOWED_FROM, CaseStatus, ComplaintStatus
 
 PRODUCER = "router"
-ASSIGNED = "assigned"  # the state before any status change, and again after each re-assignment
-OPEN = frozenset({ASSIGNED, ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESPONDED, ComplaintStatus.REPLIED})
+OPEN: Final[frozenset[CaseStatus]] = frozenset(
+    {ASSIGNED, ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESPONDED, ComplaintStatus.REPLIED})
+FINISHED: Final[frozenset[CaseStatus]] = frozenset({ComplaintStatus.DONE, ComplaintStatus.CLOSED})
 CITIZEN = "citizen"  # the actor of a reply
-# A reply answers a response; before one there is nothing to reply to, after done or closure it is too late.
-REPLY_ALLOWED_FROM = frozenset({ComplaintStatus.RESPONDED, ComplaintStatus.REPLIED})
+SYSTEM = "system"  # the actor of an automatic closure
 
 
 class UnitAction(StrEnum):
@@ -44,7 +46,7 @@ class UnitAction(StrEnum):
 
 
 # What each action may follow, and where it leads.
-_ALLOWED_FROM = {
+_ALLOWED_FROM: dict[UnitAction, set[CaseStatus]] = {
     UnitAction.ACKNOWLEDGE: {ASSIGNED},
     UnitAction.RESPOND: set(OPEN),  # a unit may answer again (a correction, more detail)
     UnitAction.DONE: set(OPEN),
@@ -60,7 +62,7 @@ class TransitionRefused(ValueError):
     """The step does not fit where the complaint stands (e.g. answering a closed complaint)."""
 
 
-STATUS_WORDS = {  # for people: the inbox and error messages
+STATUS_WORDS: dict[str, str] = {  # for people: the inbox and error messages
     ASSIGNED: "baru", ComplaintStatus.ACKNOWLEDGED: "diproses", ComplaintStatus.RESPONDED: "ditanggapi",
     ComplaintStatus.DONE: "selesai", ComplaintStatus.CLOSED: "ditutup", ComplaintStatus.RETURNED: "dikembalikan",
     ComplaintStatus.REPLIED: "dibalas pelapor",
@@ -76,6 +78,20 @@ def next_status(current: str, action: UnitAction) -> ComplaintStatus | None:
     return _LEADS_TO[action]
 
 
+@dataclass(frozen=True)
+class Effects:
+    """What reaching a status does to the complaint besides its status: the rules the database only records."""
+
+    first_response: bool  # the unit's first answer, for the reports (set once, never moved)
+    closes: bool  # the complaint is finished: it leaves the inbox's open list and the deadlines stop
+
+
+def effects_of(status: ComplaintStatus) -> Effects:
+    """A response or done is the unit's answer; done and an automatic closure finish the complaint."""
+    return Effects(first_response=status in (ComplaintStatus.RESPONDED, ComplaintStatus.DONE),
+                   closes=status in FINISHED)
+
+
 def can_hand_back(current: str) -> None:
     if current not in OPEN:
         raise TransitionRefused(f"aduan berstatus {STATUS_WORDS.get(current, current)}: tidak dapat dikembalikan")
@@ -85,6 +101,11 @@ def can_take_reply(current: str) -> None:
     if current not in REPLY_ALLOWED_FROM:
         raise TransitionRefused(f"aduan berstatus {STATUS_WORDS.get(current, current)}: balasan pelapor tidak dapat"
                                 " dicatat (hanya setelah tanggapan unit dan sebelum selesai atau ditutup)")
+
+
+def close_due_on(status: ComplaintStatus, close_due: date) -> date | None:
+    """Only a response starts the clock of the automatic closure; any other step stops it."""
+    return close_due if status is ComplaintStatus.RESPONDED else None
 
 
 def status_changed(assignment: ComplaintAssigned, *, sequence: int, status: ComplaintStatus, actor: str,

@@ -5,25 +5,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
 
 from services.router import lifecycle
+from services.router.application import decisions
+from services.router.application.ports import Complaint, NotFound, OutboxEvent, StoredAssignment
+from services.router.lifecycle import escalation
 from shared.contracts import (
     CitizenContactChanged,
     CitizenReplied,
     ComplaintAssigned,
     ComplaintEscalated,
     ComplaintReceived,
-    ComplaintStatus,
     ComplaintStatusChanged,
     EscalationStage,
     contact_digest,
 )
+from shared.statuses import ASSIGNED, ComplaintStatus
 
-OutboxEvent = ComplaintAssigned | ComplaintStatusChanged | ComplaintEscalated
+__all__ = ["NotFound", "OutboxEvent", "RouterRepository", "StoredAssignment"]
 # Where each published event is kept, and its key there.
 _OUTBOX = {ComplaintAssigned: ("assignments", "assignment_id"), ComplaintStatusChanged: ("status_changes", "change_id"),
            ComplaintEscalated: ("escalations", "escalation_id")}
@@ -38,17 +40,6 @@ _CURRENT = """
     FROM complaints c
     JOIN LATERAL (SELECT * FROM assignments WHERE complaint_id = c.complaint_id
                   ORDER BY sequence DESC LIMIT 1) a ON true"""
-
-
-@dataclass(frozen=True)
-class StoredAssignment:
-    event: ComplaintAssigned
-    created: bool  # decided now, not found from an earlier delivery
-    published: bool
-
-
-class NotFound(Exception):
-    pass
 
 
 def _digests(received: ComplaintReceived) -> list[str]:
@@ -142,19 +133,16 @@ class RouterRepository:
         """
         async with self.pool.acquire() as conn, conn.transaction():
             complaint = await self._lock(conn, complaint_ref)
-            current = ComplaintAssigned.model_validate_json(complaint["event"])
-            assigned = decide(current, complaint["status"])
+            assigned = decide(complaint.assignment, complaint.status)
             await self._insert(conn, assigned)
             returned = None
             if returned_by is not None:
-                returned = lifecycle.status_changed(
-                    current, sequence=complaint["status_sequence"] + 1, status=ComplaintStatus.RETURNED,
-                    actor=returned_by, message=assigned.reason)
+                returned = decisions.returned(complaint, assigned, returned_by)
                 await self._insert_change(conn, returned)
             await conn.execute(
-                """UPDATE complaints SET status = 'assigned', closed_at = NULL, close_due = NULL, answer_due = NULL,
+                """UPDATE complaints SET status = $3, closed_at = NULL, close_due = NULL, answer_due = NULL,
                                          status_sequence = status_sequence + $2
-                   WHERE complaint_id = $1""", complaint["complaint_id"], 1 if returned else 0)
+                   WHERE complaint_id = $1""", complaint.complaint_id, 1 if returned else 0, ASSIGNED.value)
             return assigned, returned
 
     async def change_status(self, complaint_ref: str, action: lifecycle.UnitAction, *, actor: str,
@@ -164,23 +152,20 @@ class RouterRepository:
         to do (the step was taken already). The change is stored with its event for the outbox."""
         async with self.pool.acquire() as conn, conn.transaction():
             complaint = await self._lock(conn, complaint_ref)
-            current = ComplaintAssigned.model_validate_json(complaint["event"])
-            if unit_code is not None and current.unit.code != unit_code:
-                raise NotFound(complaint_ref)  # the same answer as for a complaint that does not exist
-            status = lifecycle.next_status(complaint["status"], action)
-            if status is None:
+            change = decisions.step(complaint, action, actor=actor, unit_code=unit_code, message=message,
+                                    close_due=close_due)
+            if change is None:
                 return None
-            due = close_due(current.unit.code) if status is ComplaintStatus.RESPONDED else None
-            change = lifecycle.status_changed(current, sequence=complaint["status_sequence"] + 1, status=status,
-                                              actor=actor, message=message, close_due=due)
+            effects = lifecycle.effects_of(change.status)
             await self._insert_change(conn, change)
             await conn.execute(
                 """UPDATE complaints SET status = $2, status_sequence = $3, close_due = $4, answer_due = NULL,
-                          first_response_at = CASE WHEN $2 IN ('responded', 'done')
-                                                   THEN coalesce(first_response_at, now()) ELSE first_response_at END,
-                          closed_at = CASE WHEN $2 = 'done' THEN now() ELSE closed_at END
+                          first_response_at = CASE WHEN $5 THEN coalesce(first_response_at, now())
+                                                   ELSE first_response_at END,
+                          closed_at = CASE WHEN $6 THEN now() ELSE closed_at END
                    WHERE complaint_id = $1""",
-                complaint["complaint_id"], status.value, change.sequence, due)
+                complaint.complaint_id, change.status.value, change.sequence, change.close_due,
+                effects.first_response, effects.closes)
             return change
 
     async def record_reply(self, reply: CitizenReplied, answer_due: Callable[[str], date],
@@ -190,26 +175,18 @@ class RouterRepository:
         (TransitionRefused) before any response, or once done or closed."""
         async with self.pool.acquire() as conn, conn.transaction():
             complaint = await self._lock(conn, reply.complaint_id)
-            if complaint["tracking_code"] != reply.tracking_code:
-                raise NotFound(reply.tracking_code)  # an intake's mistake; never attach a reply to another complaint
+            decisions.reply_target(complaint, reply)
             if await conn.fetchval("SELECT 1 FROM citizen_replies WHERE reply_id = $1", reply.reply_id):
                 return None
-            lifecycle.can_take_reply(complaint["status"])
-            current = ComplaintAssigned.model_validate_json(complaint["event"])
-            # By SMS or WhatsApp: only from the reporter's own number or BSUID.
-            if reply.sender_digest is not None and reply.sender_digest not in complaint["contact_digests"]:
-                raise lifecycle.TransitionRefused("a reply by phone is taken only from the reporter's own number")
-            due = answer_due(current.unit.code)
-            change = lifecycle.status_changed(current, sequence=complaint["status_sequence"] + 1,
-                                              status=ComplaintStatus.REPLIED, actor=lifecycle.CITIZEN,
-                                              message=reply.text, answer_due=due)
+            change = decisions.reply(complaint, reply, answer_due)
             await self._insert_change(conn, change)
             await conn.execute("INSERT INTO citizen_replies (reply_id, complaint_id, change_id, received_at)"
                                " VALUES ($1, $2, $3, $4)", reply.reply_id, reply.complaint_id, change.change_id,
                                reply.received_at)
             await conn.execute(
-                """UPDATE complaints SET status = 'replied', status_sequence = $2, close_due = NULL, answer_due = $3
-                   WHERE complaint_id = $1""", complaint["complaint_id"], change.sequence, due)
+                """UPDATE complaints SET status = $4, status_sequence = $2, close_due = NULL, answer_due = $3
+                   WHERE complaint_id = $1""", complaint.complaint_id, change.sequence, change.answer_due,
+                change.status.value)
             return change
 
     async def sweep(self, today: date, coordinator_email: str | None, limit: int = 200,
@@ -220,15 +197,18 @@ class RouterRepository:
         SKIP LOCKED keep every step single."""
         events: list[ComplaintEscalated | ComplaintStatusChanged] = []
         async with self.pool.acquire() as conn, conn.transaction():
+            # Which stage binds in which status is the lifecycle's (escalation.PENDING_IN); the query
+            # joins on it, and takes each complaint's deadline of that stage.
+            stages, statuses = escalation.pending_pairs()
             overdue = await conn.fetch(
                 f"""SELECT a.event, s.stage, s.due {_CURRENT}
-                    CROSS JOIN LATERAL (VALUES ('forward', a.forward_due, c.status = 'assigned'),
-                                               ('follow_up', a.follow_up_due, c.status <> 'replied'),
-                                               ('reply', c.answer_due, c.status = 'replied')) s (stage, due, pending)
-                    WHERE c.status IN ('assigned', 'acknowledged', 'replied') AND s.pending AND s.due < $1
+                    CROSS JOIN LATERAL (VALUES ('forward', a.forward_due), ('follow_up', a.follow_up_due),
+                                               ('reply', c.answer_due)) s (stage, due)
+                    JOIN unnest($3::text[], $4::text[]) p (stage, status) ON p.stage = s.stage AND p.status = c.status
+                    WHERE c.status = ANY($4::text[]) AND s.due < $1
                       AND NOT EXISTS (SELECT 1 FROM escalations e
                                       WHERE e.assignment_id = a.assignment_id AND e.stage = s.stage)
-                    ORDER BY s.due LIMIT $2""", today, limit)
+                    ORDER BY s.due LIMIT $2""", today, limit, stages, statuses)
             for row in overdue:
                 assignment = ComplaintAssigned.model_validate_json(row["event"])
                 event = lifecycle.escalated(assignment, EscalationStage(row["stage"]), row["due"], coordinator_email)
@@ -239,18 +219,22 @@ class RouterRepository:
                     event.model_dump_json())
                 if inserted:
                     events.append(event)
+            # escalation.closes_silently: answered, and silent until its close_due.
             silent = await conn.fetch(
-                f"""SELECT c.complaint_id, c.status_sequence, a.event {_CURRENT}
-                    WHERE c.status = 'responded' AND c.close_due <= $1
-                    ORDER BY c.close_due LIMIT $2 FOR UPDATE OF c SKIP LOCKED""", today, limit)
+                f"""SELECT c.complaint_id, c.tracking_code, c.status, c.status_sequence, c.contact_digests,
+                           a.event {_CURRENT}
+                    WHERE c.status = $3 AND c.close_due <= $1
+                    ORDER BY c.close_due LIMIT $2 FOR UPDATE OF c SKIP LOCKED""",
+                today, limit, ComplaintStatus.RESPONDED.value)
             for row in silent:
-                change = lifecycle.status_changed(
-                    ComplaintAssigned.model_validate_json(row["event"]), sequence=row["status_sequence"] + 1,
-                    status=ComplaintStatus.CLOSED, actor="system")
+                change = decisions.closed(_complaint(row))
+                effects = lifecycle.effects_of(change.status)
                 await self._insert_change(conn, change)
                 await conn.execute(
-                    """UPDATE complaints SET status = 'closed', status_sequence = $2, closed_at = now()
-                       WHERE complaint_id = $1""", row["complaint_id"], change.sequence)
+                    """UPDATE complaints SET status = $3, status_sequence = $2,
+                                             closed_at = CASE WHEN $4 THEN now() ELSE closed_at END
+                       WHERE complaint_id = $1""", row["complaint_id"], change.sequence, change.status.value,
+                    effects.closes)
                 events.append(change)
         return events
 
@@ -259,12 +243,13 @@ class RouterRepository:
         rows = await self.pool.fetch(
             f"""(SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
                         c.closed_at, a.forward_due, a.follow_up_due, a.event {_CURRENT}
-                 WHERE a.unit_code = $1 AND c.status IN ('assigned', 'acknowledged', 'responded', 'replied'))
+                 WHERE a.unit_code = $1 AND c.status = ANY($3::text[]))
                 UNION ALL
                 (SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
                         c.closed_at, a.forward_due, a.follow_up_due, a.event {_CURRENT}
-                 WHERE a.unit_code = $1 AND c.status IN ('done', 'closed')
-                 ORDER BY c.closed_at DESC LIMIT $2)""", unit_code, finished_limit)
+                 WHERE a.unit_code = $1 AND c.status = ANY($4::text[])
+                 ORDER BY c.closed_at DESC LIMIT $2)""", unit_code, finished_limit,
+            sorted(s.value for s in lifecycle.OPEN), sorted(s.value for s in lifecycle.FINISHED))
         return [{**dict(row), "complaint_id": str(row["complaint_id"]),
                  "assignment": ComplaintAssigned.model_validate_json(row["event"])} for row in rows]
 
@@ -315,7 +300,7 @@ class RouterRepository:
         return [models[r["kind"]].model_validate_json(r["event"]) for r in rows]
 
     @staticmethod
-    async def _lock(conn: asyncpg.Connection, complaint_ref: str) -> asyncpg.Record:
+    async def _lock(conn: asyncpg.Connection, complaint_ref: str) -> Complaint:
         """The complaint (by id or tracking code) with its current assignment, locked until the end."""
         row = await conn.fetchrow(
             f"""SELECT c.complaint_id, c.tracking_code, c.status, c.status_sequence, c.contact_digests,
@@ -323,7 +308,7 @@ class RouterRepository:
                 WHERE c.complaint_id::text = $1 OR c.tracking_code = $1 FOR UPDATE OF c""", complaint_ref)
         if row is None:
             raise NotFound(complaint_ref)
-        return row
+        return _complaint(row)
 
     @staticmethod
     async def _insert_change(conn: asyncpg.Connection, change: ComplaintStatusChanged) -> None:
@@ -336,6 +321,12 @@ class RouterRepository:
     @staticmethod
     async def _insert(conn: asyncpg.Connection, assigned: ComplaintAssigned) -> None:
         await conn.execute(_INSERT_ASSIGNMENT, *_assignment_row(assigned))
+
+
+def _complaint(row: asyncpg.Record) -> Complaint:
+    return Complaint(complaint_id=str(row["complaint_id"]), tracking_code=row["tracking_code"], status=row["status"],
+                     status_sequence=row["status_sequence"], contact_digests=list(row["contact_digests"] or []),
+                     assignment=ComplaintAssigned.model_validate_json(row["event"]))
 
 
 def _assignment_row(a: ComplaintAssigned) -> tuple:

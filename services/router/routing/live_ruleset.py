@@ -14,7 +14,7 @@ from pathlib import Path
 import structlog
 from prometheus_client import Counter, Info
 
-from services.router.rules import RuleSet, RuleSetError, load_ruleset
+from services.router.routing.rules import RuleSet, RuleSetError, load_ruleset
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ from shared.local_time import WIB
 class WorkingCalendar:
     def __init__(self, collective_leave: Iterable[date] = ()) -> None:
         self.collective_leave = frozenset(collective_leave)
-        self._public = holidays.Indonesia()
+        self._public = holidays.country_holidays("ID")  # holidays.Indonesia()
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._public and day not in self.collective_leave

@@ -1,12 +1,12 @@
-"""Turning a routing decision into the ComplaintAssigned event: pure, no I/O."""
+"""Turning a routing decision into the ComplaintAssigned event: pure, no I/O, the moment passed in."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
-from services.router.rules import Decision
-from services.router.working_days import WorkingCalendar
+from services.router.lifecycle.working_days import WorkingCalendar
+from services.router.routing.rules import Decision
 from shared.contracts import ComplaintAssigned, ComplaintReceived, Reporter, Unit, reply_gateway_of
 from shared.units import Deadlines
 
@@ -22,7 +22,9 @@ CALENDAR = WorkingCalendar()
 
 
 def build_assignment(received: ComplaintReceived, decision: Decision, sequence: int,
-                     calendar: WorkingCalendar = CALENDAR) -> ComplaintAssigned:
+                     calendar: WorkingCalendar = CALENDAR, *, now: datetime) -> ComplaintAssigned:
+    """The first assignment, decided `now`: the unit has `forward` working days from the complaint's
+    receipt to take it on, and `follow_up` from now to answer."""
     hides_identity = received.anonymity.hides_identity
     return ComplaintAssigned(
         producer=PRODUCER,
@@ -49,7 +51,7 @@ def build_assignment(received: ComplaintReceived, decision: Decision, sequence: 
         attachments=received.attachments,
         location=received.location,
         forward_due=calendar.add_working_days(received.received_at, decision.deadlines.forward),
-        follow_up_due=calendar.add_working_days(datetime.now(UTC), decision.deadlines.follow_up),
+        follow_up_due=calendar.add_working_days(now, decision.deadlines.follow_up),
     )
 
 
@@ -61,14 +63,15 @@ class ReassignmentRefused(ValueError):
 
 
 def build_reassignment(current: ComplaintAssigned, unit: Unit, *, ruleset_version: str, deadlines: Deadlines,
-                       assigned_by: str, reason: str, calendar: WorkingCalendar = CALENDAR) -> ComplaintAssigned:
-    """The next assignment of a complaint, made by a person: everything else travels as it was."""
+                       assigned_by: str, reason: str, calendar: WorkingCalendar = CALENDAR,
+                       now: datetime) -> ComplaintAssigned:
+    """The next assignment of a complaint, made by a person `now`: everything else travels as it was."""
     if unit.code == current.unit.code:
         raise ReassignmentRefused(f"the complaint is already assigned to {unit.code}")
     sequence = current.sequence + 1
     return current.model_copy(update={
         "event_id": str(uuid.uuid4()),
-        "occurred_at": datetime.now(UTC),
+        "occurred_at": now,
         "producer": PRODUCER,
         "assignment_id": assignment_id_for(current.complaint_id, sequence),
         "sequence": sequence,
@@ -80,6 +83,6 @@ def build_reassignment(current: ComplaintAssigned, unit: Unit, *, ruleset_versio
         "assigned_by": assigned_by,
         "reason": reason,
         # The new unit's clock starts now: it cannot be late for days it did not have the complaint.
-        "forward_due": calendar.add_working_days(datetime.now(UTC), deadlines.forward),
-        "follow_up_due": calendar.add_working_days(datetime.now(UTC), deadlines.follow_up),
+        "forward_due": calendar.add_working_days(now, deadlines.forward),
+        "follow_up_due": calendar.add_working_days(now, deadlines.follow_up),
     })

@@ -26,15 +26,15 @@ import asyncpg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.router.lifecycle import ASSIGNED, STATUS_WORDS
+from services.router.lifecycle.working_days import WIB, WorkingCalendar
 from services.router.settings import RouterSettings
-from services.router.working_days import WIB, WorkingCalendar
 from shared.contracts import Channel, ComplaintStatus
 from shared.units import RegistryError, parse_registry
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"  # services/router/templates
 # Fixed orders, so that one month's files line up with the next; anything else found follows.
 CHANNELS = {Channel.WEB: "Formulir web", Channel.SMS: "SMS", Channel.WHATSAPP: "WhatsApp"}
-STATUSES = [ASSIGNED, *(s.value for s in (ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESPONDED,
+STATUSES = [ASSIGNED.value, *(s.value for s in (ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESPONDED,
                                           ComplaintStatus.REPLIED, ComplaintStatus.DONE, ComplaintStatus.CLOSED))]
 FILES = ["by_channel.csv", "by_unit.csv", "by_status.csv", "timings.csv", "summary.csv", "report.html"]
 TIMING_COLUMNS = ["complaints", "responded", "response_median_wd", "response_p90_wd", "closed",
@@ -213,7 +213,7 @@ async def generate(settings: RouterSettings, schema: str, period_from: date, per
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m services.router.reports", description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="period_from", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
     parser.add_argument("--to", dest="period_to", type=date.fromisoformat, required=True, help="YYYY-MM-DD, inclusive")
     parser.add_argument("--out", type=Path, help="folder for the files (default reports/<from>_<to>)")
@@ -277,6 +277,3 @@ _MONTHS = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agus
 def _tanggal(day: date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 session (not just the cookie), a changed unit password ends every session opened with the old one, and
 an operator can end all of a unit's:
 
-    python -m services.router.inbox_sessions revoke <unit code>
+    python -m services.router.http.inbox_sessions revoke <unit code>
 
 E-mail links open one complaint once; sign-in is locked for a while after repeated failures.
 """

@@ -1,0 +1,5 @@
+import sys
+
+from services.router.reports import main
+
+sys.exit(main())
