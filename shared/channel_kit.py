@@ -62,6 +62,7 @@ PUBLISH_FAILURES = Counter(
 REJECTED = Counter("aduan_intake_rejected_total", "Requests refused as bad input, by reason", ["channel", "reason"])
 
 DEFAULT_BODY_LIMIT = 256 * 1024
+RETRY_AFTER_SECONDS = 5  # a 503's Retry-After: Kafka (or the status API) back within seconds, usually
 BROKER_START_WAIT_SECONDS = 10.0  # then the app serves while the broker keeps connecting
 MAX_TEXT = 5000
 # Control characters other than line breaks and tabs: invisible, and break logs and terminals.
@@ -304,7 +305,7 @@ def create_intake_app(
             status_code=503,
             content={"detail": "Layanan antrean sedang tidak tersedia, silakan coba lagi.",
                      "reason": "broker_unavailable"},
-            headers={"Retry-After": "5"})
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -17,7 +17,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from shared.statuses import CITIZEN_MAY_REPLY, CitizenStatus
+from shared.statuses import CitizenStatus
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +35,6 @@ STATUS_PHRASE: dict[str, str] = {
 }
 # The statuses a citizen may reply to: after the unit's response, before done or closed (the one list,
 # in shared/statuses.py; the web intake and the router refuse the same).
-REPLYABLE = CITIZEN_MAY_REPLY
 _SHORT_NAME = re.compile(r"\(([^()]+)\)\s*$")  # "Dinas Komunikasi dan Informatika (Diskominfo)"
 
 

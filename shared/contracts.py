@@ -41,6 +41,7 @@ TRACKING_CODE_LENGTH = 10  # 50 bits: collision odds below 1e-5 at 100,000 compl
 
 
 MAX_MESSAGE_ID = 200
+MAX_MESSAGE = 3000  # characters of what a unit or a citizen writes about a complaint (response, reply, caption)
 
 
 def _without_nul(value: str) -> str:
@@ -173,7 +174,7 @@ class Attachment(BaseModel):
     mime_type: Storable | None = Field(default=None, max_length=100)
     sha256: Storable | None = Field(default=None, max_length=100)
     filename: Storable | None = Field(default=None, max_length=255)
-    caption: Storable | None = Field(default=None, max_length=3000)
+    caption: Storable | None = Field(default=None, max_length=MAX_MESSAGE)
 
 
 class Location(BaseModel):
@@ -347,7 +348,7 @@ class ComplaintStatusChanged(Envelope):
     tracking_code: str
     channel: ChannelName
     status: ComplaintStatus
-    message: str | None = Field(default=None, max_length=3000)
+    message: str | None = Field(default=None, max_length=MAX_MESSAGE)
     actor: str = Field(description='"unit:<code>", "operator:<name>" or "system"')
     unit: Unit = Field(description="the unit the complaint was with when it changed")
     assignment_sequence: int = Field(ge=1)
@@ -420,7 +421,7 @@ class CitizenReplied(Envelope):
     complaint_id: str
     tracking_code: str
     channel: ChannelName = Field(description="where the reply came in, not necessarily the complaint's channel")
-    text: Storable = Field(min_length=1, max_length=3000)
+    text: Storable = Field(min_length=1, max_length=MAX_MESSAGE)
     received_at: datetime
     sender_digest: str | None = Field(default=None, description="contact_digest of the number or BSUID a phone "
                                       "channel's reply came from: taken only from the reporter's own; None: web")

@@ -30,7 +30,7 @@ POISON = Counter("aduan_poison_messages_total", "Messages that can never be hand
                  ["service", "topic"])
 
 TRANSIENT_PAUSE_SECONDS = 1.0
-ERROR_HEADER_LIMIT = 2000  # characters of the error kept in the dead letter's x-error header
+ERROR_LIMIT = 2000  # characters of an error kept with a dead letter (x-error) or a failed job
 
 # The body cannot be decoded as its content type says (FastStream decodes it lazily; we do it first).
 UNDECODABLE = (json.JSONDecodeError, UnicodeDecodeError)
@@ -67,7 +67,7 @@ class DeadLetters:
 
     async def park(self, record: Any, error: BaseException) -> None:
         headers = {
-            "x-error": describe(error)[:ERROR_HEADER_LIMIT],
+            "x-error": describe(error)[:ERROR_LIMIT],
             "x-consumer": self.consumer,
             "x-original-topic": record.topic,
             "x-original-partition": str(record.partition),

@@ -35,7 +35,7 @@ from shared.consumer import batch_options, read_batch
 
 if TYPE_CHECKING:
     from shared.database import Connection
-from shared.dead_letter import DeadLetters
+from shared.dead_letter import ERROR_LIMIT, DeadLetters
 from shared.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
@@ -159,12 +159,12 @@ class JobQueue:
         await self.pool.execute(
             """UPDATE jobs SET last_error = $2, locked_until = NULL, updated_at = now(),
                               next_attempt_at = now() + make_interval(secs => $3) WHERE job_id = $1""",
-            job.job_id, error[:2000], delay)
+            job.job_id, error[:ERROR_LIMIT], delay)
 
     async def dead(self, job: Job, error: str) -> None:
         await self.pool.execute(
             """UPDATE jobs SET status = 'dead', last_error = $2, locked_until = NULL, updated_at = now()
-               WHERE job_id = $1""", job.job_id, error[:2000])
+               WHERE job_id = $1""", job.job_id, error[:ERROR_LIMIT])
 
     async def waiting(self) -> int:
         return int(await self.pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'pending'"))
@@ -196,12 +196,6 @@ class JobRunner:
                 await asyncio.wait_for(asyncio.shield(self.task), timeout)
             except TimeoutError:
                 self.task.cancel()
-
-    async def run_once(self) -> int:
-        """Run one batch of due jobs to the end (tests and tools); `run` keeps every slot busy instead."""
-        jobs = await self.queue.claim(self.concurrency)
-        await asyncio.gather(*(self._run(job) for job in jobs))
-        return len(jobs)
 
     async def run(self) -> None:
         in_flight: set[asyncio.Task[None]] = set()
@@ -302,7 +296,7 @@ def publish_dead_letter(broker: Any, service: str) -> DeadLetter:
         await broker.publish(
             json.dumps(job.payload).encode(), topic=dead_letter_topic(job.source_topic, service),
             key=(job.complaint_id or job.job_key).encode(),
-            headers={"x-error": error[:2000], "x-attempts": str(job.attempts), "x-job-kind": job.kind,
+            headers={"x-error": error[:ERROR_LIMIT], "x-attempts": str(job.attempts), "x-job-kind": job.kind,
                      "x-job-key": job.job_key, "x-consumer": service, "x-original-topic": job.source_topic})
 
     return publish

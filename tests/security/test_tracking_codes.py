@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from services.intake.web.app import WebSettings, build_app
+from services.intake.web.app import build_app
+from services.intake.web.settings import WebSettings
 from services.router.adapters.postgres import RouterRepository
 from services.router.app import MIGRATIONS
 from services.router.lifecycle import TransitionRefused, UnitAction

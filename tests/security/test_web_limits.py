@@ -6,7 +6,7 @@ one per request escaped the limit. And a flood from many addresses grew the limi
 
 from __future__ import annotations
 
-from services.intake.web.app import client_address
+from services.intake.web.intake import client_address
 from services.intake.web.rate_limit import MAX_CLIENTS, RateLimiter
 
 

@@ -28,8 +28,8 @@ from services.intake.sms.gammu import GammuInbox
 from services.intake.sms.generic import GenericSms
 from services.intake.sms.inbound import InboundSms, StatusDesk, handle_sms
 from services.intake.sms.keyword import FORMAT_HELP, complaint_text
-from services.intake.web.app import scoped
 from services.intake.web.form import MAX_TEXT, photo_type, read_submission
+from services.intake.web.intake import scoped
 from services.intake.whatsapp.cloud_api import Webhook
 from services.intake.whatsapp.inbound import COMPLAINT_TYPES, Unusable, complaint_from, parts
 from services.router.routing.rules import DEFAULT_RULES_FILE, RuleSetError, parse_rules

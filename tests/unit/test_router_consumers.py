@@ -1,6 +1,6 @@
 """The router's Kafka handlers (services/router/adapters/consumers.py), on FastStream's in-memory broker
 with the casework over the in-memory repository: a batch of complaints is routed, stored and published once;
-a citizen's reply that does not fit is refused (a ValueError: dead-lettered by the service's middleware)."""
+a citizen's reply that does not fit is Unprocessable (dead-lettered by the service's middleware)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from services.router.adapters import consumers
 from services.router.application.casework import Casework
 from services.router.application.ports import OutboxEvent
 from services.router.dependencies import DEPENDENCIES
-from services.router.lifecycle import TransitionRefused
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.live_ruleset import LiveRuleSet
 from services.router.routing.rules import DEFAULT_RULES_FILE, DEFAULT_UNITS_FILE
+from shared.consumer import raw_bodies
 from shared.contracts import CitizenReplied, citizen_reply_id_for
+from shared.dead_letter import Unprocessable
 from tests.support import events
 from tests.support.router_memory import MemoryRepository
 
@@ -54,7 +55,7 @@ def wired():
     casework = Casework(repository, LiveRuleSet(DEFAULT_RULES_FILE, DEFAULT_UNITS_FILE), WorkingCalendar(), publish,
                         lambda: NOW)
     broker = KafkaBroker()
-    broker.subscriber("received", batch=True)(consumers.on_complaints_received)
+    broker.subscriber("received", batch=True, decoder=raw_bodies)(consumers.on_complaints_received)
     broker.subscriber("replies")(consumers.on_citizen_replied)
     parked = Parked()
     broker.context.set_global(DEPENDENCIES, SimpleNamespace(casework=casework, publisher=publisher))
@@ -81,6 +82,6 @@ async def test_a_reply_to_a_complaint_not_answered_yet_is_refused(wired):
                            received_at=NOW, producer="tests", correlation_id=first.complaint_id)
     async with TestKafkaBroker(wired.broker) as broker:
         await broker.publish_batch(first.model_dump(mode="json"), topic="received")
-        with pytest.raises(TransitionRefused):
+        with pytest.raises(Unprocessable, match="balasan pelapor tidak dapat"):
             await broker.publish(reply.model_dump(mode="json"), topic="replies")
     assert wired.repository.replies == set()

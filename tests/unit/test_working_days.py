@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from services.router.working_days import WorkingCalendar
+from services.router.lifecycle.working_days import WorkingCalendar
 
 
 def test_working_days_skip_weekends_public_holidays_and_collective_leave():

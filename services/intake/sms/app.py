@@ -22,7 +22,7 @@ from services.intake.sms.gammu import GammuInbox
 from services.intake.sms.inbound import StatusDesk
 from services.intake.sms.intake import SmsIntake
 from services.intake.sms.spool import Spool
-from shared.channel_kit import IntakeKit, create_intake_app, describe
+from shared.channel_kit import RETRY_AFTER_SECONDS, IntakeKit, create_intake_app, describe
 from shared.complaint_status import StatusLookup, StatusUnavailable
 from shared.contracts import Channel
 from shared.health import database_check
@@ -90,7 +90,7 @@ async def generic_inbound(request: Request, intake: Intake) -> dict | JSONRespon
 
 async def _status_unavailable(_request: Request, _error: StatusUnavailable) -> JSONResponse:
     # Only when the spool is away as well: otherwise the SMS waits in the spool and the gateway hears 202.
-    return JSONResponse(status_code=503, headers={"Retry-After": "5"},
+    return JSONResponse(status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
                         content={"detail": "Status aduan sedang tidak dapat dibaca, silakan coba lagi.",
                                  "reason": "status_unavailable"})
 

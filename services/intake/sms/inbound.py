@@ -24,7 +24,6 @@ from services.intake.sms.keyword import (
 from shared.anonymity_keyword import anonymity_choice
 from shared.channel_kit import IntakeKit, InvalidText, clean_text
 from shared.complaint_status import (
-    REPLYABLE,
     StatusLookup,
     not_found_reply,
     reply_refused,
@@ -32,6 +31,7 @@ from shared.complaint_status import (
     status_reply,
 )
 from shared.contracts import (
+    MAX_MESSAGE,
     Channel,
     CitizenReplied,
     CitizenReplyRequested,
@@ -41,6 +41,7 @@ from shared.contracts import (
     contact_digest,
 )
 from shared.phone import to_e164
+from shared.statuses import CITIZEN_MAY_REPLY
 
 log = structlog.get_logger(__name__)
 MAX_SMS_TEXT = 1600  # ten concatenated parts
@@ -147,12 +148,12 @@ async def _take_reply(kit: IntakeKit, sms: InboundSms, sender: str, answer: Repl
         return None if answer.may_be_words else not_found_reply(answer.code or answer.typed, desk.public_base_url)
     if not answer.text:
         return REPLY_HELP
-    if found.status not in REPLYABLE:
+    if found.status not in CITIZEN_MAY_REPLY:
         return reply_refused(found)
     await kit.publish_citizen_reply(CitizenReplied(
         reply_id=citizen_reply_id_for(Channel.SMS, f"{sms.gateway}:{sms.message_id}"),
         complaint_id=found.complaint_id, tracking_code=found.tracking_code, channel=Channel.SMS,
-        text=answer.text[:3000], received_at=sms.received_at or datetime.now(UTC), producer=kit.producer,
+        text=answer.text[:MAX_MESSAGE], received_at=sms.received_at or datetime.now(UTC), producer=kit.producer,
         correlation_id=found.complaint_id, sender_digest=contact_digest(sender)))
     return reply_taken(found)
 

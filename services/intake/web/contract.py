@@ -6,7 +6,9 @@ import json
 
 from fastapi import FastAPI
 
-from services.intake.web.app import WebSettings, build_app, scoped
+from services.intake.web.app import build_app
+from services.intake.web.intake import scoped
+from services.intake.web.settings import WebSettings
 from shared.contracts import Anonymity, Reporter, complaint_id_for
 from shared.settings import DatabaseSettings, KafkaSettings
 

@@ -21,7 +21,7 @@ from shared.contracts import (
     LaporReportLinked,
     Unit,
 )
-from shared.statuses import CITIZEN_MAY_REPLY, CITIZEN_STATUS, CitizenStatus
+from shared.statuses import CITIZEN_STATUS, CitizenStatus
 
 # Rank breaks ties at equal sequences: a complaint's assignment comes after its receipt, and
 # its status changes after the assignment they belong to.
@@ -32,7 +32,6 @@ RECEIVED, ASSIGNED, CHANGED = 1, 2, 3
 SHOWS_MESSAGE = {ComplaintStatus.RESPONDED, ComplaintStatus.DONE}
 LAPOR = CitizenStatus.TERCATAT_LAPOR
 # The citizen may write back once the unit has responded, until the complaint is done or closed.
-REPLY_OPEN = CITIZEN_MAY_REPLY
 STATUS_TEXT: dict[str, str] = {
     CitizenStatus.DITERIMA: "Aduan diterima dan sedang ditelaah.",
     CitizenStatus.DITERUSKAN: "Aduan diteruskan kepada {unit} untuk ditindaklanjuti.",

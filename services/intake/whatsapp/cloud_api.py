@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shared.channel_kit import MAX_TEXT
-from shared.contracts import Attachment, Location
+from shared.contracts import MAX_MESSAGE, Attachment, Location
 
 MEDIA_KINDS = ("image", "document", "audio", "video", "sticker")
 # The limits below are the event's (shared/contracts.py): a message that parses always converts.
@@ -60,7 +60,7 @@ class Media(_Lenient):
     id: str = Field(min_length=1, max_length=500 - len(MEDIA_PREFIX))
     mime_type: str | None = Field(default=None, max_length=100)
     sha256: str | None = Field(default=None, max_length=100)
-    caption: str | None = Field(default=None, max_length=3000)
+    caption: str | None = Field(default=None, max_length=MAX_MESSAGE)
     filename: str | None = Field(default=None, max_length=255)
     voice: bool = False  # audio: a voice note recorded in the chat, not a forwarded file
 

@@ -42,6 +42,7 @@ from shared.contracts import (
     normalise_tracking_code,
     seal_contact,
 )
+from shared.dead_letter import ERROR_LIMIT
 from shared.local_time import WIB
 from shared.phone import to_e164
 
@@ -304,6 +305,6 @@ class WhatsAppInbound:
         record = json.dumps({"part": part.part, "id": part.id, "reason": part.reason, "raw": part.raw,
                              "received_at": datetime.now(UTC).isoformat()}, ensure_ascii=False, default=str)
         await self.kit.publish_raw(self.kit.topics.whatsapp_unusable, record.encode(), key=part.id or "",
-                                   headers={"x-error": part.reason[:2000]})
+                                   headers={"x-error": part.reason[:ERROR_LIMIT]})
         log.warning("whatsapp_part_unusable", part=part.part, message_id=part.id, error=part.reason[:500])
         return Outcome(part.part, part.id, "unusable", part.reason[:500])

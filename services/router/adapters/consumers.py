@@ -11,9 +11,10 @@ from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter
 
 from services.router.dependencies import DEPENDENCIES, RouterDependencies
+from services.router.lifecycle import TransitionRefused
 from shared.consumer import read_batch
 from shared.contracts import CitizenContactChanged, CitizenReplied, ComplaintReceived
-from shared.dead_letter import DeadLetters
+from shared.dead_letter import DeadLetters, Unprocessable
 
 log = structlog.get_logger(__name__)
 
@@ -43,10 +44,12 @@ async def on_complaints_received(bodies: list[Any], message: KafkaMessage = Cont
 
 
 # Few and far between, so one at a time; a reply that does not fit (no response yet, already
-# closed, unknown complaint) is dead-lettered with the reason: TransitionRefused is a ValueError
-# (services/router/application/casework.py take_reply, services/router/application/decisions.py reply).
+# closed, unknown complaint) never will: it is dead-lettered with the reason.
 async def on_citizen_replied(reply: CitizenReplied, deps: RouterDependencies = Context(DEPENDENCIES)) -> None:
-    change = await deps.casework.take_reply(reply)
+    try:
+        change = await deps.casework.take_reply(reply)
+    except TransitionRefused as refused:
+        raise Unprocessable(str(refused)) from refused
     log.info("citizen_reply_recorded", complaint_id=reply.complaint_id, correlation_id=reply.correlation_id,
              reply_id=reply.reply_id, redelivered=change is None)
 

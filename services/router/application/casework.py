@@ -17,6 +17,7 @@ from services.router.routing.assignment import build_assignment, build_reassignm
 from services.router.routing.live_ruleset import LiveRuleSet
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import (
+    MAX_MESSAGE,
     CitizenContactChanged,
     CitizenReplied,
     ComplaintAssigned,
@@ -28,7 +29,6 @@ from shared.local_time import WIB
 
 log = structlog.get_logger(__name__)
 
-MAX_TYPED = 3000  # characters of what a person types (a response, a reason), as ComplaintStatusChanged.message
 
 Publish = Callable[[OutboxEvent], Awaitable[bool]]  # True: published now; False: stored, the outbox sends it later
 
@@ -136,6 +136,6 @@ def _typed(text: str | None) -> str | None:
     """What a person typed, as it can be stored and sent on: without NUL and other control characters
     (PostgreSQL cannot store a NUL, and the request would fail with a 500)."""
     try:
-        return clean_text(text, max_length=MAX_TYPED) if text else None
+        return clean_text(text, max_length=MAX_MESSAGE) if text else None
     except InvalidText:
         return None

@@ -21,7 +21,7 @@ from services.router.application.ports import NotFound
 from services.router.dependencies import RouterDependencies, dependencies
 from services.router.lifecycle import TransitionRefused, UnitAction
 from services.router.routing.assignment import ReassignmentRefused
-from shared.contracts import ComplaintAssigned, normalise_tracking_code
+from shared.contracts import MAX_MESSAGE, ComplaintAssigned, normalise_tracking_code
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class HandBack(BaseModel):
 
 
 class Step(BaseModel):
-    message: str | None = Field(default=None, min_length=5, max_length=3000,
+    message: str | None = Field(default=None, min_length=5, max_length=MAX_MESSAGE,
                                 description="for the citizen: required to respond, optional when done")
 
 
