@@ -6,6 +6,8 @@ import re
 
 import phonenumbers
 
+E164 = re.compile(r"\+[1-9]\d{1,14}")
+
 
 def to_e164(raw: str, region: str = "ID") -> str | None:
     """`0812...`, `62812...`, `+62 812-...` -> `+62812...`; None when it is not a valid number."""
@@ -21,4 +23,10 @@ def to_e164(raw: str, region: str = "ID") -> str | None:
         return None
     if not phonenumbers.is_possible_number(number):
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # A run of zeros ("000000000000000") is a "possible" number whose national part keeps its leading
+    # zeros: 16 digits, or one that reads back as another number. Only what reads back as itself.
+    if not E164.fullmatch(e164) or phonenumbers.format_number(
+            phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.E164) != e164:
+        return None
+    return e164

@@ -10,10 +10,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from shared.contracts import (
     ComplaintAssigned,
     ComplaintEscalated,
-    ComplaintStatus,
     ComplaintStatusChanged,
     EscalationStage,
 )
+from shared.statuses import CITIZEN_STATUS
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -22,9 +22,6 @@ _templates = Environment(
     autoescape=False,  # plain-text e-mail and SMS
 )
 CHANNEL_NAMES = {"web": "Situs web", "sms": "SMS", "whatsapp": "WhatsApp"}
-# The changes a citizen is told about, in the words they read.
-STATUS_WORDS = {ComplaintStatus.RESPONDED: "ditanggapi", ComplaintStatus.DONE: "selesai",
-                ComplaintStatus.CLOSED: "ditutup"}
 STAGE_WORDS = {EscalationStage.FORWARD: "penerusan/konfirmasi", EscalationStage.FOLLOW_UP: "tindak lanjut",
                EscalationStage.REPLY: "tanggapan atas balasan pelapor"}
 SMS_MESSAGE_LIMIT = 300  # about two SMS parts of the unit's message
@@ -105,7 +102,7 @@ def _one_line(text: str | None, limit: int) -> str | None:
 
 def citizen_status_text(change: ComplaintStatusChanged, link: str) -> str:
     """For SMS."""
-    return _render("citizen_status.txt.j2", s=change, status=STATUS_WORDS[change.status], link=link,
+    return _render("citizen_status.txt.j2", s=change, status=CITIZEN_STATUS[change.status], link=link,
                    message=_one_line(change.message, SMS_MESSAGE_LIMIT)).strip()
 
 
@@ -115,13 +112,13 @@ def citizen_status_template_parameters(change: ComplaintStatusChanged) -> list[s
     Meta refuses line breaks and runs of spaces in a parameter.
     """
     close_due = change.close_due.strftime("%d-%m-%Y") if change.close_due else "-"
-    return [change.tracking_code, STATUS_WORDS[change.status],
+    return [change.tracking_code, CITIZEN_STATUS[change.status],
             _one_line(change.message, WHATSAPP_PARAMETER_LIMIT) or "-", close_due]
 
 
 def citizen_status_email(change: ComplaintStatusChanged, *, to: str, mail_from: str, message_id: str,
                          thread_id: str, link: str) -> EmailMessage:
-    context = {"s": change, "status": STATUS_WORDS[change.status], "link": link}
+    context = {"s": change, "status": CITIZEN_STATUS[change.status], "link": link}
     message = _email(to, _render("citizen_status_email.subject.j2", **context),
                      _render("citizen_status_email.txt.j2", **context), mail_from, message_id)
     # In the same thread as the acknowledgement, in the citizen's mail client.

@@ -135,9 +135,11 @@ async def test_a_reply_by_sms_goes_on_only_once_the_unit_has_responded(seeded, i
                                                              "text": f"surga balas {code.lower()} masih minta imbalan"})
             assert (taken.status_code, taken.json()["reason"]) == (202, "reply_to_response")
 
+    # Two answers: k-balas-2 delivered twice is answered twice over HTTP but published once (the spool).
     answers = json_values(await read_since(infra.kafka_bootstrap, topics.replies, replies_before,
-                                           until=lambda r: len(r) >= 3))
+                                           until=lambda r: len(r) >= 2))
     by_id = {a["reply_id"]: a["text"] for a in answers}
+    assert sorted(by_id) == ["status:kannel:k-balas-1", "status:kannel:k-balas-2"]
     assert "belum dapat dibalas" in by_id["status:kannel:k-balas-1"]
     assert by_id["status:kannel:k-balas-2"] == (
         f"SURGA: balasan Anda untuk aduan {code} diteruskan ke Inspektorat Kota Kediri. "

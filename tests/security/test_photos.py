@@ -69,11 +69,13 @@ async def test_forms_past_the_bound_are_told_to_come_back_not_spooled(infra, dat
 
     import httpx
 
-    from services.intake.web import app as web_app
+    from services.intake.web import pages
+    from services.intake.web.app import build_app
+    from services.intake.web.settings import WebSettings
     from shared.settings import DatabaseSettings, KafkaSettings
 
-    monkeypatch.setattr(web_app, "FORM_WAIT_SECONDS", 0.5)
-    app = web_app.build_app(web_app.WebSettings(
+    monkeypatch.setattr(pages, "FORM_WAIT_SECONDS", 0.5)
+    app = build_app(WebSettings(
         kafka=KafkaSettings(bootstrap_servers=infra.kafka_bootstrap, topic_prefix=f"p{uuid.uuid4().hex[:6]}."),
         db=DatabaseSettings(url=database_url), concurrent_forms=1, submissions_burst=100))
     release, reading = asyncio.Event(), asyncio.Event()

@@ -119,6 +119,8 @@ def test_any_ten_code_characters_are_a_code(typed):
 
 @given(st.text(max_size=40))
 @example("+" + "9" * 300)
+@example("000000000000000")  # once "+6200000000000000": 16 digits
+@example("0000000000000")  # once "+62000000000000", which read back as "+6200000000000"
 def test_to_e164_never_crashes_and_gives_a_parseable_e164_number(raw):
     e164 = to_e164(raw)
     if e164 is not None:

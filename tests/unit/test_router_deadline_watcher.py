@@ -1,5 +1,6 @@
 """The deadline watcher (services/router/adapters/background.py) waits out a database that is away, and
-lets a bug through instead of reporting it as "database down" forever."""
+reports a bug as a bug (an error with its traceback, counted) instead of as "database down" forever,
+and still sweeps again next round."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from services.router.adapters.background import watch_deadlines
 
@@ -33,10 +36,18 @@ async def test_the_watcher_sweeps_again_while_the_database_is_away():
     assert casework.calls == 4
 
 
+def failures(task: str) -> float:
+    return REGISTRY.get_sample_value("aduan_background_failures_total", {"task": task}) or 0.0
+
+
 @pytest.mark.parametrize("bug", [KeyError("unit"), TypeError("unsupported operand"),
                                  asyncpg.exceptions.UndefinedColumnError("column c.stage does not exist")])
-async def test_a_bug_ends_the_watcher_at_once(bug):
+async def test_a_bug_is_logged_as_one_counted_and_the_watcher_sweeps_again(bug):
+    before = failures("deadline_watcher")
     casework = Sweeps(bug, ConnectionRefusedError(111, "refused"))
-    with pytest.raises(type(bug)):
+    with capture_logs() as logs, pytest.raises(asyncio.CancelledError):
         await watch_deadlines(casework, 0)  # type: ignore[arg-type]
-    assert casework.calls == 1
+    assert casework.calls == 3
+    assert failures("deadline_watcher") == before + 1
+    assert [entry["event"] for entry in logs] == ["deadline_watcher_bug", "deadline_check_failed"]
+    assert logs[0]["log_level"] == "error" and logs[1]["log_level"] == "warning"

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
@@ -43,6 +45,56 @@ class WhatsAppSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8080"  # the status page named in replies
 
 
+@dataclass(frozen=True)
+class WhatsAppIntake:
+    """What the webhook's handlers need, built once by build_app."""
+
+    settings: WhatsAppSettings
+    kit: IntakeKit
+    inbound: WhatsAppInbound
+
+
+def whatsapp_intake(request: Request) -> WhatsAppIntake:
+    intake: WhatsAppIntake = request.app.state.whatsapp
+    return intake
+
+
+router = APIRouter()
+
+
+@router.get("/webhook", response_class=PlainTextResponse, response_model=None)
+async def verify(mode: str = Query(alias="hub.mode"), token: str = Query(alias="hub.verify_token"),
+                 challenge: str = Query(alias="hub.challenge"),
+                 intake: WhatsAppIntake = Depends(whatsapp_intake)) -> str | JSONResponse:
+    expected = intake.settings.verify_token.get_secret_value()
+    if mode != "subscribe" or not expected or not secrets.compare_digest(token.encode(), expected.encode()):
+        return intake.kit.reject("verification_failed", "hub.verify_token does not match", status=403)
+    return challenge
+
+
+@router.post("/webhook", response_model=None)
+async def receive(request: Request, intake: WhatsAppIntake = Depends(whatsapp_intake)) -> dict[str, Any] | JSONResponse:
+    kit = intake.kit
+    raw = await request.body()
+    if not signature_is_valid(intake.settings.app_secret.get_secret_value(), raw,
+                              request.headers.get("x-hub-signature-256")):
+        return kit.reject("bad_signature", "invalid or missing X-Hub-Signature-256", status=401)
+    try:
+        webhook = Webhook.model_validate_json(raw)
+    except ValidationError as error:
+        return kit.reject("invalid_payload", f"not a WhatsApp webhook payload: {describe(error)}", status=400)
+    if webhook.object != WHATSAPP_OBJECT:
+        return kit.reject("invalid_payload", f"object is {webhook.object[:50]!r}, not {WHATSAPP_OBJECT}",
+                          status=400)
+    # Concurrently, so a payload with many messages still answers within Meta's timeout.
+    try:
+        outcomes = await asyncio.gather(*(intake.inbound.handle(part) for part in parts(webhook)))
+    except StatusUnavailable as error:
+        raise BrokerUnavailable(f"status API: {error}") from error  # 503: Meta sends it all again
+    return {"accepted": [o.tracking_code for o in outcomes if o.outcome == "complaint"],
+            "outcomes": [vars(o) for o in outcomes]}
+
+
 def build_app(settings: WhatsAppSettings | None = None) -> FastAPI:
     settings = settings or WhatsAppSettings()
     kit = IntakeKit(settings, producer="intake-whatsapp", channel=Channel.WHATSAPP)
@@ -51,36 +103,7 @@ def build_app(settings: WhatsAppSettings | None = None) -> FastAPI:
     kit.broker.publisher(kit.topics.contact_changes, schema=CitizenContactChanged,
                          title="intake-whatsapp:citizen.contact_changes")
     lookup = StatusLookup(settings.status_api_url, settings.status_api_timeout_seconds)
-    inbound = WhatsAppInbound(kit, lookup, settings.public_base_url)
     app = create_intake_app(kit, title="Aduan WhatsApp intake", body_limit=BODY_LIMIT, on_shutdown=lookup.close)
-
-    @app.get("/webhook", response_class=PlainTextResponse, response_model=None)
-    async def verify(mode: str = Query(alias="hub.mode"), token: str = Query(alias="hub.verify_token"),
-                     challenge: str = Query(alias="hub.challenge")) -> str | JSONResponse:
-        expected = settings.verify_token.get_secret_value()
-        if mode != "subscribe" or not expected or not secrets.compare_digest(token.encode(), expected.encode()):
-            return kit.reject("verification_failed", "hub.verify_token does not match", status=403)
-        return challenge
-
-    @app.post("/webhook", response_model=None)
-    async def receive(request: Request) -> dict | JSONResponse:
-        raw = await request.body()
-        if not signature_is_valid(settings.app_secret.get_secret_value(), raw,
-                                  request.headers.get("x-hub-signature-256")):
-            return kit.reject("bad_signature", "invalid or missing X-Hub-Signature-256", status=401)
-        try:
-            webhook = Webhook.model_validate_json(raw)
-        except ValidationError as error:
-            return kit.reject("invalid_payload", f"not a WhatsApp webhook payload: {describe(error)}", status=400)
-        if webhook.object != WHATSAPP_OBJECT:
-            return kit.reject("invalid_payload", f"object is {webhook.object[:50]!r}, not {WHATSAPP_OBJECT}",
-                              status=400)
-        # Concurrently, so a payload with many messages still answers within Meta's timeout.
-        try:
-            outcomes = await asyncio.gather(*(inbound.handle(part) for part in parts(webhook)))
-        except StatusUnavailable as error:
-            raise BrokerUnavailable(f"status API: {error}") from error  # 503: Meta sends it all again
-        return {"accepted": [o.tracking_code for o in outcomes if o.outcome == "complaint"],
-                "outcomes": [vars(o) for o in outcomes]}
-
+    app.state.whatsapp = WhatsAppIntake(settings, kit, WhatsAppInbound(kit, lookup, settings.public_base_url))
+    app.include_router(router)
     return app

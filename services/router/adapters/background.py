@@ -1,8 +1,9 @@
 """The router's background loops: the outbox relay, and the deadline watcher.
 
-While PostgreSQL is away they log and try again next round. The deadline watcher lets anything else
-through: a bug ends it loudly (logged with its traceback, see services/router/app.py) instead of being
-reported as "database down" forever.
+While PostgreSQL is away they log a warning and try again next round. Anything else is a bug: it is
+logged as an error with its traceback and counted (aduan_background_failures_total, which alerts), and
+the loop goes on trying, so neither a bug is reported as "database down" forever, nor does one bad round
+stop every escalation until the next restart.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+from prometheus_client import Counter
 
 from services.router.adapters.publisher import EventPublisher
 from services.router.application.casework import Casework
@@ -17,6 +19,8 @@ from services.router.application.ports import CaseworkRepository
 from shared.jobs import DATABASE_AWAY
 
 log = structlog.get_logger(__name__)
+BACKGROUND_FAILURES = Counter("aduan_background_failures_total",
+                              "Rounds of a background loop that failed on something other than the database", ["task"])
 
 
 async def relay_outbox(repository: CaseworkRepository, publisher: EventPublisher, interval_seconds: float) -> None:
@@ -25,8 +29,12 @@ async def relay_outbox(repository: CaseworkRepository, publisher: EventPublisher
         await asyncio.sleep(interval_seconds)
         try:
             pending = await repository.unpublished(older_than_seconds=interval_seconds)
-        except Exception as error:  # database down: try again next round
+        except DATABASE_AWAY as error:  # next round
             log.warning("outbox_check_failed", error=repr(error))
+            continue
+        except Exception:
+            BACKGROUND_FAILURES.labels("outbox_relay").inc()
+            log.exception("outbox_relay_bug")
             continue
         for event in pending:
             if not await publisher.publish_if_possible(event):
@@ -41,5 +49,7 @@ async def watch_deadlines(casework: Casework, interval_seconds: float) -> None:
             await casework.sweep()
         except DATABASE_AWAY as error:  # next round
             log.warning("deadline_check_failed", error=repr(error))
-        # Anything else is a bug: it ends the task, and the service's done-callback logs it with its traceback.
+        except Exception:
+            BACKGROUND_FAILURES.labels("deadline_watcher").inc()
+            log.exception("deadline_watcher_bug")
         await asyncio.sleep(interval_seconds)
