@@ -151,7 +151,7 @@ def test_core_resources_pass_strict_schema_validation(overlay, tmp_path):
     assert result.returncode == 0 and failures == [], "\n".join(failures)
 
 
-OPERATOR_KINDS = {"KafkaTopic", "KafkaUser", "ScaledObject", "TriggerAuthentication", "Cluster"}
+OPERATOR_KINDS = {"KafkaTopic", "KafkaUser", "ScaledObject", "TriggerAuthentication", "Cluster", "PodMonitor"}
 
 
 def test_operator_resources_match_the_operators_own_crds(resources):
@@ -238,3 +238,32 @@ def test_the_unit_inbox_is_public_and_the_router_api_is_not(resources):
     assert inbox["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "router"}
     assert inbox["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "ingress-nginx"}
+
+
+def test_the_database_pods_let_in_the_services_and_the_operator_and_reach_the_api():
+    """The base's default-deny selects every pod of the namespace, CloudNativePG's instances too."""
+    docs = render("production")
+    policies = of_kind(docs, "NetworkPolicy")
+    db_selector = {"matchLabels": {"cnpg.io/cluster": "aduan-db"}}
+    ingress = [rule for p in policies if p["spec"]["podSelector"] == db_selector
+               and "Ingress" in p["spec"]["policyTypes"] for rule in p["spec"].get("ingress", [])]
+    egress = [rule for p in policies if p["spec"]["podSelector"] == db_selector
+              and "Egress" in p["spec"]["policyTypes"] for rule in p["spec"].get("egress", [])]
+
+    def ports(rule: dict) -> set[int]:
+        return {port["port"] for port in rule["ports"]}
+
+    [apps_out] = [p for p in policies if p["metadata"]["name"] == "postgres"]
+    clients = _names(apps_out["spec"]["podSelector"])
+    admitted = {name for rule in ingress if 5432 in ports(rule) for peer in rule["from"]
+                if "podSelector" in peer and "namespaceSelector" not in peer
+                and "matchExpressions" in peer["podSelector"] for name in _names(peer["podSelector"])}
+    assert clients <= admitted
+    cnpg_system = {"kubernetes.io/metadata.name": "cnpg-system"}
+    operator = [rule for rule in ingress for peer in rule["from"]
+                if peer.get("namespaceSelector", {}).get("matchLabels") == cnpg_system]
+    assert operator and all({8000, 5432} <= ports(rule) for rule in operator)
+    assert any("to" not in rule and {443, 6443} <= ports(rule) for rule in egress)
+    [cluster] = of_kind(docs, "Cluster")
+    assert "enablePodMonitor" not in cluster["spec"].get("monitoring", {})  # deprecated upstream
+    assert [m["spec"]["selector"] for m in of_kind(docs, "PodMonitor")] == [db_selector]
