@@ -75,7 +75,7 @@ class NotSent(Exception):
 class RetryPolicy:
     max_attempts: int = 15
     base_seconds: float = 5.0
-    max_seconds: float = 600.0  # 15 attempts with this cap span a bit over an hour of outage
+    max_seconds: float = 600.0  # 15 attempts with this cap ride out 40 to 80 minutes of outage (the jitter decides)
     lease_seconds: float = 120.0  # a job claimed by a process that died is taken again after this;
     # longer than any single attempt may take (the SMTP and HTTP timeouts)
 

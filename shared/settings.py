@@ -48,7 +48,7 @@ class ServiceSettings(BaseSettings):
 class DeliverySettings(ServiceSettings):
     """What a service that delivers to the outside through shared/jobs.py adds."""
 
-    # 15 attempts with back-off capped at 10 minutes span a bit over an hour of outage.
+    # 15 attempts with back-off capped at 10 minutes ride out 40 to 80 minutes of outage (the jitter decides).
     retry_max_attempts: int = 15
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 600.0
