@@ -269,3 +269,39 @@ def test_the_database_pods_let_in_the_services_and_the_operator_and_reach_the_ap
     [cluster] = of_kind(docs, "Cluster")
     assert "enablePodMonitor" not in cluster["spec"].get("monitoring", {})  # deprecated upstream
     assert [m["spec"]["selector"] for m in of_kind(docs, "PodMonitor")] == [db_selector]
+
+
+def render_dir(name: str) -> list[dict]:
+    out = subprocess.run([KUSTOMIZE, "build", str(REPO / "deploy" / "k8s" / name)],
+                         capture_output=True, text=True, check=True).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.mark.parametrize(("kafka", "overlay"), [("kafka", "production"), ("kafka-dev", "dev")])
+def test_the_kafka_cluster_reconciles_the_topics_and_users_and_serves_the_services(kafka, overlay):
+    """Strimzi's topic and user operators reconcile only the namespace they watch: the application's."""
+    import jsonschema
+
+    cluster_docs, app_docs = render_dir(kafka), render(overlay)
+    for doc in cluster_docs:
+        schema = schema_for(doc)
+        assert schema is not None, f"{doc['kind']} {doc['apiVersion']} is not served"
+        jsonschema.validate(doc, schema)
+    [cluster] = of_kind(cluster_docs, "Kafka")
+    [pool] = of_kind(cluster_docs, "KafkaNodePool")
+    name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
+    assert pool["metadata"]["labels"]["strimzi.io/cluster"] == name
+    watched = cluster["spec"]["entityOperator"]
+    for kind, operator in (("KafkaTopic", "topicOperator"), ("KafkaUser", "userOperator")):
+        resources = of_kind(app_docs, kind)
+        assert resources and {r["metadata"]["namespace"] for r in resources} == {watched[operator]["watchedNamespace"]}
+        assert {r["metadata"]["labels"]["strimzi.io/cluster"] for r in resources} == {name}
+    # The services' bootstrap address is this cluster's bootstrap Service, on the SCRAM listener.
+    [config] = [c for c in of_kind(app_docs, "ConfigMap") if c["metadata"]["name"].startswith("aduan-config")]
+    [listener] = [li for li in cluster["spec"]["kafka"]["listeners"] if li["authentication"]["type"] == "scram-sha-512"]
+    bootstrap = f"{name}-kafka-bootstrap.{namespace}.svc:{listener['port']}"
+    assert config["data"]["ADUAN_KAFKA_BOOTSTRAP_SERVERS"] == bootstrap
+    assert listener["tls"] is False and cluster["spec"]["kafka"]["authorization"]["type"] == "simple"
+    replicas = int(config["data"]["ADUAN_KAFKA_REPLICATION_FACTOR"])
+    assert pool["spec"]["replicas"] >= replicas
+    assert cluster["spec"]["kafka"]["config"]["default.replication.factor"] == replicas
