@@ -37,6 +37,9 @@ def strict(schema: dict[str, Any]) -> dict[str, Any]:
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
+            # Go's regexp takes flags anywhere ("^(?i)abort"); Python's only at the start, same meaning.
+            if isinstance(node.get("pattern"), str) and node["pattern"].startswith("^(?i)"):
+                node["pattern"] = "(?i)^" + node["pattern"][len("^(?i)"):]
             if ("properties" in node and "additionalProperties" not in node
                     and not node.get("x-kubernetes-preserve-unknown-fields")):
                 node["additionalProperties"] = False

@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from services.router.adapters.background import watch_deadlines
+from shared.statuses import ComplaintStatus
 
 
 class Sweeps:
@@ -51,3 +52,23 @@ async def test_a_bug_is_logged_as_one_counted_and_the_watcher_sweeps_again(bug):
     assert failures("deadline_watcher") == before + 1
     assert [entry["event"] for entry in logs] == ["deadline_watcher_bug", "deadline_check_failed"]
     assert logs[0]["log_level"] == "error" and logs[1]["log_level"] == "warning"
+
+
+async def test_each_escalation_is_counted_by_unit_and_stage():
+    from tests.support import events as built
+
+    assigned = built.assigned()
+    escalation = built.escalated(assigned)
+    labels = {"unit": assigned.unit.code, "stage": str(escalation.stage)}
+    before = REGISTRY.get_sample_value("aduan_escalations_total", labels) or 0.0
+
+    class OneSweep(Sweeps):
+        async def sweep(self) -> list[Any]:
+            self.calls += 1
+            if self.calls == 1:
+                return [escalation, built.status_changed(assigned, ComplaintStatus.CLOSED)]
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await watch_deadlines(OneSweep(), 0)  # type: ignore[arg-type]
+    assert REGISTRY.get_sample_value("aduan_escalations_total", labels) == before + 1

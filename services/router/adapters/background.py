@@ -16,9 +16,12 @@ from prometheus_client import Counter
 from services.router.adapters.publisher import EventPublisher
 from services.router.application.casework import Casework
 from services.router.application.ports import CaseworkRepository
+from shared.contracts import ComplaintEscalated
 from shared.jobs import DATABASE_AWAY
 
 log = structlog.get_logger(__name__)
+ESCALATIONS = Counter("aduan_escalations_total", "Deadlines missed and escalated to the unit's head",
+                      ["unit", "stage"])
 BACKGROUND_FAILURES = Counter("aduan_background_failures_total",
                               "Rounds of a background loop that failed on something other than the database", ["task"])
 
@@ -46,7 +49,9 @@ async def watch_deadlines(casework: Casework, interval_seconds: float) -> None:
     """Escalate overdue complaints and close the silent ones, on working-day deadlines (WIB)."""
     while True:
         try:
-            await casework.sweep()
+            for event in await casework.sweep():
+                if isinstance(event, ComplaintEscalated):
+                    ESCALATIONS.labels(event.unit.code, event.stage).inc()
         except DATABASE_AWAY as error:  # next round
             log.warning("deadline_check_failed", error=repr(error))
         except Exception:
