@@ -306,6 +306,10 @@ def test_the_kafka_cluster_reconciles_the_topics_and_users_and_serves_the_servic
     assert listener["tls"] is False and cluster["spec"]["kafka"]["authorization"]["type"] == "simple"
     replicas = int(config["data"]["ADUAN_KAFKA_REPLICATION_FACTOR"])
     assert pool["spec"]["replicas"] >= replicas
+    # The lag the alerts read comes from this cluster's Kafka Exporter, scraped.
+    assert cluster["spec"]["kafkaExporter"]["groupRegex"] == ".*"
+    assert [m["spec"]["selector"]["matchLabels"]["strimzi.io/cluster"] for m in of_kind(cluster_docs, "PodMonitor")
+            ] == [name]
     assert cluster["spec"]["kafka"]["config"]["default.replication.factor"] == replicas
 
 
@@ -321,6 +325,9 @@ def test_alerts_and_scrapes_name_what_the_code_exports(resources):
     alerts = [r for group in rule["spec"]["groups"] for r in group["rules"]]
     named = {name for r in alerts for name in re.findall(r"aduan_[a-z_]+", r["expr"])}
     assert named and named <= exported, named - exported
+    # Any other metric is the Kafka Exporter's (deploy/k8s/kafka enables and scrapes it).
+    others = {name for r in alerts for name in re.findall(r"\b[a-z]+_[a-z_]+", r["expr"])} - named
+    assert others <= {"kafka_consumergroup_lag"}, others
     assert {"AduanDeadLetters", "AduanLaporCircuitOpen", "AduanServiceDown", "AduanDeadlinesMissed"} <= {
         r["alert"] for r in alerts}
     [monitor] = [m for m in of_kind(docs, "PodMonitor") if m["metadata"]["name"] == "aduan"]
