@@ -335,3 +335,21 @@ def test_alerts_and_scrapes_name_what_the_code_exports(resources):
     for deployment in of_kind(docs, "Deployment"):
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         assert port in {p["name"] for p in container["ports"]}, deployment["metadata"]["name"]
+
+
+def test_the_dashboard_reads_metrics_that_exist(resources):
+    """The Grafana dashboard (a ConfigMap for Grafana's sidecar): valid JSON, and every panel's query names a
+    metric the code exports, or the Kafka Exporter's lag."""
+    import json
+    import re
+
+    _, docs = resources
+    [config] = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"] == "aduan-dashboard"]
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(config["data"]["aduan-flow.json"])
+    code = "\n".join(path.read_text() for folder in ("services", "shared") for path in (REPO / folder).rglob("*.py"))
+    exported = set(re.findall(r'(?:Counter|Gauge|Histogram|Summary)\(\s*"(aduan_[a-z_]+)"', code))
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    named = {name for expr in exprs for name in re.findall(r"\b[a-z]+_[a-z_]+", expr)}
+    assert len(exprs) >= 8 and named <= exported | {"kafka_consumergroup_lag"}, named - exported
+    assert {"aduan_complaints_received_total", "aduan_assignments_total", "aduan_escalations_total"} <= named
