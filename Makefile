@@ -43,9 +43,13 @@ KUSTOMIZE := .local/bin/kustomize
 $(KUSTOMIZE):
 	GOBIN=$(CURDIR)/.local/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
 
+# kube-apiserver and kubectl, built from the Go module proxy (once), and Debian's etcd: a real API server
+# for tests/deploy/test_api_server.py.
 k8s-tools: $(KUSTOMIZE)
+	deploy/local/kube-apiserver.sh install
 
-# Everything about deploy/ that can be checked without a cluster or a Docker engine.
+# Everything about deploy/ that can be checked without a cluster: lint, the operators' CRDs, and both
+# environments applied to a real kube-apiserver.
 k8s-check: venv k8s-tools
 	$(VENV)/bin/yamllint -s deploy/k8s
 	$(VENV)/bin/hadolint Dockerfile

@@ -139,8 +139,9 @@ def test_each_overlay_runs_its_own_image_tag(overlay, tag):
     templates = [d["spec"]["template"] for d in of_kind(docs, "Deployment") + of_kind(docs, "Job")]
     images = {c["image"] for t in templates for c in t["spec"]["containers"] + t["spec"].get("initContainers", [])}
     assert images == {f"registry.kedirikota.go.id/aduan/aduan:{tag}"}
-    # A Job's pod template is immutable: each release is a Job of its own, or applying it is refused.
-    assert [j["metadata"]["name"] for j in of_kind(docs, "Job")] == [f"aduan-migrate-{tag}"]
+    # A Job's pod template is immutable: each release is a Job of its own, or applying it is refused. Its
+    # name becomes its pods' hostnames, so it is a DNS label: no dots.
+    assert [j["metadata"]["name"] for j in of_kind(docs, "Job")] == [f"aduan-migrate-{tag.replace('.', '-')}"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
