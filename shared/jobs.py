@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import structlog
 from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
 from shared.consumer import batch_options, read_batch
@@ -44,6 +45,10 @@ MIGRATIONS = Path(__file__).parent / "migrations" / "jobs"
 
 JOB_OUTCOMES = Counter("aduan_jobs_total", "Job attempts, by kind and outcome", ["service", "kind", "outcome"])
 JOBS_WAITING = Gauge("aduan_jobs_waiting", "Jobs not done yet (pending or retrying)", ["service"])
+# From the event's job being enqueued to the counterpart taking it (mail server, gateway, LAPOR!), retries
+# included: the delivery latency a unit or a citizen feels, beyond the seconds routing takes.
+DELIVERY_SECONDS = Histogram("aduan_delivery_seconds", "Enqueued to delivered, retries included",
+                             ["service", "kind"], buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 14400))
 DEAD_LETTERS = Counter("aduan_dead_letters_total", "Jobs given up and dead-lettered", ["service", "kind"])
 RECORD_RETRY_SECONDS = 0.5  # between attempts to write a job's outcome while the database is away
 # What a query raises while PostgreSQL is away or restarting (not what a bad query raises).
@@ -100,6 +105,7 @@ class Job:
     payload: dict[str, Any]
     source_topic: str
     attempts: int
+    waited: float = 0.0  # seconds since it was enqueued, when it was claimed
 
 
 @dataclass(frozen=True)
@@ -143,10 +149,11 @@ class JobQueue:
                                   AND (locked_until IS NULL OR locked_until < now())
                                   AND job_id <> ALL($3::bigint[])
                                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-               RETURNING job_id, job_key, kind, complaint_id, payload, source_topic, attempts""",
+               RETURNING job_id, job_key, kind, complaint_id, payload, source_topic, attempts,
+                         extract(epoch FROM now() - created_at)::float8 AS waited""",
             limit, self.policy.lease_seconds, list(running))
         return [Job(r["job_id"], r["job_key"], r["kind"], str(r["complaint_id"]) if r["complaint_id"] else None,
-                    json.loads(r["payload"]), r["source_topic"], r["attempts"]) for r in rows]
+                    json.loads(r["payload"]), r["source_topic"], r["attempts"], r["waited"]) for r in rows]
 
     async def done(self, job: Job, result: dict[str, Any] | None) -> None:
         await self.pool.execute(
@@ -232,6 +239,7 @@ class JobRunner:
 
     async def _run(self, job: Job) -> None:
         service, policy = self.queue.service, self.queue.policy
+        started = time.monotonic()
         self.running.add(job.job_id)
         with structlog.contextvars.bound_contextvars(complaint_id=job.complaint_id, job_kind=job.kind,
                                                      attempt=job.attempts):
@@ -262,6 +270,7 @@ class JobRunner:
             else:
                 await self._record(lambda: self.queue.done(job, result))
                 JOB_OUTCOMES.labels(service, job.kind, "done").inc()
+                DELIVERY_SECONDS.labels(service, job.kind).observe(job.waited + (time.monotonic() - started))
                 log.info("job_done", attempts=job.attempts)
             finally:
                 self.running.discard(job.job_id)

@@ -65,6 +65,12 @@ async def test_unit_is_mailed_once_even_when_the_event_is_redelivered(notifier, 
     text = body(mail)
     assert "Siti Aminah" in text  # this reporter did not ask for anonimity
     assert "Tindak lanjut paling lambat" in text and f"kode={assigned.tracking_code}" in text
+    # Both mails are in the delivery-latency histogram the dashboard draws (deploy/k8s/base/dashboards).
+    metrics = httpx.get(notifier.url + "/metrics").text.splitlines()
+    latency = {line.split()[0]: float(line.split()[1]) for line in metrics
+               if line.startswith("aduan_delivery_seconds_")}
+    assert latency['aduan_delivery_seconds_count{kind="unit_email",service="notifier"}'] >= 2, latency
+    assert latency['aduan_delivery_seconds_sum{kind="unit_email",service="notifier"}'] > 0, latency
 
 
 async def test_rahasia_reporter_identity_never_reaches_the_unit(notifier, smtp_server, infra, topics):
