@@ -186,6 +186,17 @@ class Location(BaseModel):
     address: Storable | None = Field(default=None, max_length=500)
 
 
+class Place(BaseModel):
+    """Where in the city, as the citizen gave it or named it (shared/places.py): a kelurahan of ours and its
+    kecamatan, or a kecamatan alone; a street, RT/RW or landmark in their words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kelurahan: Storable | None = Field(default=None, max_length=100)
+    kecamatan: Storable | None = Field(default=None, max_length=100)
+    street: Storable | None = Field(default=None, max_length=300, description="street, RT/RW or landmark")
+
+
 class Unit(BaseModel):
     """A work unit as consumers need it: carried in the event, not looked up."""
 
@@ -243,6 +254,7 @@ class ComplaintReceived(Envelope):
     category: Storable | None = Field(default=None, description="Category the citizen chose, if any")
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     location: Location | None = None
+    place: Place | None = Field(default=None, description="kelurahan/kecamatan the citizen chose, street/landmark")
 
     @classmethod
     def new(
@@ -258,6 +270,7 @@ class ComplaintReceived(Envelope):
         category: str | None = None,
         attachments: list[Attachment] | None = None,
         location: Location | None = None,
+        place: Place | None = None,
     ) -> ComplaintReceived:
         complaint_id = complaint_id_for(channel, channel_message_id)
         reporter = reporter or Reporter()
@@ -277,6 +290,7 @@ class ComplaintReceived(Envelope):
             category=category,
             attachments=attachments or [],
             location=location,
+            place=place,
             producer=producer,
             correlation_id=complaint_id,
         )
@@ -322,6 +336,7 @@ class ComplaintAssigned(Envelope):
     reason: str | None = Field(default=None, description="why a person re-assigned it")
     attachments: list[Attachment] = Field(default_factory=list)
     location: Location | None = None
+    place: Place | None = Field(default=None, description="the citizen's, else the kelurahan the text names")
     reply_gateway: str | None = Field(default=None, description=REPLY_GATEWAY)
     forward_due: date | None = Field(default=None, description="verify and forward by (LAPOR!: 3 working days)")
     follow_up_due: date | None = Field(default=None, description="the unit's follow-up by (LAPOR!: 5 working days)")

@@ -18,16 +18,18 @@ from shared.contracts import (
     ComplaintStatusChanged,
     EscalationStage,
     LaporReportLinked,
+    Place,
     Reporter,
 )
 
 
 def received(text: str = "Petugas loket minta imbalan untuk tanda tangan surat", *,
              channel: str = Channel.WEB, anonymity: Anonymity = Anonymity.NONE,
-             reporter: Reporter | None = None, message_id: str | None = None) -> ComplaintReceived:
+             reporter: Reporter | None = None, message_id: str | None = None,
+             place: Place | None = None) -> ComplaintReceived:
     return ComplaintReceived.new(
         channel=channel, channel_message_id=message_id or f"test-{uuid.uuid4()}", text=text,
-        producer="tests", anonymity=anonymity,
+        producer="tests", anonymity=anonymity, place=place,
         reporter=reporter or Reporter(name="Siti Aminah", phone="+6281234567890", email="siti@example.id"),
     )
 

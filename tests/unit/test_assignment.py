@@ -6,7 +6,7 @@ import pytest
 
 from services.router.routing.assignment import assignment_id_for
 from shared import contact_seal
-from shared.contracts import Anonymity
+from shared.contracts import Anonymity, Place
 from tests.support import events
 
 
@@ -28,3 +28,11 @@ def test_assignment_ids_are_deterministic_per_sequence():
     # The same in every process and version: a decision replayed after an upgrade keeps its id downstream.
     assert assignment_id_for(cid, 1) == "707caf9d-7feb-51fc-a309-c55e58ef6a38"
     assert assignment_id_for(cid, 2) == "eccf4be0-9720-5cc7-9a9a-5dd067a3a899"
+
+
+def test_the_unit_gets_the_kelurahan_an_sms_names_and_the_web_forms_choice_as_it_was():
+    by_sms = events.assigned("SURGA lampu PJU mati 3 hr di kel. Setonopande", channel="sms")
+    assert by_sms.place == Place(kelurahan="Setono Pande", kecamatan="Kota")
+    chosen = Place(kelurahan="Bandar Lor", kecamatan="Mojoroto", street="gang 3 depan masjid")
+    assert events.assigned("Lampu jalan mati", place=chosen).place == chosen
+    assert events.assigned("Lampu jalan mati").place is None

@@ -8,6 +8,7 @@ from datetime import datetime
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.rules import Decision
 from shared.contracts import ComplaintAssigned, ComplaintReceived, Reporter, Unit, reply_gateway_of
+from shared.places import complete
 from shared.units import Deadlines
 
 PRODUCER = "router"
@@ -50,6 +51,7 @@ def build_assignment(received: ComplaintReceived, decision: Decision, sequence: 
         is_fallback=decision.is_fallback,
         attachments=received.attachments,
         location=received.location,
+        place=complete(received.place, received.text),
         forward_due=calendar.add_working_days(received.received_at, decision.deadlines.forward),
         follow_up_due=calendar.add_working_days(now, decision.deadlines.follow_up),
     )
