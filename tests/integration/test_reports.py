@@ -42,8 +42,9 @@ def wib(text: str) -> datetime:
 
 
 async def insert(pool, code: str, *, channel: str, received: str, status: str, assignments: list[tuple],
-                 responded: str | None = None, closed: str | None = None) -> None:
-    """A complaint as the router keeps it; `assignments`: (unit, assigned at, follow_up_due) in sequence."""
+                 responded: str | None = None, closed: str | None = None, place: dict | None = None) -> None:
+    """A complaint as the router keeps it; `assignments`: (unit, assigned at, follow_up_due) in sequence, each
+    event carrying `place`."""
     complaint_id = uuid.uuid4()
     await pool.execute(
         """INSERT INTO complaints (complaint_id, tracking_code, channel, channel_message_id, text, anonymity,
@@ -55,8 +56,8 @@ async def insert(pool, code: str, *, channel: str, received: str, status: str, a
         await pool.execute(
             """INSERT INTO assignments (assignment_id, complaint_id, sequence, unit_code, rule_id, ruleset_version,
                                         matched_terms, is_fallback, event, assigned_at, follow_up_due)
-               VALUES ($1, $2, $3, $4, 'r', 'v', '{}', false, '{}', $5, $6)""",
-            uuid.uuid4(), complaint_id, sequence, unit, wib(assigned_at), due)
+               VALUES ($1, $2, $3, $4, 'r', 'v', '{}', false, $7, $5, $6)""",
+            uuid.uuid4(), complaint_id, sequence, unit, wib(assigned_at), due, json.dumps({"place": place}))
 
 
 def read_csv(path) -> list[dict[str, str]]:
@@ -69,10 +70,11 @@ async def test_the_command_counts_and_times_a_month_of_complaints(router_db, tmp
     # Working days by hand: 17 August (Monday) and 25 August (Tuesday) are public holidays.
     await insert(pool, "AAAAA-00001", channel="web", received="2026-08-14T10:00", status="done",  # Fri
                  responded="2026-08-18T09:00", closed="2026-08-20T15:00",  # 1 and 3 working days
-                 assignments=[("bppkad", "2026-08-14T10:00", date(2026, 8, 21))])
+                 assignments=[("bppkad", "2026-08-14T10:00", date(2026, 8, 21))],
+                 place={"kelurahan": "Setono Gedong", "kecamatan": "Kota", "street": "Jl. Dhoho"})
     await insert(pool, "AAAAA-00002", channel="sms", received="2026-08-12T08:00", status="responded",
                  responded="2026-08-19T16:00",  # 4 working days, on the due date
-                 assignments=[("bppkad", "2026-08-12T08:00", date(2026, 8, 19))])
+                 assignments=[("bppkad", "2026-08-12T08:00", date(2026, 8, 19))], place={"kecamatan": "Kota"})
     await insert(pool, "AAAAA-00003", channel="whatsapp", received="2026-08-03T09:00", status="closed",
                  responded="2026-08-11T10:00", closed="2026-08-25T10:00",  # 6 (a day late) and 14
                  assignments=[("inspektorat", "2026-08-03T09:00", date(2026, 8, 10))])
@@ -112,6 +114,10 @@ async def test_the_command_counts_and_times_a_month_of_complaints(router_db, tmp
     assert by_status == {"assigned": ("baru", 1), "acknowledged": ("diproses", 1), "responded": ("ditanggapi", 3),
                          "replied": ("dibalas pelapor", 0), "done": ("selesai", 1), "closed": ("ditutup", 1)}
 
+    by_area = {(r["kecamatan"], r["kelurahan"]): int(r["complaints"]) for r in read_csv(out / "by_area.csv")}
+    assert len(by_area) == 46 + 2 and sum(by_area.values()) == 7
+    assert (by_area[("Kota", "Setono Gedong")], by_area[("Kota", "")], by_area[("", "")]) == (1, 1, 5)
+
     [summary] = read_csv(out / "summary.csv")
     assert summary | {"as_of": ""} == {
         "period_from": "2026-08-01", "period_to": "2026-08-31", "as_of": "", "complaints": "7", "responded": "6",
@@ -130,7 +136,7 @@ async def test_the_command_counts_and_times_a_month_of_complaints(router_db, tmp
     assert timings["prokopim"]["response_median_wd"] == "" and timings["prokopim"]["within_deadline_pct"] == ""
 
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert page.count("<svg") == 3 and "<script" not in page
+    assert page.count("<svg") == 4 and "<script" not in page
     assert "3,0 / 6,5 hari kerja" in page and "8,5 / 12,9 hari kerja" in page
     assert "57,1%" in page and "(4 dari 7)" in page
     assert "penugasan terakhir" in page

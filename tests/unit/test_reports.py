@@ -26,8 +26,10 @@ def wib(text: str) -> datetime:
 
 
 def row(received: str, responded: str | None = None, closed: str | None = None, due: date | None = None, *,
-        channel: str = "web", unit: str = "bppkad", status: str = "assigned") -> ComplaintRow:
+        channel: str = "web", unit: str = "bppkad", status: str = "assigned", kecamatan: str | None = None,
+        kelurahan: str | None = None) -> ComplaintRow:
     return ComplaintRow(channel=channel, unit_code=unit, status=status, received_at=wib(received),
+                        kecamatan=kecamatan, kelurahan=kelurahan,
                         first_response_at=wib(responded) if responded else None,
                         closed_at=wib(closed) if closed else None, response_due=due)
 
@@ -121,6 +123,20 @@ def test_counts_keep_a_fixed_order_list_zeros_and_add_what_else_was_found():
     assert report.per_unit["bppkad"].complaints == 2 and report.per_unit["prokopim"].complaints == 0
 
 
+def test_complaints_count_by_kelurahan_listing_every_one_then_what_named_none():
+    report = report_of([
+        row("2026-08-10T08:00", kecamatan="Pesantren", kelurahan="Burengan"),
+        row("2026-08-11T08:00", kecamatan="Pesantren", kelurahan="Burengan"),
+        row("2026-08-11T08:00", kecamatan="Kota"),  # a kecamatan named, no kelurahan
+        row("2026-08-12T08:00"),
+    ])
+    assert len(report.by_area) == 46 + 2 and report.by_area[0] == ("Kota", "Balowerti", 0)
+    assert ("Pesantren", "Burengan", 2) in report.by_area
+    assert report.by_area[-2:] == [("", "", 1), ("Kota", "", 1)]
+    assert sum(n for *_, n in report.by_area) == 4
+    assert tables(report, {})["by_area.csv"][0] == ["kecamatan", "kelurahan", "complaints"]
+
+
 def test_per_unit_and_overall_timings_split_the_same_rows():
     report = report_of([
         row("2026-08-14T10:00", "2026-08-18T09:00", "2026-08-20T15:00", date(2026, 8, 21), unit="bppkad"),
@@ -159,7 +175,7 @@ def test_the_page_is_self_contained_indonesian_with_svg_charts_and_escapes_names
         row("2026-08-12T08:00", "2026-08-20T16:00", due=date(2026, 8, 19), unit="bppkad", channel="whatsapp"),
     ])
     page = render_html(report, {"bppkad": "Badan <Pendapatan> & Aset"})
-    assert page.count("<svg") == 3
+    assert page.count("<svg") == 4  # channel, unit, kecamatan, status
     assert "<script" not in page and not re.search(r"(src|href)=", page)  # nothing to fetch, nothing to run
     assert "Badan &lt;Pendapatan&gt; &amp; Aset" in page
     assert 'lang="id"' in page and "penugasan terakhir" in page

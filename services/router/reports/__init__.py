@@ -3,9 +3,9 @@
     python -m services.router.reports --from 2026-01-01 --to 2026-12-31 [--out DIR] [--schema router]
 
 Complaints received in the period (dates inclusive, WIB, on received_at), counted by channel, by
-unit (current assignment) and by status, with the working days to first response and to closure
+unit (current assignment), by status and by kecamatan and kelurahan, with the working days to first response and to closure
 (median and 90th percentile) and the share answered within deadline, overall and per unit. Writes
-by_channel.csv, by_unit.csv, by_status.csv, timings.csv, summary.csv and report.html (Indonesian,
+by_channel.csv, by_unit.csv, by_status.csv, by_area.csv, timings.csv, summary.csv and report.html (Indonesian,
 self-contained, charts as inline SVG) to DIR (default reports/<from>_<to>). Only counts and
 times: no reporter identity, no complaint text. docs/reports.md defines every figure.
 """
@@ -29,6 +29,7 @@ from services.router.lifecycle import ASSIGNED, STATUS_WORDS
 from services.router.lifecycle.working_days import WIB, WorkingCalendar
 from services.router.settings import RouterSettings
 from shared.contracts import Channel, ComplaintStatus
+from shared.places import areas
 from shared.units import RegistryError, parse_registry
 
 TEMPLATES = Path(__file__).parent.parent / "templates"  # services/router/templates
@@ -36,7 +37,9 @@ TEMPLATES = Path(__file__).parent.parent / "templates"  # services/router/templa
 CHANNELS = {Channel.WEB: "Formulir web", Channel.SMS: "SMS", Channel.WHATSAPP: "WhatsApp"}
 STATUSES = [ASSIGNED.value, *(s.value for s in (ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESPONDED,
                                           ComplaintStatus.REPLIED, ComplaintStatus.DONE, ComplaintStatus.CLOSED))]
-FILES = ["by_channel.csv", "by_unit.csv", "by_status.csv", "timings.csv", "summary.csv", "report.html"]
+FILES = ["by_channel.csv", "by_unit.csv", "by_status.csv", "by_area.csv", "timings.csv", "summary.csv",
+         "report.html"]
+UNKNOWN_PLACE = ""  # a complaint that names no kelurahan (or no kecamatan): counted, under an empty name
 TIMING_COLUMNS = ["complaints", "responded", "response_median_wd", "response_p90_wd", "closed",
                   "closure_median_wd", "closure_p90_wd", "answered_on_time", "answered_late",
                   "overdue_unanswered", "within_deadline_pct"]
@@ -54,6 +57,8 @@ class ComplaintRow:
     closed_at: datetime | None  # `done` or `closed`
     # follow_up_due of the assignment in force at the first response; while unanswered, of the current one.
     response_due: date | None
+    kecamatan: str | None = None  # as the current assignment carries it
+    kelurahan: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class Report:
     by_channel: list[tuple[str, int]]
     by_unit: list[tuple[str, int]]
     by_status: list[tuple[str, int]]
+    by_area: list[tuple[str, str, int]]  # (kecamatan, kelurahan, complaints): every kelurahan, then the unknown
     overall: Timings
     per_unit: dict[str, Timings]
 
@@ -138,6 +144,7 @@ def build_report(rows: Sequence[ComplaintRow], calendar: WorkingCalendar, *, per
         by_channel=_counts(CHANNELS, (r.channel for r in rows)),
         by_unit=[(code, per_unit[code].complaints) for code in unit_codes],
         by_status=_counts(STATUSES, (r.status for r in rows)),
+        by_area=_by_area(rows),
         overall=timings(rows, calendar, today), per_unit=per_unit)
 
 
@@ -151,6 +158,7 @@ def tables(report: Report, unit_names: dict[str, str]) -> dict[str, list[list]]:
                         *([code, unit_names.get(code, ""), n] for code, n in report.by_unit)],
         "by_status.csv": [["status", "status_label", "complaints"],
                           *([status, STATUS_WORDS.get(status, status), n] for status, n in report.by_status)],
+        "by_area.csv": [["kecamatan", "kelurahan", "complaints"], *map(list, report.by_area)],
         "timings.csv": [["unit_code", "unit_name", *TIMING_COLUMNS],
                         *([code, unit_names.get(code, ""), *t.columns()] for code, t in report.per_unit.items())],
         "summary.csv": [["period_from", "period_to", "as_of", *TIMING_COLUMNS], [*period, *report.overall.columns()]],
@@ -165,6 +173,7 @@ def render_html(report: Report, unit_names: dict[str, str]) -> str:
         channel_chart=_bars([(CHANNELS.get(c, c), n) for c, n in report.by_channel]),
         unit_chart=_bars(report.by_unit),
         status_chart=_bars([(STATUS_WORDS.get(s, s), n) for s, n in report.by_status]),
+        kecamatan_chart=_bars(_per_kecamatan(report.by_area)),
         as_of=report.as_of.astimezone(WIB))
 
 
@@ -174,9 +183,10 @@ def render_html(report: Report, unit_names: dict[str, str]) -> str:
 # judged by: that of the latest assignment made by the time of the response (the first one at least).
 _ROWS = """
     SELECT c.channel, c.status, c.received_at, c.first_response_at, c.closed_at, cur.unit_code,
-           CASE WHEN c.first_response_at IS NULL THEN cur.follow_up_due ELSE then_.follow_up_due END AS response_due
+           CASE WHEN c.first_response_at IS NULL THEN cur.follow_up_due ELSE then_.follow_up_due END AS response_due,
+           cur.event -> 'place' ->> 'kecamatan' AS kecamatan, cur.event -> 'place' ->> 'kelurahan' AS kelurahan
     FROM complaints c
-    JOIN LATERAL (SELECT unit_code, follow_up_due FROM assignments WHERE complaint_id = c.complaint_id
+    JOIN LATERAL (SELECT unit_code, follow_up_due, event FROM assignments WHERE complaint_id = c.complaint_id
                   ORDER BY sequence DESC LIMIT 1) cur ON true
     LEFT JOIN LATERAL (SELECT follow_up_due FROM assignments
                        WHERE complaint_id = c.complaint_id AND (assigned_at <= c.first_response_at OR sequence = 1)
@@ -247,6 +257,22 @@ def _ordered(known: Iterable[str], found: Iterable[str]) -> list[str]:
 def _counts(known: Iterable[str], values: Iterable[str]) -> list[tuple[str, int]]:
     counted = Counter(values)
     return [(key, counted[key]) for key in _ordered(known, counted)]
+
+
+def _by_area(rows: Sequence[ComplaintRow]) -> list[tuple[str, str, int]]:
+    """Every kelurahan of the city in the file's order (zeros too), then what was found outside it: a
+    kecamatan without kelurahan, no place at all."""
+    counted = Counter((r.kecamatan or UNKNOWN_PLACE, r.kelurahan or UNKNOWN_PLACE) for r in rows)
+    known = [(kecamatan, kelurahan) for kecamatan, names in areas().items() for kelurahan in names]
+    return [(*area, counted[area]) for area in known] + [
+        (*area, n) for area, n in sorted(counted.items()) if area not in set(known)]
+
+
+def _per_kecamatan(by_area: list[tuple[str, str, int]]) -> list[tuple[str, int]]:
+    totals: Counter[str] = Counter()
+    for kecamatan, _, n in by_area:
+        totals[kecamatan or "(tidak diketahui)"] += n
+    return list(totals.items())
 
 
 def _round(value: float | None) -> float | None:
