@@ -3,9 +3,10 @@
     python -m services.router.reports --from 2026-01-01 --to 2026-12-31 [--out DIR] [--schema router]
 
 Complaints received in the period (dates inclusive, WIB, on received_at), counted by channel, by
-unit (current assignment), by status and by kecamatan and kelurahan, with the working days to first response and to closure
-(median and 90th percentile) and the share answered within deadline, overall and per unit. Writes
-by_channel.csv, by_unit.csv, by_status.csv, by_area.csv, timings.csv, summary.csv and report.html (Indonesian,
+unit (current assignment), by status and by kecamatan and kelurahan, with the working days to first
+response and to closure (median and 90th percentile) and the share answered within deadline, overall
+and per unit. Writes by_channel.csv, by_unit.csv, by_status.csv, by_area.csv, timings.csv, summary.csv
+and report.html (Indonesian,
 self-contained, charts as inline SVG) to DIR (default reports/<from>_<to>). Only counts and
 times: no reporter identity, no complaint text. docs/reports.md defines every figure.
 """
