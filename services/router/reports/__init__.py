@@ -7,7 +7,8 @@ unit (current assignment), by status and by kecamatan and kelurahan, with the wo
 response and to closure (median and 90th percentile) and the share answered within deadline, overall
 and per unit. Writes by_channel.csv, by_unit.csv, by_status.csv, by_area.csv, timings.csv, summary.csv
 and report.html (Indonesian, self-contained, charts as inline SVG) to DIR (default
-reports/<from>_<to>). Only counts and times: no reporter identity, no complaint text. docs/reports.md defines every figure.
+reports/<from>_<to>). Only counts and times: no reporter identity, no complaint text.
+docs/reports.md defines every figure.
 """
 
 from __future__ import annotations
