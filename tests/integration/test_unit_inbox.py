@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from shared import unit_access
-from shared.contracts import Anonymity, Reporter
+from shared.contracts import Anonymity, Location, Place, Reporter
 from tests.support import events
 from tests.support.inbox import open_link, sign_in
 from tests.support.kafka import events_of, json_values, publish_events, read_all, read_topic
@@ -200,3 +200,15 @@ async def test_typed_text_with_control_characters_is_stored_without_them(router,
         assert only_controls.status_code == 409
     [responded] = await statuses(infra, topics, tax.complaint_id, 1)
     assert responded["message"] == "Sudah kami betulkan"
+
+
+async def test_the_case_page_shows_the_place_a_map_link_and_why_the_complaint_came(router, infra, topics):
+    place = Place(kelurahan="Bandar Lor", kecamatan="Mojoroto", street="gang 3 depan masjid")
+    law = events.received("SURGA mohon bantuan hukum soal sengketa batas tanah dengan tetangga", place=place
+                          ).model_copy(update={"location": Location(latitude=-7.8166, longitude=112.0112)})
+    assigned = (await routed(infra, topics, law))[law.complaint_id]
+    async with signed_in(router, "hukum") as hukum:
+        page = (await hukum.get(f"/unit/aduan/{law.tracking_code}")).text
+    assert "Wilayah: Kel. Bandar Lor, Kec. Mojoroto" in page and "Patokan: gang 3 depan masjid" in page
+    assert 'href="https://www.openstreetmap.org/?mlat=-7.816600&amp;mlon=112.011200#map=18/-7.816600/112.011200"' in page
+    assert "Dasar penerusan" in page and f'Aturan "{assigned["rule_id"]}"' in page
