@@ -64,3 +64,53 @@ def test_citizen_submits_the_form_and_checks_the_status(processes, browser, tmp_
     browser.find_element(By.ID, "status-link").click()
     assert wait_for("status-text").text.startswith("Aduan")
     assert code in browser.page_source
+
+
+def test_a_citizen_picks_a_kelurahan_and_gives_the_phones_position_and_a_unit_gets_both(
+        processes, browser, infra, topics):
+    import asyncio
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from tests.support.kafka import json_values, read_topic
+
+    web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
+    # The phone's position, as chromium's geolocation would give it once the citizen allows it.
+    browser.execute_cdp_cmd("Browser.grantPermissions", {"origin": web.url, "permissions": ["geolocation"]})
+    browser.execute_cdp_cmd("Emulation.setGeolocationOverride",
+                            {"latitude": -7.8166, "longitude": 112.0112, "accuracy": 12})
+    browser.get(web.url + "/")
+    browser.find_element(By.ID, "text").send_keys("Got mampet, air meluap ke jalan setiap hujan deras.")
+    kelurahan = Select(browser.find_element(By.ID, "kelurahan"))
+    assert [o.text for o in kelurahan.options].count("Banjar Mlati") == 1 and len(kelurahan.options) == 47
+    kelurahan.select_by_visible_text("Banjar Mlati")
+    browser.find_element(By.ID, "address").send_keys("gang 3 depan masjid")
+    browser.find_element(By.ID, "locate").click()  # hidden without JavaScript; shown here
+    WebDriverWait(browser, 15).until(shown.text_to_be_present_in_element((By.ID, "located"), "Lokasi terpasang"),
+                                     message="the position never reached the form")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    code = WebDriverWait(browser, 30).until(shown.presence_of_element_located((By.ID, "tracking-code"))).text
+
+    records = asyncio.run(read_topic(infra.kafka_bootstrap, topics.received,
+                                     until=lambda r: any(v["tracking_code"] == code for v in json_values(r))))
+    [event] = [v for v in json_values(records) if v["tracking_code"] == code]
+    assert event["place"] == {"kelurahan": "Banjar Mlati", "kecamatan": "Mojoroto", "street": "gang 3 depan masjid"}
+    assert (event["location"]["latitude"], event["location"]["longitude"]) == (-7.8166, 112.0112)
+
+
+def test_without_javascript_the_location_button_stays_hidden_and_the_form_still_sends(processes, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    browser.get(web.url + "/")
+    assert not browser.find_element(By.ID, "use-location").is_displayed()
+    browser.find_element(By.ID, "text").send_keys("Lampu penerangan jalan mati sejak seminggu.")
+    Select(browser.find_element(By.ID, "kelurahan")).select_by_visible_text("Pakelan")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 30).until(shown.presence_of_element_located((By.ID, "tracking-code")),
+                                     message=browser.page_source[:2000])

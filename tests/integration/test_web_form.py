@@ -36,7 +36,7 @@ async def test_form_submission_shows_the_tracking_code_and_escapes_what_was_type
         fields = await open_form(http)
         answer = await http.post("/aduan", data={**fields, "text": text, "anonymity": "rahasia",
                                                  "name": "Budi", "latitude": "-7.8166", "longitude": "112.0111",
-                                                 "address": "Jl. Dhoho"},
+                                                 "kelurahan": "Setono Gedong", "address": "Jl. Dhoho"},
                                  files={"photo": ("jalan.png", PNG, "image/png")})
         assert answer.status_code == 200, answer.text
         code = re.search(r'id="tracking-code">([0-9A-Z-]{11})<', answer.text).group(1)
@@ -46,8 +46,18 @@ async def test_form_submission_shows_the_tracking_code_and_escapes_what_was_type
     [event] = json_values(await read_topic(infra.kafka_bootstrap, topics.received, until=lambda r: len(r) >= 1))
     assert event["text"] == text  # stored as typed; escaping is the page's job
     assert event["anonymity"] == "rahasia" and event["location"]["latitude"] == -7.8166
+    assert event["place"] == {"kelurahan": "Setono Gedong", "kecamatan": "Kota", "street": "Jl. Dhoho"}
     assert event["attachments"][0]["mime_type"] == "image/png"
     assert event["attachments"][0]["reference"].startswith("web-upload:")
+
+
+async def test_a_kelurahan_not_on_the_list_is_refused_with_the_form_kept(web):
+    async with httpx.AsyncClient(base_url=web.url, timeout=15) as http:
+        fields = await open_form(http)
+        page = await http.post("/aduan", data={**fields, "text": "Saluran air mampet di depan pasar",
+                                               "kelurahan": "Tegalsari", "address": "depan pasar"})
+    assert page.status_code == 422 and "Kelurahan tidak dikenal" in page.text
+    assert 'value="depan pasar"' in page.text and "<optgroup label=\"Kecamatan Mojoroto\">" in page.text
 
 
 async def test_resubmitting_the_same_form_is_the_same_complaint(web, infra, topics):
@@ -79,7 +89,7 @@ async def test_invalid_fields_show_the_form_again_with_messages_and_values(web):
                                  files={"photo": ("foto.jpg", b"GIF89a not really", "image/jpeg")})
     assert answer.status_code == 422
     for message in ("terlalu pendek", "Nomor telepon tidak valid", "e-mail tidak valid",
-                    "Lintang dan bujur", "JPEG, PNG, atau WebP"):
+                    "Lokasi dari peramban tidak terbaca", "JPEG, PNG, atau WebP"):
         assert message in answer.text
     assert 'value="bukan-email"' in answer.text  # what was typed stays
 

@@ -379,16 +379,18 @@ def test_arbitrary_json_is_never_a_crash(value):
 form_fields = st.fixed_dictionaries({"text": st.one_of(any_text, st.text(min_size=4990, max_size=5000))}, optional={
     "name": st.text(max_size=250), "phone": senders, "email": st.one_of(st.emails(), st.text(max_size=30)),
     "anonymity": st.sampled_from(["", "none", "anonim", "rahasia", "x"]),
-    "address": st.one_of(st.text(max_size=100), st.text(min_size=490, max_size=600), st.just("\x00")),
+    "kelurahan": st.one_of(st.sampled_from(["", "Setono Gedong", "setonogedong", "Tegalsari"]), st.text(max_size=30)),
+    "address": st.one_of(st.text(max_size=100), st.text(min_size=290, max_size=400), st.just("\x00")),
     "latitude": st.one_of(st.floats().map(str), st.text(max_size=10)),
     "longitude": st.one_of(st.floats().map(str), st.text(max_size=10)),
     "submission_id": st.one_of(st.uuids().map(str), st.text(max_size=40))})
 
 
 @given(form_fields)
-@example({"text": "lampu jalan mati " * 294, "address": "Jl. Dhoho " * 50})  # 4,998 + 500 characters
+@example({"text": "lampu jalan mati " * 294, "address": "Jl. Dhoho " * 30})  # 4,998 + 300 characters
 @example({"text": "lampu jalan mati di depan rumah", "address": "\x00"})
-@example({"text": "lampu jalan mati di depan rumah", "address": "a" * 501})
+@example({"text": "lampu jalan mati di depan rumah", "address": "a" * 301})
+@example({"text": "lampu jalan mati di depan rumah", "kelurahan": "<script>"})
 def test_a_web_form_is_a_complaint_or_errors_to_show(fields):
     submission = run(read_submission(FormData(list(fields.items()))))
     if submission.errors:
@@ -397,12 +399,14 @@ def test_a_web_form_is_a_complaint_or_errors_to_show(fields):
     # As the handler builds it (services/intake/web/app.py).
     event = ComplaintReceived.new(
         channel="web", channel_message_id=scoped("form", submission.submission_id, submission.text,
-                                                 submission.reporter, submission.anonymity, submission.location),
+                                                 submission.reporter, submission.anonymity, submission.location,
+                                                 submission.place),
         text=submission.text,
         producer="tests", anonymity=submission.anonymity, reporter=submission.reporter,
-        location=submission.location)
+        location=submission.location, place=submission.place)
     storable(event)
     assert len(event.text) <= MAX_TEXT
+    assert event.place is None or event.place.kelurahan is None or event.place.kecamatan  # ours, with its kecamatan
 
 
 @given(st.sampled_from([(b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),

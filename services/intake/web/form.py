@@ -11,14 +11,16 @@ from starlette.datastructures import FormData, UploadFile
 
 from services.intake.web.photos import without_metadata
 from shared.channel_kit import InvalidText, clean_text
-from shared.contracts import Anonymity, Attachment, Location, Reporter
+from shared.contracts import Anonymity, Attachment, Location, Place, Reporter
 from shared.phone import to_e164
+from shared.places import place_of
 
 MIN_TEXT, MAX_TEXT = 10, 5000
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 # The photo's type is read from its first bytes, never from what the browser claims.
 _SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
-FIELDS = ("text", "name", "phone", "email", "anonymity", "address", "latitude", "longitude")
+FIELDS = ("text", "name", "phone", "email", "anonymity", "kelurahan", "address", "latitude", "longitude")
+MAX_ADDRESS = 300  # Place.street
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Submission:
     reporter: Reporter = field(default_factory=Reporter)
     anonymity: Anonymity = Anonymity.NONE
     location: Location | None = None
+    place: Place | None = None
     photo: Photo | None = None
     submission_id: str = ""
 
@@ -93,8 +96,7 @@ async def read_submission(form: FormData) -> Submission:
     name = " ".join(values["name"].split())[:200] or None
     sub.reporter = Reporter(name=name, phone=phone, email=email)
     sub.location = _location(values, sub.errors)
-    if values["address"].strip() and sub.location is None and "location" not in sub.errors:
-        _add_address(sub, values["address"])
+    sub.place = _place(values, sub.errors)
     photo = form.get("photo")
     if isinstance(photo, UploadFile) and photo.filename:
         data = await photo.read(MAX_PHOTO_BYTES + 1)
@@ -110,29 +112,27 @@ async def read_submission(form: FormData) -> Submission:
     return sub
 
 
-def _add_address(sub: Submission, address: str) -> None:
-    """An address without coordinates goes into the text. Refusals become messages on the form:
-    an InvalidText raised here was a JSON answer to the browser, and text plus address over the
-    event's limit a 500."""
+def _place(values: dict[str, str], errors: dict[str, str]) -> Place | None:
+    """The kelurahan chosen from the list (its kecamatan follows) and the street or landmark typed."""
     try:
-        address = clean_text(address, 500)
+        street = clean_text(values["address"], MAX_ADDRESS) if values["address"].strip() else ""
     except InvalidText as error:
         if error.reason == "text_too_long":
-            sub.errors["address"] = "Alamat terlalu panjang (paling banyak 500 karakter)."
-        return  # nothing visible in it: as if it were empty
-    if len(sub.text) + len(address) + len("\n\nLokasi: ") > MAX_TEXT:
-        sub.errors["text"] = f"Isi aduan bersama alamat terlalu panjang (paling banyak {MAX_TEXT} karakter)."
-        return
-    sub.text = f"{sub.text}\n\nLokasi: {address}"
+            errors["address"] = f"Alamat terlalu panjang (paling banyak {MAX_ADDRESS} karakter)."
+        street = ""  # nothing visible in it: as if it were empty
+    place = place_of(values["kelurahan"], street)
+    if values["kelurahan"] and (place is None or place.kelurahan is None):
+        errors["kelurahan"] = "Kelurahan tidak dikenal; pilih dari daftar."
+    return place
 
 
 def _location(values: dict[str, str], errors: dict[str, str]) -> Location | None:
-    lat, lon, address = values["latitude"].strip(), values["longitude"].strip(), values["address"].strip()
+    """The position the browser gave ("Gunakan lokasi saya" fills two hidden fields); none without JavaScript."""
+    lat, lon = values["latitude"].strip(), values["longitude"].strip()
     if not (lat or lon):
-        return None  # an address alone travels in the text (see read_submission)
+        return None
     try:
-        return Location(latitude=float(lat.replace(",", ".")), longitude=float(lon.replace(",", ".")),
-                        address=address[:500] or None)
+        return Location(latitude=float(lat.replace(",", ".")), longitude=float(lon.replace(",", ".")))
     except ValueError:
-        errors["location"] = "Lintang dan bujur harus berupa angka yang valid (mis. -7.8166 dan 112.0111)."
+        errors["location"] = "Lokasi dari peramban tidak terbaca; kirim lagi tanpa lokasi, atau isi patokan."
         return None

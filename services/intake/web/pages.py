@@ -12,11 +12,19 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
 from services.intake.web import csrf
-from services.intake.web.form import MAX_PHOTO_BYTES, MAX_TEXT, MIN_TEXT, read_submission, submission_id_of
+from services.intake.web.form import (
+    MAX_ADDRESS,
+    MAX_PHOTO_BYTES,
+    MAX_TEXT,
+    MIN_TEXT,
+    read_submission,
+    submission_id_of,
+)
 from services.intake.web.intake import MAX_REPLY, SERVICE, NotReplyable, WebIntake, scoped, web_intake
 from services.intake.web.status import ComplaintStatusView
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import Channel, ComplaintReceived, normalise_tracking_code
+from shared.places import areas
 from shared.statuses import CITIZEN_MAY_REPLY
 
 log = structlog.get_logger(__name__)
@@ -58,7 +66,8 @@ def page_with_form(web: WebIntake, request: Request, name: str, status: int = 20
 def form_page(web: WebIntake, request: Request, status: int = 200, values: dict[str, Any] | None = None,
               errors: dict[str, str] | None = None, submission_id: str | None = None) -> HTMLResponse:
     return page_with_form(web, request, "form.html", status, submission_id, values=values or {}, errors=errors or {},
-                          min_text=MIN_TEXT, max_text=MAX_TEXT, max_photo_mb=MAX_PHOTO_BYTES // (1024 * 1024))
+                          min_text=MIN_TEXT, max_text=MAX_TEXT, max_photo_mb=MAX_PHOTO_BYTES // (1024 * 1024),
+                          areas=areas(), max_address=MAX_ADDRESS)
 
 
 def status_page_with_reply_form(web: WebIntake, request: Request, found: ComplaintStatusView, status: int = 200,
@@ -116,8 +125,8 @@ async def take_form(web: WebIntake, request: Request) -> HTMLResponse:
     event = ComplaintReceived.new(
         channel=Channel.WEB, text=submission.text, producer=SERVICE, anonymity=submission.anonymity,
         channel_message_id=scoped("form", submission.submission_id, submission.text, submission.reporter,
-                                  submission.anonymity, submission.location),
-        reporter=submission.reporter, location=submission.location)
+                                  submission.anonymity, submission.location, submission.place),
+        reporter=submission.reporter, location=submission.location, place=submission.place)
     upload_id = await web.uploads.store(event.complaint_id, submission.photo) if submission.photo else None
     event = event.model_copy(update={"attachments": submission.attachments(upload_id)})
     await web.accept(event)  # a broker outage answers 503 here; the form can be sent again safely
