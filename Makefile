@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit lint infra browser gateways k8s-tools k8s-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay report
+.PHONY: run test unit lint infra browser gateways k8s-tools k8s-check image image-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay report
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -50,6 +50,11 @@ k8s-check: venv k8s-tools
 	$(VENV)/bin/yamllint -s deploy/k8s
 	$(VENV)/bin/hadolint Dockerfile
 	$(PY) -m pytest -q tests/deploy
+
+# The Dockerfile built with podman (Debian's), tagged as the overlays name it (:dev and the release);
+# a labelled local stand-in for the base image when no registry can be reached (deploy/image/build.sh).
+image:
+	deploy/image/build.sh
 
 # Lint, import order and static types (configured in pyproject.toml).
 lint: venv
