@@ -56,13 +56,18 @@ k8s-check: venv k8s-tools
 image:
 	deploy/image/build.sh
 
+# The image run as the manifests run it (uid 10001, read-only root, no capabilities, their commands and env)
+# against the local Kafka and PostgreSQL: the migrate Job, then each service until its /readyz answers 200.
+image-check: infra image k8s-tools
+	deploy/image/check.sh
+
 # Lint, import order and static types (configured in pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
 # The whole suite against the real broker, database, SMS gateways and browser; deploy/ checks too.
-test: lint infra browser gateways k8s-check
+test: lint infra browser gateways k8s-check image-check
 	$(PY) -m pytest
 
 # Only the tests that need no broker or database (seconds).
