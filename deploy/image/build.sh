@@ -34,7 +34,7 @@ apt_uri() {  # apt_uri PATTERN: the first archive this machine's apt uses whose 
 # the official slim image also carries (ca-certificates, netbase, tzdata: the services use Asia/Jakarta).
 # Labelled aduan.local-standin=true; an image built on it is for local checks, never for a registry.
 build_standin_base() {
-  local mirror security root
+  local mirror security root t0=$SECONDS
   mirror="${ADUAN_DEBIAN_MIRROR:-$(apt_uri '/debian/?$')}"; mirror="${mirror:-http://deb.debian.org/debian}"
   security="$(apt_uri '/debian-security/?$')"
   root="$(mktemp -d /var/tmp/aduan-base.XXXXXX)"
@@ -66,7 +66,7 @@ build_standin_base() {
       --message "local stand-in for $BASE (debootstrap + Debian python3.11), not the official image" \
       - "$BASE" >/dev/null
   rm -rf "$root" "$root.log"; trap - EXIT
-  log "stand-in base imported as $BASE (label $STANDIN_LABEL)"
+  log "stand-in base imported as $BASE (label $STANDIN_LABEL) in $((SECONDS - t0)) s"
 }
 
 ensure_tools podman runc debootstrap

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by deploy/image/build.sh and check.sh: podman as this project runs it, and its installation.
 # podman from Debian (4.3), as root, with runc: crun fails on this kind of host's hybrid cgroups, and the
 # sandbox lacks CAP_SYS_RESOURCE, so containers.conf here sets no default ulimits (podman would raise
