@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test unit lint infra browser gateways k8s-tools k8s-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay report
+.PHONY: run test unit lint infra browser gateways k8s-tools k8s-check image image-check stop reset venv bench bench-rules bench-web bench-deliveries bench-router bench-e2e chaos new-channel replay report
 
 # Virtualenv with the pinned packages; re-installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -55,13 +55,23 @@ k8s-check: venv k8s-tools
 	$(VENV)/bin/hadolint Dockerfile
 	$(PY) -m pytest -q tests/deploy
 
+# The Dockerfile built with podman (Debian's), tagged as the overlays name it (:dev and the release);
+# a labelled local stand-in for the base image when no registry can be reached (deploy/image/build.sh).
+image:
+	deploy/image/build.sh
+
+# The image run as the manifests run it (uid 10001, read-only root, no capabilities, their commands and env)
+# against the local Kafka and PostgreSQL: the migrate Job, then each service until its /readyz answers 200.
+image-check: infra image k8s-tools
+	deploy/image/check.sh
+
 # Lint, import order and static types (configured in pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
 # The whole suite against the real broker, database, SMS gateways and browser; deploy/ checks too.
-test: lint infra browser gateways k8s-check
+test: lint infra browser gateways k8s-check image-check
 	$(PY) -m pytest
 
 # Only the tests that need no broker or database (seconds).
