@@ -43,7 +43,18 @@ KUSTOMIZE := .local/bin/kustomize
 $(KUSTOMIZE):
 	GOBIN=$(CURDIR)/.local/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
 
-k8s-tools: $(KUSTOMIZE)
+# promtool, Prometheus' own rule checker and rule unit-test runner (tests/deploy/test_alert_rules.py), from
+# the Go module proxy into .local/bin (once). Module v0.316.0 is Prometheus 3.16.0; the version is stamped as
+# Prometheus' release builds do (.promu.yml), since go install leaves it empty.
+PROMTOOL_MODULE  := v0.316.0
+PROMTOOL_VERSION := 3.16.0
+PROMTOOL := .local/bin/promtool
+$(PROMTOOL):
+	GOBIN=$(CURDIR)/.local/bin go install \
+	  -ldflags "-X github.com/prometheus/common/version.Version=$(PROMTOOL_VERSION) -X github.com/prometheus/common/version.Revision=$(PROMTOOL_MODULE)" \
+	  github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_MODULE)
+
+k8s-tools: $(KUSTOMIZE) $(PROMTOOL)
 
 # Everything about deploy/ that can be checked without a cluster or a Docker engine.
 k8s-check: venv k8s-tools
