@@ -43,9 +43,20 @@ KUSTOMIZE := .local/bin/kustomize
 $(KUSTOMIZE):
 	GOBIN=$(CURDIR)/.local/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
 
-# kube-apiserver and kubectl, built from the Go module proxy (once), and Debian's etcd: a real API server
-# for tests/deploy/test_api_server.py.
-k8s-tools: $(KUSTOMIZE)
+# promtool, Prometheus' own rule checker and rule unit-test runner (tests/deploy/test_alert_rules.py), from
+# the Go module proxy into .local/bin (once). Module v0.316.0 is Prometheus 3.16.0; the version is stamped as
+# Prometheus' release builds do (.promu.yml), since go install leaves it empty.
+PROMTOOL_MODULE  := v0.316.0
+PROMTOOL_VERSION := 3.16.0
+PROMTOOL := .local/bin/promtool
+$(PROMTOOL):
+	GOBIN=$(CURDIR)/.local/bin go install \
+	  -ldflags "-X github.com/prometheus/common/version.Version=$(PROMTOOL_VERSION) -X github.com/prometheus/common/version.Revision=$(PROMTOOL_MODULE)" \
+	  github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_MODULE)
+
+# kustomize and promtool; kube-apiserver and kubectl, built from the Go module proxy (once), and Debian's
+# etcd: a real API server for tests/deploy/test_api_server.py.
+k8s-tools: $(KUSTOMIZE) $(PROMTOOL)
 	deploy/local/kube-apiserver.sh install
 
 # Everything about deploy/ that can be checked without a cluster: lint, the operators' CRDs, and both
