@@ -124,6 +124,23 @@ def test_kafka_and_the_overlay_apply_without_errors_or_warnings_then_again_as_th
     assert {d["spec"]["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[1] for d in stored} == {next_tag}
 
 
+def test_rotating_a_secret_and_restarting_a_deployment_as_docs_operations_md_says(environment):
+    name, cluster = environment
+    namespace = next(d for d in kustomize(K8S / "overlays" / ENVIRONMENTS[name][1]) if d["kind"] == "Namespace")
+    ns = namespace["metadata"]["name"]
+    cluster.apply(kustomize(K8S / "overlays" / ENVIRONMENTS[name][1]))
+    for _ in range(2):  # made, then replaced: the command works on a first rotation and on every later one
+        made = cluster.kubectl("-n", ns, "create", "secret", "generic", "aduan-lapor", "--from-literal=token=t",
+                               "--from-literal=base-url=https://lapor.example", "--dry-run=client", "-o", "yaml")
+        assert made.returncode == 0, made.stderr
+        applied = cluster.kubectl("apply", "-f", "-", stdin=made.stdout)
+        assert applied.returncode == 0 and "Warning" not in applied.stderr, applied.stderr
+    restarted = cluster.kubectl("-n", ns, "rollout", "restart", "deployment/lapor-sync")
+    assert restarted.returncode == 0 and "restarted" in restarted.stdout, restarted.stderr
+    stored = json.loads(cluster.kubectl("-n", ns, "get", "deployment/lapor-sync", "-o", "json").stdout)
+    assert "kubectl.kubernetes.io/restartedAt" in stored["spec"]["template"]["metadata"]["annotations"]
+
+
 def test_every_pod_template_is_admitted_under_pod_security_restricted(environment):
     name, cluster = environment
     docs = kustomize(K8S / "overlays" / ENVIRONMENTS[name][1])
