@@ -125,6 +125,16 @@ def test_network_policies_deny_by_default(resources):
     assert policies["default-deny"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
+def test_every_link_the_services_write_names_the_overlays_own_host(resources):
+    """A dev notifier mailing units links to production's inbox would send testers' clicks to the real city."""
+    _, docs = resources
+    [ingress] = [i for i in of_kind(docs, "Ingress") if i["metadata"]["name"] == "aduan"]
+    host = ingress["spec"]["rules"][0]["host"]
+    [config] = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].startswith("aduan-config")]
+    urls = {name: value for name, value in config["data"].items() if name.endswith("_BASE_URL")}
+    assert len(urls) >= 4 and set(urls.values()) == {f"https://{host}"}, urls
+
+
 def test_production_runs_postgresql_on_cloudnativepg_and_dev_uses_an_external_one():
     production = render("production")
     [cluster] = of_kind(production, "Cluster")
