@@ -11,6 +11,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/local/ports.sh
+source "$HERE/ports.sh"
 REPO="$(cd "$HERE/../.." && pwd)"
 STATE="${ADUAN_STATE_DIR:-$REPO/.local}/gammu"
 DB="${ADUAN_GAMMU_DB_NAME:-gammu}"
@@ -93,6 +95,7 @@ start() {
   # nohup + setsid: outlives the calling shell; 9>&- so it does not hold this script's lock.
   TZ="$ZONE" nohup setsid gammu-smsd -c "$CONF" >>"$STATE/stdout.log" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDFILE"
+  await_exec $!
   until ready "$since"; do
     pid_alive || { log "gammu-smsd exited during startup; end of $LOG:"; tail -n 20 "$LOG" >&2 || true; rm -f "$PIDFILE"; exit 1; }
     (( SECONDS - t0 > TIMEOUT )) && { log "not up after ${TIMEOUT}s; end of $LOG:"; tail -n 20 "$LOG" >&2 || true; stop_locked; exit 1; }

@@ -114,6 +114,7 @@ start() {
     -Dkafka.logs.dir="$LOGS" -Dlog4j2.configurationFile="$HERE/kafka/log4j2.xml" \
     -cp "$LIBS/*" kafka.Kafka "$STATE/server.properties" >"$LOGS/stdout.log" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDFILE"
+  await_exec "$(cat "$PIDFILE")"
   # Ready = the port accepts connections AND a metadata request (list topics) succeeds.
   while ! { port_open "$PORT" && tool org.apache.kafka.tools.TopicCommand \
             --bootstrap-server "127.0.0.1:$PORT" --command-config "$ADMIN_PROPERTIES" --list >/dev/null 2>&1; }; do

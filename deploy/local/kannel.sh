@@ -123,6 +123,7 @@ spawn() {  # spawn <name> <command...>: own session (Ctrl-C in a terminal does n
   local name="$1"; shift
   setsid "$@" >>"$DIR/$name.out" 2>&1 </dev/null 9>&- &
   echo $! >"$DIR/$name.pid"
+  await_exec $!
 }
 
 start() {

@@ -90,6 +90,7 @@ start() {
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "aduan-check=http://127.0.0.1:$ETCD_PEER_PORT" >"$DIR/etcd.log" 2>&1 </dev/null &
   echo $! >"$DIR/etcd.pid"
+  await_exec $!
   wait_for "etcd healthy" "$DIR/etcd.log" etcd_healthy
 
   # The serving certificate is self-signed into certs/ with 127.0.0.1 among its names, so the
@@ -102,6 +103,7 @@ start() {
     --token-auth-file "$DIR/tokens.csv" --authorization-mode RBAC \
     >"$DIR/kube-apiserver.log" 2>&1 </dev/null &
   echo $! >"$DIR/kube-apiserver.pid"
+  await_exec $!
   wait_for "certificate written" "$DIR/kube-apiserver.log" test -s "$DIR/certs/apiserver.crt"
   wait_for "kube-apiserver ready" "$DIR/kube-apiserver.log" apiserver_ready
 
