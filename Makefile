@@ -19,10 +19,13 @@ venv: $(STAMP)
 # the services log in as themselves (deploy/local/run.sh).
 LOCAL_KAFKA_ADMIN := ADUAN_KAFKA_USERNAME=admin ADUAN_KAFKA_PASSWORD=local-kafka-admin
 
-# Kafka (KRaft, jars from Maven Central) and PostgreSQL (Debian packages), as local processes.
+# Kafka (KRaft, jars from Maven Central), PostgreSQL (Debian packages) and the evidence store (SeaweedFS,
+# built from the Go module proxy), as local processes.
 infra: venv
 	deploy/local/kafka.sh start
 	deploy/local/postgres.sh start
+	deploy/local/s3.sh install
+	deploy/local/s3.sh start
 	$(LOCAL_KAFKA_ADMIN) $(PY) -m shared.topics
 
 # All services, Kannel and Gammu SMSD, and the stand-ins in one terminal; Ctrl-C stops them all.
@@ -133,9 +136,11 @@ stop:
 	deploy/local/gammu.sh stop
 	deploy/local/kafka.sh stop
 	deploy/local/postgres.sh stop
+	deploy/local/s3.sh stop
 
-# Stop and delete local data (Kafka logs, database, mail); keeps the virtualenv and Kafka jars.
+# Stop and delete local data (Kafka logs, database, evidence, mail); keeps the virtualenv and Kafka jars.
 reset:
 	deploy/local/kafka.sh reset
 	deploy/local/postgres.sh reset
+	deploy/local/s3.sh reset
 	rm -rf .local/mail

@@ -93,6 +93,11 @@ SECRETS: dict[tuple[str, str], str] = {
     ("aduan-smtp", "password"): "",
     ("aduan-sms-gateway", "kannel-password"): "local-kannel-password",
     ("aduan-sms-gateway", "generic-secret"): "local-sms-gateway-secret",
+    # The local evidence store (deploy/local/s3.sh; not needed for readiness).
+    ("aduan-evidence", "endpoint-url"): "http://127.0.0.1:17833",
+    ("aduan-evidence", "bucket"): "aduan-evidence",
+    ("aduan-evidence", "access-key"): "local-evidence",
+    ("aduan-evidence", "secret-key"): "local-evidence-secret",
     # Optional ones left out: Gammu's database (make gateways' only), units' webhook secrets.
 }
 

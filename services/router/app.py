@@ -35,6 +35,7 @@ from shared.contracts import (
     ComplaintStatusChanged,
 )
 from shared.dead_letter import DeadLetters
+from shared.evidence import EvidenceStore
 from shared.topics import Topics
 
 SERVICE = "router"
@@ -69,6 +70,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     api = create_api()
     add_inbox(api)
     tasks: list[asyncio.Task[None]] = []
+    evidence = EvidenceStore(settings.evidence)
 
     def on_pool(pool: asyncpg.Pool) -> None:
         repository = RouterRepository(pool)
@@ -76,7 +78,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
         casework = Casework(repository, live, calendar, publisher.publish_if_possible, clock)
         deps = RouterDependencies(settings=settings, live=live, calendar=calendar, clock=clock,
                                   repository=repository, publisher=publisher, casework=casework,
-                                  sessions=InboxSessions(pool))
+                                  sessions=InboxSessions(pool), evidence=evidence)
         broker.context.set_global(DEPENDENCIES, deps)
         setattr(api.state, DEPENDENCIES, deps)
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, live.reload)
@@ -92,7 +94,9 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
             task.cancel()
 
     app = consumer_app(SERVICE, broker, settings, schema="router", migrations=MIGRATIONS, on_pool=on_pool)
+    app.on_startup(evidence.open)
     app.on_shutdown(stop_tasks)
+    app.on_shutdown(evidence.close)
     log.info("ruleset_loaded", version=live.current.version, rules=len(live.current.rules))
     return WithHttpApi(app, api, prefixes=("/api/", "/unit"))
 

@@ -16,6 +16,7 @@ from services.router.http.inbox_sessions import InboxSessions
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.live_ruleset import LiveRuleSet
 from services.router.settings import RouterSettings
+from shared.evidence import EvidenceStore
 
 DEPENDENCIES = "router_dependencies"  # the key in FastStream's context and in the FastAPI app's state
 
@@ -30,6 +31,7 @@ class RouterDependencies:
     publisher: EventPublisher
     casework: Casework
     sessions: InboxSessions
+    evidence: EvidenceStore
 
 
 def dependencies(request: Request) -> RouterDependencies:

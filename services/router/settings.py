@@ -1,10 +1,11 @@
 from datetime import date
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.router.routing.rules import DEFAULT_RULES_FILE
+from shared.evidence import EvidenceSettings
 from shared.settings import ServiceSettings
 from shared.units import DEFAULT_UNITS_FILE
 
@@ -18,6 +19,7 @@ class RouterSettings(ServiceSettings):
     units_file: Path = DEFAULT_UNITS_FILE
     rules_check_seconds: float = 5.0  # how often the rule files are checked for changes
     outbox_check_seconds: float = 5.0  # how often stored-but-unpublished events are looked for
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)  # ADUAN_S3_*: read, for the inbox
     deadline_check_seconds: float = 60.0  # how often overdue complaints are escalated and silent ones closed
     # Bearer tokens, as JSON: {"<operator name>": "<token>"} and {"<unit code>": "<token>"}.
     operator_tokens: dict[str, SecretStr] = {}

@@ -48,7 +48,7 @@ async def test_form_submission_shows_the_tracking_code_and_escapes_what_was_type
     assert event["anonymity"] == "rahasia" and event["location"]["latitude"] == -7.8166
     assert event["place"] == {"kelurahan": "Setono Gedong", "kecamatan": "Kota", "street": "Jl. Dhoho"}
     assert event["attachments"][0]["mime_type"] == "image/png"
-    assert event["attachments"][0]["reference"].startswith("web-upload:")
+    assert event["attachments"][0]["reference"].startswith("evidence:complaints/")
 
 
 async def test_a_kelurahan_not_on_the_list_is_refused_with_the_form_kept(web):

@@ -23,6 +23,7 @@ from shared.consumer import consumer_broker
 from shared.contracts import Channel
 from shared.database import create_pool, migrate
 from shared.dead_letter import DeadLetters
+from shared.evidence import EvidenceStore
 from shared.health import database_check
 from shared.local_time import wib
 
@@ -37,15 +38,18 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["wib"] = wib
     web = WebIntake(settings, kit, templates, RateLimiter(settings.submissions_per_minute, settings.submissions_burst),
-                    asyncio.Semaphore(settings.concurrent_forms), DeadLetters(SERVICE, broker))
+                    asyncio.Semaphore(settings.concurrent_forms), DeadLetters(SERVICE, broker),
+                    EvidenceStore(settings.evidence))
     read_model.subscribe(broker, web)
 
     async def connect_database() -> None:
         pool = await create_pool(settings.db, "web")
         await migrate(pool, "web", HERE / "migrations")
         web.connected(pool)
+        await web.evidence.open()  # a client only: the store being away refuses photos, not complaints
 
     async def close_database() -> None:
+        await web.evidence.close()
         if web.pool:
             await web.pool.close()
 

@@ -45,10 +45,11 @@ class Submission:
     photo: Photo | None = None
     submission_id: str = ""
 
-    def attachments(self, upload_id: str | None) -> list[Attachment]:
-        if not self.photo or not upload_id:
+    def attachments(self, reference: str | None) -> list[Attachment]:
+        """The photo as stored in the evidence store (`reference`: shared/evidence.py)."""
+        if not self.photo or not reference:
             return []
-        return [Attachment(kind="image", reference=f"web-upload:{upload_id}", mime_type=self.photo.mime_type,
+        return [Attachment(kind="image", reference=reference, mime_type=self.photo.mime_type,
                            sha256=self.photo.sha256)]
 
 

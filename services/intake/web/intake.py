@@ -16,10 +16,10 @@ from fastapi.templating import Jinja2Templates
 from services.intake.web.rate_limit import RateLimiter
 from services.intake.web.settings import WebSettings
 from services.intake.web.status import ComplaintStatusView, StatusRepository
-from services.intake.web.uploads import UploadRepository
 from shared.channel_kit import IntakeKit
 from shared.contracts import Channel, CitizenReplied, ComplaintReceived, citizen_reply_id_for
 from shared.dead_letter import DeadLetters
+from shared.evidence import EvidenceStore
 from shared.statuses import CITIZEN_MAY_REPLY
 
 SERVICE = "intake-web"
@@ -62,12 +62,12 @@ class WebIntake:
     # emptyDir in Kubernetes); more at a time filled it, and every upload failed.
     forms_in_hand: asyncio.Semaphore
     dead_letters: DeadLetters  # for the status batches, which read their messages themselves
+    evidence: EvidenceStore  # where the form's photo goes (shared/evidence.py)
     pool: asyncpg.Pool | None = None
     status: StatusRepository = field(init=False)
-    uploads: UploadRepository = field(init=False)
 
     def connected(self, pool: asyncpg.Pool) -> None:
-        self.pool, self.status, self.uploads = pool, StatusRepository(pool), UploadRepository(pool)
+        self.pool, self.status = pool, StatusRepository(pool)
 
     @property
     def csrf_secret(self) -> str:

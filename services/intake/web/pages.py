@@ -127,11 +127,18 @@ async def take_form(web: WebIntake, request: Request) -> HTMLResponse:
         channel_message_id=scoped("form", submission.submission_id, submission.text, submission.reporter,
                                   submission.anonymity, submission.location, submission.place),
         reporter=submission.reporter, location=submission.location, place=submission.place)
-    upload_id = await web.uploads.store(event.complaint_id, submission.photo) if submission.photo else None
-    event = event.model_copy(update={"attachments": submission.attachments(upload_id)})
+    reference = None
+    if submission.photo:
+        try:  # the photo first: a complaint is never published pointing at evidence that is not stored
+            reference = await web.evidence.put(event.complaint_id, submission.photo.data, submission.photo.mime_type)
+        except Exception as error:  # the store away or refusing: the form, sent again, is the same complaint
+            log.warning("evidence_not_stored", error=type(error).__name__)
+            return problem(web, request, 503, "Sedang sibuk", "Foto belum dapat disimpan; kirim lagi sebentar lagi.",
+                           **{"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
+    event = event.model_copy(update={"attachments": submission.attachments(reference)})
     await web.accept(event)  # a broker outage answers 503 here; the form can be sent again safely
     return page(web, request, "confirmation.html", tracking_code=event.tracking_code, text=event.text,
-                photo=bool(upload_id))
+                photo=bool(reference))
 
 
 @router.get("/status", response_class=HTMLResponse)

@@ -3,8 +3,8 @@ phone's make and serial, the time; XMP and comments more. For a reporter who ask
 is their home address (security review, issue 14, item 10).
 
 The photo is decoded and written again (Pillow), upright (the EXIF orientation applied to the pixels,
-as the phone showed it), with nothing but pixels. Decoding is CPU work: it runs in a thread, a few at a
-time, so the event loop keeps answering.
+as the phone showed it), at most MAX_SIDE pixels on its longer side, with nothing but pixels. Decoding
+is CPU work: it runs in a thread, a few at a time, so the event loop keeps answering.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from PIL import Image, ImageOps
 # A 5 MB file can claim 60,000 x 60,000 pixels and take gigabytes to decode; phones take about 50 megapixels.
 Image.MAX_IMAGE_PIXELS = 64_000_000
 _FORMATS = {"image/jpeg": ("JPEG", {"quality": 90}), "image/png": ("PNG", {}), "image/webp": ("WEBP", {"quality": 90})}
+MAX_SIDE = 2560  # enough to read a licence plate or a receipt; a 50-megapixel original is 8,000 wide
 _DECODING = asyncio.Semaphore(2)  # the web intake has half a core to a core; decoding is what costs it
 
 
@@ -28,6 +29,7 @@ def _without_metadata(data: bytes, mime_type: str) -> bytes | None:
             if upright is image:
                 upright = image.copy()
             upright.info.clear()
+            upright.thumbnail((MAX_SIDE, MAX_SIDE))  # only ever shrinks
             if fmt == "JPEG" and upright.mode not in ("RGB", "L", "CMYK"):
                 upright = upright.convert("RGB")
             out = io.BytesIO()

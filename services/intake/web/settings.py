@@ -7,6 +7,7 @@ import secrets
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from shared.evidence import EvidenceSettings
 from shared.settings import ServiceSettings
 
 
@@ -25,3 +26,4 @@ class WebSettings(ServiceSettings):
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     # Forms read at once: each may spool up to its 6 MB photo to /tmp (a 64 MiB emptyDir in Kubernetes).
     concurrent_forms: int = Field(default=8, ge=1)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)  # ADUAN_S3_*

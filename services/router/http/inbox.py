@@ -12,11 +12,13 @@ exist. The reporter's identity shows only when the reporter allowed it (`reporte
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -28,9 +30,12 @@ from services.router.lifecycle import ASSIGNED, OPEN, STATUS_WORDS, TransitionRe
 from services.router.routing.assignment import ReassignmentRefused
 from shared import unit_access
 from shared.contracts import normalise_tracking_code
+from shared.evidence import EvidenceMissing
+from shared.images import IMAGE_TYPES, thumbnail
 from shared.local_time import WIB, wib
 from shared.statuses import ComplaintStatus
 
+log = structlog.get_logger(__name__)
 COOKIE = "aduan_unit"
 SIGN_IN_COOKIE = "aduan_signin"
 FORM_ACTIONS = {"terima": UnitAction.ACKNOWLEDGE, "tanggapi": UnitAction.RESPOND, "selesai": UnitAction.DONE}
@@ -193,6 +198,39 @@ async def complaint(request: Request, ref: str, grant: Session = Depends(session
                 changes=found["changes"], csrf=unit_access.csrf_token(key_of(deps), request.cookies.get(COOKIE, "")),
                 can_act=found["status"] in OPEN, can_acknowledge=found["status"] == ASSIGNED,
                 is_triage=grant.unit == deps.live.current.registry.fallback)
+
+
+# What a browser may show from our origin; anything else is only downloaded, so a "photo" that is really
+# HTML or SVG can never run script on the inbox's origin.
+INLINE_TYPES = {"image/jpeg", "image/png", "image/webp", "audio/ogg", "audio/mpeg", "audio/aac", "audio/mp4",
+                "audio/amr", "application/pdf"}
+THUMBNAIL_PIXELS = 320
+
+
+@router.get("/unit/aduan/{ref}/lampiran/{index}")
+async def attachment(request: Request, ref: str, index: int, ukuran: str = "", grant: Session = Depends(session),
+                     deps: RouterDependencies = Depends(dependencies)) -> Response:
+    """An attachment of a complaint of this unit's, from the evidence store; `ukuran=kecil`: a thumbnail."""
+    try:
+        found = await deps.repository.complaint_for_unit(in_scope(normalise_tracking_code(ref) or ref, grant),
+                                                         grant.unit)
+        attachments = found["assignment"].attachments
+        if not 0 <= index < len(attachments):
+            raise NotFound(ref)
+        evidence = await deps.evidence.get(attachments[index].reference)
+    except (NotFound, EvidenceMissing):
+        return page(request, "inbox_problem.html", 404, message="Lampiran tidak ditemukan.")
+    except Exception as error:  # the store away: the page says so, the unit tries again
+        log.warning("evidence_unavailable", error=type(error).__name__)
+        return page(request, "inbox_problem.html", 503, message="Lampiran sedang tidak dapat diambil; coba lagi.")
+    data, content_type = evidence.data, evidence.content_type
+    if ukuran == "kecil" and content_type in IMAGE_TYPES:
+        data, content_type = await asyncio.to_thread(thumbnail, data, THUMBNAIL_PIXELS), "image/jpeg"
+    inline = content_type in INLINE_TYPES
+    return Response(data, media_type=content_type if inline else "application/octet-stream", headers={
+        "Content-Disposition": "inline" if inline else f'attachment; filename="lampiran-{index + 1}"',
+        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox"})
 
 
 @router.post("/unit/aduan/{ref}/{action}")
