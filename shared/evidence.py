@@ -21,7 +21,10 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REFERENCE_PREFIX = "evidence:"  # Attachment.reference of a stored object: "evidence:<key>"
+WHATSAPP_PREFIX = "whatsapp-media:"  # a WhatsApp media id: the notifier fetches it from Meta into the store
 _KEY = re.compile(r"^complaints/[0-9a-f-]{36}/[0-9a-f]{64}$")
+_COMPLAINT_ID = re.compile(r"^[0-9a-f-]{36}$")
+_MEDIA_ID = re.compile(r"^[0-9A-Za-z_-]{1,128}$")
 
 
 class EvidenceSettings(BaseSettings):
@@ -49,12 +52,23 @@ def key_for(complaint_id: str, data: bytes) -> str:
     return f"complaints/{complaint_id}/{hashlib.sha256(data).hexdigest()}"
 
 
-def key_of(reference: str) -> str | None:
-    """The object key an attachment reference names, if it is one of ours and well formed."""
+def key_of(reference: str, complaint_id: str = "") -> str | None:
+    """The object key an attachment reference names, if it is one of ours and well formed. A WhatsApp media
+    id names the key its copy is kept under (whatsapp_media_key), once the notifier has fetched it."""
+    if reference.startswith(WHATSAPP_PREFIX):
+        return whatsapp_media_key(complaint_id, reference.removeprefix(WHATSAPP_PREFIX))
     if not reference.startswith(REFERENCE_PREFIX):
         return None
     key = reference.removeprefix(REFERENCE_PREFIX)
     return key if _KEY.match(key) else None
+
+
+def whatsapp_media_key(complaint_id: str, media_id: str) -> str | None:
+    """Where a complaint's WhatsApp media is kept: known from the event alone, so the inbox finds it without
+    being told, and fetching it again (a retried job) writes the same object."""
+    if not (_COMPLAINT_ID.match(complaint_id) and _MEDIA_ID.match(media_id)):
+        return None
+    return f"complaints/{complaint_id}/whatsapp-{media_id}"
 
 
 class EvidenceStore:
@@ -92,11 +106,14 @@ class EvidenceStore:
     async def put(self, complaint_id: str, data: bytes, content_type: str) -> str:
         """Store the bytes; the reference to put on the Attachment. Idempotent."""
         key = key_for(complaint_id, data)
-        await self._client.put_object(Bucket=self.settings.bucket, Key=key, Body=data, ContentType=content_type)
+        await self.put_at(key, data, content_type)
         return REFERENCE_PREFIX + key
 
-    async def get(self, reference: str) -> Evidence:
-        key = key_of(reference)
+    async def put_at(self, key: str, data: bytes, content_type: str) -> None:
+        await self._client.put_object(Bucket=self.settings.bucket, Key=key, Body=data, ContentType=content_type)
+
+    async def get(self, reference: str, complaint_id: str = "") -> Evidence:
+        key = key_of(reference, complaint_id)
         if key is None:
             raise EvidenceMissing(reference)
         try:

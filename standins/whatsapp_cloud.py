@@ -19,6 +19,14 @@ buttons messages", "Business-scoped user IDs"; docs/whatsapp.md names the pages)
   `ADUAN_WHATSAPP_STANDIN_WEBHOOK_URL` (signed with `ADUAN_WHATSAPP_STANDIN_APP_SECRET`); other
   messages are reported `sent`. With no webhook URL, no statuses are sent.
 
+Media a citizen sent, as Meta serves it ("Media" reference: retrieve media URL, download media):
+- GET /{version}/{media_id} with the bearer token: {"messaging_product", "url", "mime_type", "sha256" (hex),
+  "file_size" (a string, as Meta gives it), "id"}; an unknown or expired id: 404 (error code 100).
+- GET that url with the bearer token: the bytes, with their Content-Type. Meta's url lives 5 minutes; so
+  does this one (then 404). Without the token: 401.
+A test puts media in with POST /_standin/media (body: the bytes, Content-Type: their type) -> {"id"}, and
+makes it expire with DELETE /_standin/media/{id}.
+
 Sent messages: GET /_standin/messages; webhooks it sent: GET /_standin/webhooks. Faults: standins/faults.py.
 Run: python -m standins.whatsapp_cloud  (port ADUAN_WHATSAPP_STANDIN_PORT, default 8098)
 """
@@ -32,12 +40,13 @@ import itertools
 import json
 import os
 import re
+import secrets
 import time
 
 import httpx
 import uvicorn
 from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from standins import faults
 
@@ -155,7 +164,51 @@ def create_app(window_closed: set[str] | None = None, webhook_url: str | None = 
     async def sent_webhooks() -> dict:
         return {"items": webhooks}
 
+    media: dict[str, tuple[bytes, str]] = {}
+    urls: dict[str, tuple[str, float]] = {}  # download token -> (media id, expiry)
+
+    @app.post("/_standin/media")
+    async def put_media(request: Request) -> dict:
+        media_id = str(1_000_000_000_000_000 + next(ids))
+        media[media_id] = (await request.body(), request.headers.get("content-type", "application/octet-stream"))
+        return {"id": media_id}
+
+    @app.delete("/_standin/media/{media_id}")
+    async def expire_media(media_id: str) -> dict:
+        return {"deleted": media.pop(media_id, None) is not None}
+
+    @app.get("/_media/{token}")
+    async def download(token: str, authorization: str = Header(default="")) -> Response:
+        if authorization != f"Bearer {TOKEN}":
+            return _unauthorised()
+        media_id, expires = urls.get(token, ("", 0.0))
+        if time.monotonic() > expires or media_id not in media:
+            return JSONResponse({"error": {"message": "URL expired or not found", "code": 100}}, status_code=404)
+        data, mime = media[media_id]
+        return Response(data, media_type=mime)
+
+    @app.get("/{version}/{media_id}")  # after /_standin/...: the first route that matches answers
+    async def media_url(version: str, media_id: str, request: Request,
+                        authorization: str = Header(default="")) -> JSONResponse:
+        if authorization != f"Bearer {TOKEN}":
+            return _unauthorised()
+        if media_id not in media:
+            return JSONResponse({"error": {"message": "Unsupported get request. Object with ID '" + media_id +
+                                           "' does not exist", "type": "GraphMethodException", "code": 100}},
+                                status_code=404)
+        data, mime = media[media_id]
+        token = secrets.token_urlsafe(16)
+        urls[token] = (media_id, time.monotonic() + 300)
+        return JSONResponse({"messaging_product": "whatsapp", "url": str(request.base_url) + f"_media/{token}",
+                             "mime_type": mime, "sha256": hashlib.sha256(data).hexdigest(),
+                             "file_size": str(len(data)), "id": media_id})
+
     return app
+
+
+def _unauthorised() -> JSONResponse:
+    return JSONResponse({"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}},
+                        status_code=401)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from services.notifier.outbound import Outbound
 from services.notifier.receipts import Receipts
 from services.notifier.settings import NotifierSettings
 from services.notifier.sms_limits import SmsLimits
+from services.notifier.whatsapp_media import WhatsAppMedia, media_jobs
 from shared import contact_seal, unit_access
 from shared.consumer import consumer_app, consumer_broker, subscriber_options
 from shared.contracts import (
@@ -43,6 +44,7 @@ from shared.contracts import (
     Reporter,
     StatusEvent,
 )
+from shared.evidence import EvidenceStore
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
 from shared.jobs import Deliveries, Handler, Job, NewJob, PermanentFailure
 from shared.topics import Topics
@@ -77,6 +79,7 @@ class Notifier:
     mailer: SmtpMailer
     outbound: Outbound
     citizens: Citizens
+    media: WhatsAppMedia
 
     def registered(self, event: UnitEvent) -> UnitEvent:
         """The event with its unit's addresses (and the PPID coordinator's) as the registry has them now: an
@@ -122,7 +125,9 @@ class Notifier:
         if assigned.sequence == 1 and self.could_reach(assigned):
             jobs.append(("citizen_ack", assigned.complaint_id))
         payload = assigned.model_dump_json()
-        return [NewJob(f"{kind}:{key}", kind, assigned.complaint_id, payload) for kind, key in jobs]
+        # WhatsApp media is kept before Meta lets it go (the first assignment carries it; later ones the same).
+        media = media_jobs(assigned) if assigned.sequence == 1 else []
+        return [NewJob(f"{kind}:{key}", kind, assigned.complaint_id, payload) for kind, key in jobs] + media
 
     def jobs_for_reply(self, reply: CitizenReplyRequested) -> list[NewJob]:
         return [NewJob(f"citizen_reply:{reply.reply_id}", "citizen_reply", None, reply.model_dump_json())]
@@ -153,7 +158,8 @@ class Notifier:
         return {"unit_email": self.unit_email, "unit_reply_email": self.reply_to_unit,
                 "unit_webhook": self.unit_webhook, "citizen_ack": self.citizen_ack,
                 "citizen_reply": self.citizen_reply, "citizen_status": self.citizen_status,
-                "escalation_email": self.escalation, "whatsapp_template": self.whatsapp_template}
+                "escalation_email": self.escalation, "whatsapp_template": self.whatsapp_template,
+                "whatsapp_media": self.whatsapp_media}
 
     async def unit_email(self, job: Job) -> dict[str, Any]:
         assigned = self.registered(ComplaintAssigned.model_validate(job.payload))
@@ -213,6 +219,9 @@ class Notifier:
         sent = await self.outbound.whatsapp_template(fallback["to"], fallback["template"], fallback["parameters"])
         return {"channel": "whatsapp", **sent.record()}
 
+    async def whatsapp_media(self, job: Job) -> dict[str, Any]:
+        return await self.media.keep(job.payload["complaint_id"], job.payload["media_id"])
+
     async def close(self) -> None:
         await self.outbound.close()
         await self.citizens.close()
@@ -228,7 +237,10 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     # The SMS limits count in the job queue's database, which exists once the consumer has started.
     outbound = Outbound(settings, SmsLimits(settings, lambda: deliveries.queue.pool))
     citizens = Citizens.of(settings, mailer, outbound, channel_ways_back())
-    notifier = Notifier(settings, units, mailer, outbound, citizens)
+    evidence = EvidenceStore(settings.evidence)
+    media = WhatsAppMedia(outbound.http, settings.whatsapp_api_url, settings.whatsapp_token.get_secret_value(),
+                          evidence)
+    notifier = Notifier(settings, units, mailer, outbound, citizens, media)
 
     deliveries = Deliveries(SERVICE, broker, settings, notifier.handlers())
     deliveries.consume(topics.assigned, ComplaintAssigned, "notifier", notifier.jobs_for_assignment)
@@ -242,6 +254,8 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
 
     app = consumer_app(SERVICE, broker, settings, schema="notifier", migrations=(MIGRATIONS, JOB_MIGRATIONS),
                        on_pool=deliveries.start)
+    app.on_startup(evidence.open)
     app.on_shutdown(deliveries.stop)
     app.on_shutdown(notifier.close)
+    app.on_shutdown(evidence.close)
     return app

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.evidence import EvidenceSettings
 from shared.settings import DeliverySettings
 from shared.units import DEFAULT_UNITS_FILE
 
@@ -64,6 +65,7 @@ class NotifierSettings(DeliverySettings):
     # Approved template for status changes; body parameters: code, status, the unit's message, closing day.
     whatsapp_status_template: str = "aduan_status"
     whatsapp_template_language: str = "id"
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)  # ADUAN_S3_*: WhatsApp media kept here
 
     @model_validator(mode="after")
     def _gateways_have_their_secrets(self) -> NotifierSettings:

@@ -11,7 +11,7 @@ import io
 import pytest
 from PIL import Image, PngImagePlugin
 
-from services.intake.web.photos import without_metadata
+from shared.images import without_metadata
 
 MAKER, PLACE = "PhoneMaker-SN-8841207", b"-7.8166,112.0111"
 

@@ -13,7 +13,7 @@ import pytest
 from services.notifier.app import Notifier
 from services.notifier.citizens import ChannelWay, Citizens, EmailWay
 from services.notifier.settings import NotifierSettings
-from shared.contracts import Anonymity, ComplaintStatus, Reporter
+from shared.contracts import Anonymity, Attachment, ComplaintStatus, Reporter
 from shared.jobs import Job, NewJob, PermanentFailure
 from shared.units import LiveRegistry
 from tests.support.events import assigned, assignment_for, received, status_changed
@@ -52,7 +52,7 @@ def parts(tmp_path):
     citizens = Citizens({"web": EmailWay(mailer, settings.mail_from, settings.mail_domain),  # type: ignore[arg-type]
                          "telegram": ChannelWay(telegram)})
     units = LiveRegistry(registry_file(tmp_path, bppkad={"webhook_url": "https://bppkad.example/hook"}))
-    notifier = Notifier(settings, units, mailer, outbound=None, citizens=citizens)  # type: ignore[arg-type]
+    notifier = Notifier(settings, units, mailer, outbound=None, citizens=citizens, media=None)  # type: ignore[arg-type]
     return notifier, mailer, telegram
 
 
@@ -71,6 +71,19 @@ def test_a_first_assignment_tells_the_unit_and_the_citizen(parts):
     # A reassignment tells the new unit only: the citizen heard once.
     again = event.model_copy(update={"sequence": 2})
     assert kinds(notifier.jobs_for_assignment(again)) == ["unit_email"]
+
+
+def test_each_whatsapp_media_of_a_first_assignment_is_a_job_to_keep_it_once(parts):
+    notifier, _, _ = parts
+    photo = Attachment(kind="image", reference="whatsapp-media:1234567890", mime_type="image/jpeg")
+    web_photo = Attachment(kind="image", reference="evidence:complaints/x/y", mime_type="image/jpeg")
+    event = assigned().model_copy(update={"attachments": [photo, web_photo]})
+    jobs = [j for j in notifier.jobs_for_assignment(event) if j.kind == "whatsapp_media"]
+    assert [(j.job_key, json.loads(j.payload)) for j in jobs] == [
+        (f"whatsapp_media:{event.complaint_id}:1234567890", {"complaint_id": event.complaint_id,
+                                                             "media_id": "1234567890"})]
+    assert not [j for j in notifier.jobs_for_assignment(event.model_copy(update={"sequence": 2}))
+                if j.kind == "whatsapp_media"]
 
 
 def test_a_unit_with_a_webhook_gets_it_too(parts):

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from email_validator import EmailNotValidError, validate_email
 from starlette.datastructures import FormData, UploadFile
 
-from services.intake.web.photos import without_metadata
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import Anonymity, Attachment, Location, Place, Reporter
+from shared.images import without_metadata
 from shared.phone import to_e164
 from shared.places import place_of
 

@@ -23,10 +23,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from shared.channel_kit import MAX_TEXT
 from shared.contracts import MAX_MESSAGE, Attachment, Location
+from shared.evidence import WHATSAPP_PREFIX
 
 MEDIA_KINDS = ("image", "document", "audio", "video", "sticker")
 # The limits below are the event's (shared/contracts.py): a message that parses always converts.
-MEDIA_PREFIX = "whatsapp-media:"
+MEDIA_PREFIX = WHATSAPP_PREFIX  # the notifier fetches the media into the evidence store (shared/evidence.py)
 # "<two-letter country code>.[ENT.]<up to 128 alphanumerics>" (Meta's BSUID page; parents carry ENT).
 BSUID = re.compile(r"^[A-Za-z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
 _PHONE = re.compile(r"^[0-9]{6,15}$")  # Meta sends numbers as digits without "+"

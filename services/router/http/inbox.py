@@ -30,7 +30,7 @@ from services.router.lifecycle import ASSIGNED, OPEN, STATUS_WORDS, TransitionRe
 from services.router.routing.assignment import ReassignmentRefused
 from shared import unit_access
 from shared.contracts import normalise_tracking_code
-from shared.evidence import EvidenceMissing
+from shared.evidence import WHATSAPP_PREFIX, EvidenceMissing
 from shared.images import IMAGE_TYPES, thumbnail
 from shared.local_time import WIB, wib
 from shared.statuses import ComplaintStatus
@@ -217,9 +217,14 @@ async def attachment(request: Request, ref: str, index: int, ukuran: str = "", g
         attachments = found["assignment"].attachments
         if not 0 <= index < len(attachments):
             raise NotFound(ref)
-        evidence = await deps.evidence.get(attachments[index].reference)
-    except (NotFound, EvidenceMissing):
+        reference = attachments[index].reference
+        evidence = await deps.evidence.get(reference, found["assignment"].complaint_id)
+    except NotFound:
         return page(request, "inbox_problem.html", 404, message="Lampiran tidak ditemukan.")
+    except EvidenceMissing:  # WhatsApp media is fetched from Meta by the notifier, seconds after routing
+        waiting = reference.startswith(WHATSAPP_PREFIX)
+        return page(request, "inbox_problem.html", 404, message="Lampiran sedang diambil dari WhatsApp; coba lagi "
+                    "sebentar lagi." if waiting else "Lampiran tidak ditemukan.")
     except Exception as error:  # the store away: the page says so, the unit tries again
         log.warning("evidence_unavailable", error=type(error).__name__)
         return page(request, "inbox_problem.html", 503, message="Lampiran sedang tidak dapat diambil; coba lagi.")
