@@ -114,3 +114,46 @@ def test_without_javascript_the_location_button_stays_hidden_and_the_form_still_
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     WebDriverWait(browser, 30).until(shown.presence_of_element_located((By.ID, "tracking-code")),
                                      message=browser.page_source[:2000])
+
+
+def test_a_citizens_photo_on_the_form_is_seen_by_the_unit_in_its_inbox(processes, browser, tmp_path):
+    """The whole way in chromium: the citizen's form with a photo and a kelurahan, the router's assignment, the
+    unit signing in to its inbox, the thumbnail drawn, the full-size photo opened by a click."""
+    import json
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    def wait_for(locator: tuple[str, str]):
+        return WebDriverWait(browser, 60).until(shown.presence_of_element_located(locator),
+                                                message=browser.page_source[:2000])
+
+    web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
+    router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {
+        "ADUAN_ROUTER_UNIT_TOKENS": json.dumps({"hukum": "hukum-pass"}),
+        "ADUAN_ROUTER_INBOX_SECRET": "inbox-secret-for-the-browser-test-0123456789",
+        "ADUAN_ROUTER_INBOX_COOKIE_SECURE": "false"})
+    browser.get(web.url + "/")
+    browser.find_element(By.ID, "text").send_keys("Mohon bantuan hukum soal sengketa batas tanah dengan tetangga.")
+    Select(browser.find_element(By.ID, "kelurahan")).select_by_visible_text("Bandar Lor")
+    photo = tmp_path / "patok.png"
+    photo.write_bytes(images.png(64, 48))
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    code = wait_for((By.ID, "tracking-code")).text
+
+    browser.get(router.url + "/unit/masuk")
+    browser.find_element(By.NAME, "unit").send_keys("hukum")
+    browser.find_element(By.NAME, "token").send_keys("hukum-pass")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 60).until(lambda b: (b.get(router.url + f"/unit/aduan/{code}") or True)
+                                     and "Wilayah" in b.page_source, message="the complaint never reached the inbox")
+    assert "Kel. Bandar Lor, Kec. Mojoroto" in browser.page_source
+    thumbnail = wait_for((By.CSS_SELECTOR, "ul.evidence img"))
+    WebDriverWait(browser, 15).until(lambda b: b.execute_script(
+        "return arguments[0].complete && arguments[0].naturalWidth > 0", thumbnail), message="the thumbnail not drawn")
+    thumbnail.click()
+    WebDriverWait(browser, 15).until(lambda b: "/lampiran/0" in b.current_url and "ukuran" not in b.current_url)
+    size = browser.execute_script("var i = document.images[0]; return [i.naturalWidth, i.naturalHeight]")
+    assert size == [64, 48]  # the full-size photo, as the citizen sent it (pixels only)
