@@ -125,12 +125,3 @@ class EvidenceStore:
         async with answer["Body"] as body:
             data = await body.read()
         return Evidence(data, answer.get("ContentType") or "application/octet-stream")
-
-    async def ready(self) -> bool:
-        """The bucket answers (for /readyz)."""
-        try:
-            await self._client.head_bucket(Bucket=self.settings.bucket)
-        except Exception:  # any failure means not ready; the reason is in the store's own logs
-            return False
-        return True
-

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,18 +24,21 @@ def _key(name: str) -> str:
 
 
 @functools.cache
+def _data() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(PLACES_FILE.read_text(encoding="utf-8"))
+    return loaded
+
+
 def areas() -> dict[str, list[str]]:
     """kecamatan -> its kelurahan, in the file's order (for the web form's select)."""
-    data = yaml.safe_load(PLACES_FILE.read_text(encoding="utf-8"))
-    return {kecamatan: list(kelurahan) for kecamatan, kelurahan in data["kecamatan"].items()}
+    return {kecamatan: list(kelurahan) for kecamatan, kelurahan in _data()["kecamatan"].items()}
 
 
 @functools.cache
 def _index() -> tuple[dict[str, tuple[str, str]], dict[str, str], frozenset[str]]:
-    data = yaml.safe_load(PLACES_FILE.read_text(encoding="utf-8"))
     kelurahan = {_key(k): (k, kecamatan) for kecamatan, names in areas().items() for k in names}
     kecamatan = {_key(k): k for k in areas()}
-    return kelurahan, kecamatan, frozenset(_key(w) for w in data["ordinary_words"])
+    return kelurahan, kecamatan, frozenset(_key(w) for w in _data()["ordinary_words"])
 
 
 def place_of(kelurahan: str | None, street: str | None = None) -> Place | None:
