@@ -5,7 +5,8 @@ document and voice note of a complaint as a job, with the job queue's retries, a
 Meta's two steps ("Media": retrieve media URL, download media): GET /{media-id} with the token answers a
 URL valid 5 minutes, the type, the SHA-256 (hex) and the size; GET that URL with the token answers the bytes.
 The copy goes to complaints/<id>/whatsapp-<media-id> (shared/evidence.py), where the unit inbox looks.
-Photos and stickers are kept as the web form's are: pixels only (shared/images.py).
+Photos and stickers are kept as the web form's are: pixels only (shared/images.py); PDFs and office documents
+without their author metadata (shared/documents.py); voice notes, videos and other files as sent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from shared import documents
 from shared.contracts import ComplaintAssigned
 from shared.evidence import WHATSAPP_PREFIX, EvidenceStore, whatsapp_media_key
 from shared.images import IMAGE_TYPES, without_metadata
@@ -57,10 +59,11 @@ class WhatsAppMedia:
         expected = str(found.get("sha256") or "").lower()
         if _HEX_SHA256.match(expected) and hashlib.sha256(data).hexdigest() != expected:
             raise ConnectionError("the media's bytes do not match Meta's SHA-256: a broken download, fetched again")
-        if mime in IMAGE_TYPES:
-            cleaned = await without_metadata(data, mime)
-            if cleaned is None:
-                raise PermanentFailure(f"media {media_id} is not the {mime} it claims")
+        if mime in IMAGE_TYPES or documents.cleans(mime):
+            clean = without_metadata if mime in IMAGE_TYPES else documents.without_metadata
+            cleaned = await clean(data, mime)
+            if cleaned is None:  # kept as sent it could name an anonymous reporter: an operator looks at it
+                raise PermanentFailure(f"media {media_id} is not a {mime} we can read and clean")
             data = cleaned
         await self.store.put_at(key, data, mime)
         return {"stored": key, "bytes": len(data), "mime_type": mime}

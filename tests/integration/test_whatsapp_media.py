@@ -5,7 +5,10 @@ longer has is a dead letter that says so."""
 
 from __future__ import annotations
 
+import io
+
 import httpx
+import pikepdf
 import pytest
 
 from shared.contracts import Attachment, Channel
@@ -76,3 +79,27 @@ async def test_media_meta_no_longer_has_is_a_dead_letter_that_says_so(notifier, 
         what="the media job given up")
     assert f"Meta no longer has media {media_id}" in error
     assert await stored(assigned.attachments[0].reference, received.complaint_id) is None
+
+
+async def test_a_whatsapp_document_reaches_its_unit_without_its_author(notifier, router, whatsapp_standin,  # noqa: F811
+                                                                       infra, topics):
+    from tests.security.test_documents import AUTHOR, _pdf
+    sent = _pdf(compress_streams=False)
+    assert AUTHOR.encode() in sent
+    media_id = await with_media(whatsapp_standin, sent, "application/pdf")
+    received = events.received("SURGA mohon bantuan hukum, surat perjanjian sewa terlampir", channel=Channel.WHATSAPP)
+    received = received.model_copy(update={"attachments": [Attachment(
+        kind="document", reference=f"whatsapp-media:{media_id}", mime_type="application/pdf", caption="perjanjian")]})
+    assigned = (await routed(infra, topics, received))[received.complaint_id]
+    reference = assigned["attachments"][0]["reference"]
+    kept = await eventually(lambda: stored(reference, received.complaint_id), timeout=60,
+                            what="the notifier keeping the WhatsApp document")
+    assert kept.startswith(b"%PDF-") and AUTHOR.encode() not in kept
+    with pikepdf.open(io.BytesIO(kept)) as pdf:
+        assert pdf.pages[0].Contents.read_bytes().endswith(b"(Jalan berlubang) Tj ET")
+    async with signed_in(router, assigned["unit"]["code"]) as unit:
+        page = (await unit.get(f"/unit/aduan/{received.tracking_code}")).text
+        download = await unit.get(f"/unit/aduan/{received.tracking_code}/lampiran/0")
+    assert "Unduh berkas 1 (document)" in page
+    assert download.status_code == 200 and download.content == kept
+    assert download.headers["content-type"].startswith("application/pdf")
