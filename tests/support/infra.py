@@ -1,7 +1,8 @@
-"""Where the tests find Kafka and PostgreSQL.
+"""Where the tests find Kafka, PostgreSQL and the evidence store (S3).
 
 1. The local processes that `make test` starts (deploy/local/*.sh): the path CI takes.
-2. Otherwise, on a machine with a Docker engine, testcontainers starts both.
+2. Otherwise, on a machine with a Docker engine, testcontainers starts the three (MinIO for S3; this path
+   is not run on the project's CI machine, which has no Docker engine).
 3. Otherwise the tests fail with a message that says how to start them.
 """
 
@@ -51,7 +52,30 @@ def _testcontainers(stack: ExitStack) -> Infra:
         os.environ.pop(name, None)
     postgres = stack.enter_context(
         PostgresContainer("postgres:15", username="aduan", password="aduan", dbname="aduan", driver=None))
+    _s3_container(stack)
     return Infra(kafka.get_bootstrap_server(), postgres.get_connection_url(), "testcontainers")
+
+
+def _s3_container(stack: ExitStack) -> None:
+    """MinIO with the local store's credentials and bucket; the tests and the services they start find it
+    through ADUAN_S3_ENDPOINT_URL (shared/evidence.py)."""
+    import botocore.session
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import HttpWaitStrategy
+
+    from shared.evidence import EvidenceSettings
+
+    local = EvidenceSettings()
+    minio = stack.enter_context(
+        DockerContainer("minio/minio:RELEASE.2022-12-02T19-19-22Z", _wait_strategy=HttpWaitStrategy(
+            9000, "/minio/health/live")).with_exposed_ports(9000).with_command("server /data")
+        .with_env("MINIO_ROOT_USER", local.access_key.get_secret_value())
+        .with_env("MINIO_ROOT_PASSWORD", local.secret_key.get_secret_value()))
+    endpoint = f"http://{minio.get_container_host_ip()}:{minio.get_exposed_port(9000)}"
+    os.environ["ADUAN_S3_ENDPOINT_URL"] = endpoint
+    botocore.session.get_session().create_client(
+        "s3", endpoint_url=endpoint, region_name=local.region, aws_access_key_id=local.access_key.get_secret_value(),
+        aws_secret_access_key=local.secret_key.get_secret_value()).create_bucket(Bucket=local.bucket)
 
 
 def find_infra(stack: ExitStack) -> Infra:
