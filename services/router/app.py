@@ -22,8 +22,9 @@ from services.router.adapters.publisher import EventPublisher
 from services.router.application.casework import Casework
 from services.router.dependencies import DEPENDENCIES, RouterDependencies
 from services.router.http.api import create_api
+from services.router.http.back_office import add_back_office
 from services.router.http.inbox import add_inbox
-from services.router.http.inbox_sessions import InboxSessions
+from services.router.http.inbox_sessions import OPERATORS, InboxSessions
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.live_ruleset import LiveRuleSet
 from services.router.settings import RouterSettings
@@ -69,6 +70,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
 
     api = create_api()
     add_inbox(api)
+    add_back_office(api)
     tasks: list[asyncio.Task[None]] = []
     evidence = EvidenceStore(settings.evidence)
 
@@ -78,7 +80,8 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
         casework = Casework(repository, live, calendar, publisher.publish_if_possible, clock)
         deps = RouterDependencies(settings=settings, live=live, calendar=calendar, clock=clock,
                                   repository=repository, publisher=publisher, casework=casework,
-                                  sessions=InboxSessions(pool), evidence=evidence)
+                                  sessions=InboxSessions(pool),
+                                  operator_sessions=InboxSessions(pool, OPERATORS), evidence=evidence)
         broker.context.set_global(DEPENDENCIES, deps)
         setattr(api.state, DEPENDENCIES, deps)
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, live.reload)
@@ -98,7 +101,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     app.on_shutdown(stop_tasks)
     app.on_shutdown(evidence.close)
     log.info("ruleset_loaded", version=live.current.version, rules=len(live.current.rules))
-    return WithHttpApi(app, api, prefixes=("/api/", "/unit"))
+    return WithHttpApi(app, api, prefixes=("/api/", "/unit", "/ppid"))
 
 
 def _ended(task: asyncio.Task[None]) -> None:

@@ -30,7 +30,8 @@ class RouterDependencies:
     repository: RouterRepository
     publisher: EventPublisher
     casework: Casework
-    sessions: InboxSessions
+    sessions: InboxSessions  # the unit inbox's
+    operator_sessions: InboxSessions  # the back-office's
     evidence: EvidenceStore
 
 

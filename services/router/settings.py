@@ -23,6 +23,8 @@ class RouterSettings(ServiceSettings):
     deadline_check_seconds: float = 60.0  # how often overdue complaints are escalated and silent ones closed
     # Bearer tokens, as JSON: {"<operator name>": "<token>"} and {"<unit code>": "<token>"}.
     operator_tokens: dict[str, SecretStr] = {}
+    # Back-office roles, as JSON: {"<operator name>": "admin"}; anyone not named is "sekretariat".
+    operator_roles: dict[str, str] = {}
     unit_tokens: dict[str, SecretStr] = {}
     # Signs the unit inbox's sessions and the links in unit e-mails (the notifier has the same secret).
     # Empty: the inbox is off. At least 32 random bytes in production, from a Secret.

@@ -62,7 +62,8 @@ def test_the_internet_reaches_only_the_public_paths():
     assert routes == {("/", "Exact"): "intake-web", ("/aduan", "Exact"): "intake-web",
                       ("/status", "Prefix"): "intake-web", ("/api/v1/complaints", "Prefix"): "intake-web",
                       ("/kannel", "Prefix"): "intake-sms", ("/api/v1/sms", "Prefix"): "intake-sms",
-                      ("/webhook", "Prefix"): "intake-whatsapp", ("/unit", "Prefix"): "router"}
+                      ("/webhook", "Prefix"): "intake-whatsapp", ("/unit", "Prefix"): "router",
+                      ("/ppid", "Prefix"): "router"}
     for internal in ("/metrics", "/readyz", "/healthz", "/docs", "/openapi.json", "/redoc", "/api/v1/reports"):
         assert not any(internal == path or (kind == "Prefix" and path != "/" and internal.startswith(path))
                        for path, kind in routes), internal

@@ -1,4 +1,4 @@
-"""Signing in to the unit inbox as a browser does (services/router/http/inbox.py)."""
+"""Signing in to the unit inbox and the PPID back-office as a browser does (services/router/http/)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,10 @@ async def open_link(client: httpx.AsyncClient, link: str) -> httpx.Response:
     if token is None:
         return page  # refused: the page says why
     return await client.post(link.split("?")[0], data={"t": token.group(1)})
+
+
+async def operator_sign_in(client: httpx.AsyncClient, name: str, password: str) -> httpx.Response:
+    """The PPID back-office's sign-in (services/router/http/back_office.py), as a browser does it."""
+    form = await client.get("/ppid/masuk")
+    signin = re.search(r'name="signin" value="([^"]+)"', form.text).group(1)
+    return await client.post("/ppid/masuk", data={"name": name, "password": password, "signin": signin})

@@ -253,12 +253,14 @@ class RouterRepository:
         return [{**dict(row), "complaint_id": str(row["complaint_id"]),
                  "assignment": ComplaintAssigned.model_validate_json(row["event"])} for row in rows]
 
-    async def complaint_for_unit(self, complaint_ref: str, unit_code: str) -> dict:
-        """One complaint as its current unit sees it, with its status changes; NotFound for any other unit."""
+    async def complaint_for_unit(self, complaint_ref: str, unit_code: str | None) -> dict:
+        """One complaint as its current unit sees it, with its status changes; NotFound for any other unit.
+        unit_code None: whichever unit has it (the back-office)."""
         row = await self.pool.fetchrow(
             f"""SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
                        a.forward_due, a.follow_up_due, a.event {_CURRENT}
-                WHERE (c.complaint_id::text = $1 OR c.tracking_code = $1) AND a.unit_code = $2""",
+                WHERE (c.complaint_id::text = $1 OR c.tracking_code = $1)
+                      AND ($2::text IS NULL OR a.unit_code = $2)""",
             complaint_ref, unit_code)
         if row is None:
             raise NotFound(complaint_ref)
@@ -278,6 +280,18 @@ class RouterRepository:
                ORDER BY a.sequence""",
             complaint_ref)
         return [{**dict(row), "complaint_id": str(row["complaint_id"])} for row in rows]
+
+    async def contact_viewed(self, operator: str, complaint_id: str) -> None:
+        """The back-office showed this operator the reporter's contact: kept for the PPID's own audit."""
+        await self.pool.execute("INSERT INTO contact_views (operator, complaint_id) VALUES ($1, $2)",
+                                operator, complaint_id)
+
+    async def contact_views(self, limit: int = 500) -> list[dict]:
+        """The latest views of reporters' contacts in the back-office, newest first."""
+        rows = await self.pool.fetch(
+            """SELECT v.operator, v.viewed_at, c.tracking_code
+               FROM contact_views v JOIN complaints c USING (complaint_id) ORDER BY v.viewed_at DESC LIMIT $1""", limit)
+        return [dict(row) for row in rows]
 
     async def mark_published(self, *events: OutboxEvent) -> None:
         for kind, (table, key) in _OUTBOX.items():

@@ -29,6 +29,8 @@ from shared.local_time import WIB
 
 log = structlog.get_logger(__name__)
 
+HANDED_BACK = "Bukan wewenang: "  # how a hand-back's reason begins: the back-office's triage queue looks for it
+
 
 Publish = Callable[[OutboxEvent], Awaitable[bool]]  # True: published now; False: stored, the outbox sends it later
 
@@ -109,7 +111,7 @@ class Casework:
             lifecycle.can_hand_back(status)
             return build_reassignment(current, triage, ruleset_version=ruleset.version,
                                       deadlines=ruleset.registry.deadlines_for(triage.code), assigned_by=actor,
-                                      reason=f"Bukan wewenang: {reason}", calendar=self.calendar, now=now)
+                                      reason=f"{HANDED_BACK}{reason}", calendar=self.calendar, now=now)
 
         assigned, returned = await self.repository.reassign(ref, decide, returned_by=actor)
         published = await self.publish(assigned)

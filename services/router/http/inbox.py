@@ -177,7 +177,7 @@ async def inbox(request: Request, grant: Session = Depends(session),
     if grant.scope:  # opened from an e-mail link: that complaint only
         return RedirectResponse(f"/unit/aduan/{grant.scope}", status_code=303)
     today = deps.clock().astimezone(WIB).date()
-    rows = [_with_due(row, today) for row in await deps.repository.inbox(grant.unit)]
+    rows = [with_due(row, today) for row in await deps.repository.inbox(grant.unit)]
     open_rows = sorted((r for r in rows if r["status"] in OPEN),
                        key=lambda r: (not r["overdue"], r["due"] or date.max, r["received_at"]))
     finished = [r for r in rows if r["status"] not in OPEN]
@@ -194,7 +194,7 @@ async def complaint(request: Request, ref: str, grant: Session = Depends(session
     except NotFound:
         return page(request, "inbox_problem.html", 404, message="Aduan tidak ditemukan di kotak masuk unit Anda.")
     today = deps.clock().astimezone(WIB).date()
-    return page(request, "inbox_complaint.html", c=_with_due(found, today), a=found["assignment"],
+    return page(request, "inbox_complaint.html", c=with_due(found, today), a=found["assignment"],
                 changes=found["changes"], csrf=unit_access.csrf_token(key_of(deps), request.cookies.get(COOKIE, "")),
                 can_act=found["status"] in OPEN, can_acknowledge=found["status"] == ASSIGNED,
                 is_triage=grant.unit == deps.live.current.registry.fallback)
@@ -211,12 +211,20 @@ THUMBNAIL_PIXELS = 320
 async def attachment(request: Request, ref: str, index: int, ukuran: str = "", grant: Session = Depends(session),
                      deps: RouterDependencies = Depends(dependencies)) -> Response:
     """An attachment of a complaint of this unit's, from the evidence store; `ukuran=kecil`: a thumbnail."""
+    code = normalise_tracking_code(ref) or ref
+    if grant.scope and code != grant.scope:  # a link session sees its own complaint, nothing else
+        return page(request, "inbox_problem.html", 404, message="Lampiran tidak ditemukan.")
+    return await evidence_answer(request, deps, code, grant.unit, index, ukuran == "kecil")
+
+
+async def evidence_answer(request: Request, deps: RouterDependencies, code: str, unit: str | None, index: int,
+                          small: bool) -> Response:
+    """Attachment `index` of complaint `code` if `unit` has it (None: any unit, for the back-office)."""
     try:
-        found = await deps.repository.complaint_for_unit(in_scope(normalise_tracking_code(ref) or ref, grant),
-                                                         grant.unit)
+        found = await deps.repository.complaint_for_unit(code, unit)
         attachments = found["assignment"].attachments
         if not 0 <= index < len(attachments):
-            raise NotFound(ref)
+            raise NotFound(code)
         reference = attachments[index].reference
         evidence = await deps.evidence.get(reference, found["assignment"].complaint_id)
     except NotFound:
@@ -225,11 +233,11 @@ async def attachment(request: Request, ref: str, index: int, ukuran: str = "", g
         waiting = reference.startswith(WHATSAPP_PREFIX)
         return page(request, "inbox_problem.html", 404, message="Lampiran sedang diambil dari WhatsApp; coba lagi "
                     "sebentar lagi." if waiting else "Lampiran tidak ditemukan.")
-    except Exception as error:  # the store away: the page says so, the unit tries again
+    except Exception as error:  # the store away: the page says so, the reader tries again
         log.warning("evidence_unavailable", error=type(error).__name__)
         return page(request, "inbox_problem.html", 503, message="Lampiran sedang tidak dapat diambil; coba lagi.")
     data, content_type = evidence.data, evidence.content_type
-    if ukuran == "kecil" and content_type in IMAGE_TYPES:
+    if small and content_type in IMAGE_TYPES:
         data, content_type = await asyncio.to_thread(thumbnail, data, THUMBNAIL_PIXELS), "image/jpeg"
     inline = content_type in INLINE_TYPES
     return Response(data, media_type=content_type if inline else "application/octet-stream", headers={
@@ -275,7 +283,7 @@ def _refused(request: Request, code: str, message: str) -> HTMLResponse:
     return page(request, "inbox_problem.html", 409, message=message, back=f"/unit/aduan/{code}")
 
 
-def _with_due(row: dict, today: date) -> dict:
+def with_due(row: dict, today: date) -> dict:
     """The deadline that matters now: the follow-up while open, the automatic closure once answered,
     the answer to the citizen's reply."""
     status = row["status"]

@@ -1,0 +1,215 @@
+"""The PPID back-office (/ppid): server-rendered pages in Indonesian where the PPID secretariat clears the
+triage queue (complaints no rule placed, and complaints units handed back as not their authority) by
+assigning each to the unit that must handle it, with a reason recorded and published as the JSON API's
+reassignment is.
+
+Operators are not units. They sign in with their name and password (their token in
+ADUAN_ROUTER_OPERATOR_TOKENS); their role comes from ADUAN_ROUTER_OPERATOR_ROLES ("sekretariat" unless
+named "admin"), read at each request, so a changed role counts at once. Sessions live in the router's
+database in the operator realm (inbox_sessions.py): the cookie is a random id, HttpOnly, SameSite=Strict,
+on /ppid only, so a unit's inbox cookie never reaches these pages and an operator's never reaches the
+inbox. Every form carries a CSRF token; repeated failed sign-ins lock that operator's sign-in for a while.
+
+Identity rules are the units': the reporter's contact shows only where the reporter allowed it
+(`reporter_for_unit`), and each time it is shown is recorded (who, when, which complaint) for the
+administrators' page /ppid/akses-kontak.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from services.router.application.casework import HANDED_BACK
+from services.router.application.ports import NotFound
+from services.router.dependencies import RouterDependencies, dependencies
+from services.router.http.inbox import enabled, evidence_answer, key_of, page, with_due
+from services.router.http.inbox_sessions import LOCKOUT_MINUTES, Session, digest
+from services.router.lifecycle import OPEN
+from services.router.routing.assignment import ReassignmentRefused
+from shared import unit_access
+from shared.contracts import ComplaintAssigned, normalise_tracking_code
+from shared.local_time import WIB
+
+log = structlog.get_logger(__name__)
+COOKIE = "aduan_ppid"
+SIGN_IN_COOKIE = "aduan_ppid_signin"
+SECRETARIAT, ADMIN = "sekretariat", "admin"
+ROLE_WORDS = {SECRETARIAT: "Sekretariat PPID", ADMIN: "Administrator"}
+
+router = APIRouter(include_in_schema=False)
+
+
+class _SignIn(Exception):
+    """No valid operator session: the browser goes to the back-office's sign-in page."""
+
+
+def add_back_office(api: FastAPI) -> None:
+    api.include_router(router)
+    api.add_exception_handler(_SignIn, to_sign_in)
+
+
+async def to_sign_in(request: Request, _: Exception) -> RedirectResponse:
+    return RedirectResponse("/ppid/masuk", status_code=303)
+
+
+def role_of(deps: RouterDependencies, name: str) -> str:
+    return ADMIN if deps.settings.operator_roles.get(name) == ADMIN else SECRETARIAT
+
+
+def password_of(deps: RouterDependencies, name: str) -> str:
+    """What a session remembers of the operator's password: a new password ends the old sessions."""
+    token = deps.settings.operator_tokens.get(name)
+    return digest(f"operator\n{name}\n{token.get_secret_value()}") if token else ""
+
+
+async def operator(request: Request, deps: RouterDependencies = Depends(enabled)) -> Session:
+    found = await deps.operator_sessions.find(request.cookies.get(COOKIE, ""))
+    if found is None or found.credential != password_of(deps, found.unit):
+        raise _SignIn()
+    return found
+
+
+async def checked_form(request: Request, csrf: str = Form(""), who: Session = Depends(operator),
+                       deps: RouterDependencies = Depends(dependencies)) -> Session:
+    expected = unit_access.csrf_token(key_of(deps), "ppid\n" + request.cookies.get(COOKIE, ""))
+    if not secrets.compare_digest(csrf.encode(), expected.encode()):
+        raise HTTPException(403, "formulir kedaluwarsa atau bukan dari halaman ini; muat ulang halaman")
+    return who
+
+
+def office_page(request: Request, deps: RouterDependencies, who: Session, name: str, status: int = 200,
+                **context: Any) -> HTMLResponse:
+    return page(request, name, status, operator=who.unit, role=ROLE_WORDS[role_of(deps, who.unit)],
+                is_admin=role_of(deps, who.unit) == ADMIN,
+                csrf=unit_access.csrf_token(key_of(deps), "ppid\n" + request.cookies.get(COOKIE, "")), **context)
+
+
+def sign_in_page(deps: RouterDependencies, request: Request, status: int = 200, error: str | None = None,
+                 ) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)  # login CSRF: a sign-in posted from another site carries no cookie
+    response = page(request, "ppid_sign_in.html", status, error=error, signin=token)
+    response.set_cookie(SIGN_IN_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
+                        secure=deps.settings.inbox_cookie_secure, path="/ppid")
+    return response
+
+
+@router.get("/ppid/masuk", response_class=HTMLResponse)
+async def sign_in_form(request: Request, deps: RouterDependencies = Depends(enabled)) -> HTMLResponse:
+    return sign_in_page(deps, request)
+
+
+@router.post("/ppid/masuk")
+async def sign_in(request: Request, name: str = Form(""), password: str = Form(""), signin: str = Form(""),
+                  deps: RouterDependencies = Depends(enabled)) -> Response:
+    expected_signin = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected_signin or not secrets.compare_digest(signin.encode(), expected_signin.encode()):
+        return sign_in_page(deps, request, 403, "Halaman masuk kedaluwarsa. Silakan coba lagi.")
+    name = name.strip()
+    if await deps.operator_sessions.locked(name):
+        return sign_in_page(deps, request, 429, f"Terlalu banyak percobaan masuk untuk nama ini. Coba lagi dalam "
+                                                f"{LOCKOUT_MINUTES} menit.")
+    found = None
+    for operator_name, expected in deps.settings.operator_tokens.items():  # every comparison runs: no timing hint
+        value = expected.get_secret_value()
+        if value and secrets.compare_digest(password.encode(), value.encode()) and operator_name == name:
+            found = operator_name
+    if found is None:
+        await deps.operator_sessions.failed(name)
+        return sign_in_page(deps, request, 401, "Nama atau kata sandi salah.")
+    hours = deps.settings.inbox_session_hours
+    session_id = await deps.operator_sessions.open(found, None, password_of(deps, found), hours)
+    log.info("operator_signed_in", operator=found, role=role_of(deps, found))
+    response = RedirectResponse("/ppid", status_code=303)
+    response.set_cookie(COOKIE, session_id, max_age=int(hours * 3600), httponly=True, samesite="strict",
+                        secure=deps.settings.inbox_cookie_secure, path="/ppid")
+    response.delete_cookie(SIGN_IN_COOKIE, path="/ppid")
+    return response
+
+
+@router.post("/ppid/keluar")
+async def sign_out(request: Request, _: Session = Depends(checked_form),
+                   deps: RouterDependencies = Depends(dependencies)) -> RedirectResponse:
+    await deps.operator_sessions.end(request.cookies.get(COOKIE, ""))
+    response = RedirectResponse("/ppid/masuk", status_code=303)
+    response.delete_cookie(COOKIE, path="/ppid")
+    return response
+
+
+@router.get("/ppid", response_class=HTMLResponse)
+async def triage_queue(request: Request, who: Session = Depends(operator),
+                       deps: RouterDependencies = Depends(dependencies)) -> HTMLResponse:
+    """Complaints at the fallback unit, oldest first: no rule placed them, or a unit handed them back."""
+    today = deps.clock().astimezone(WIB).date()
+    fallback = deps.live.current.registry.fallback
+    rows = [with_due(row, today) for row in await deps.repository.inbox(fallback)]
+    waiting = sorted((r for r in rows if r["status"] in OPEN and in_triage(r["assignment"])),
+                     key=lambda r: r["received_at"])
+    return office_page(request, deps, who, "ppid_queue.html", rows=waiting)
+
+
+def in_triage(assignment: ComplaintAssigned) -> bool:
+    """At the fallback unit because no rule placed it or a unit handed it back; not a complaint a rule or an
+    operator sent to that unit as the one to handle it (the fallback unit, Diskominfo, is also a unit)."""
+    return assignment.is_fallback or (assignment.reason or "").startswith(HANDED_BACK)
+
+
+@router.get("/ppid/aduan/{ref}", response_class=HTMLResponse)
+async def complaint(request: Request, ref: str, who: Session = Depends(operator),
+                    deps: RouterDependencies = Depends(dependencies)) -> HTMLResponse:
+    code = normalise_tracking_code(ref) or ref
+    try:
+        found = await deps.repository.complaint_for_unit(code, None)
+    except NotFound:
+        return office_page(request, deps, who, "ppid_problem.html", 404, message="Aduan tidak ditemukan.")
+    assignment = found["assignment"]
+    if assignment.reporter_for_unit is not None:
+        await deps.repository.contact_viewed(who.unit, found["complaint_id"])
+        log.info("reporter_contact_viewed", operator=who.unit, tracking_code=found["tracking_code"])
+    registry = deps.live.current.registry
+    units = [u for u in registry.units if u.code != assignment.unit.code]
+    today: date = deps.clock().astimezone(WIB).date()
+    return office_page(request, deps, who, "ppid_complaint.html", c=with_due(found, today), a=assignment,
+                       changes=found["changes"], assignments=await deps.repository.history(code), units=units,
+                       fallback=registry.fallback, can_act=found["status"] in OPEN)
+
+
+@router.get("/ppid/aduan/{ref}/lampiran/{index}")
+async def attachment(request: Request, ref: str, index: int, ukuran: str = "", _: Session = Depends(operator),
+                     deps: RouterDependencies = Depends(dependencies)) -> Response:
+    return await evidence_answer(request, deps, normalise_tracking_code(ref) or ref, None, index, ukuran == "kecil")
+
+
+@router.post("/ppid/aduan/{ref}/alihkan")
+async def reassign(request: Request, ref: str, unit: str = Form(""), alasan: str = Form(""),
+                   who: Session = Depends(checked_form), deps: RouterDependencies = Depends(dependencies)) -> Response:
+    code, reason = normalise_tracking_code(ref) or ref, alasan.strip()
+    back = f"/ppid/aduan/{code}"
+    if deps.live.current.registry.get(unit) is None:
+        return office_page(request, deps, who, "ppid_problem.html", 422, message="Pilih unit tujuan.", back=back)
+    if len(reason) < 5:
+        return office_page(request, deps, who, "ppid_problem.html", 422, back=back,
+                           message="Tuliskan alasan penerusan (paling sedikit 5 huruf); alasan ini tercatat.")
+    try:
+        await deps.casework.reassign(code, unit, actor=f"operator:{who.unit}", reason=reason[:1000])
+    except NotFound:
+        return office_page(request, deps, who, "ppid_problem.html", 404, message="Aduan tidak ditemukan.")
+    except ReassignmentRefused as error:
+        return office_page(request, deps, who, "ppid_problem.html", 409, message=str(error), back=back)
+    return RedirectResponse("/ppid", status_code=303)
+
+
+@router.get("/ppid/akses-kontak", response_class=HTMLResponse)
+async def contact_views(request: Request, who: Session = Depends(operator),
+                        deps: RouterDependencies = Depends(dependencies)) -> HTMLResponse:
+    """Who saw which reporter's contact, newest first: administrators only."""
+    if role_of(deps, who.unit) != ADMIN:
+        return office_page(request, deps, who, "ppid_problem.html", 403,
+                           message="Halaman ini hanya untuk administrator.")
+    return office_page(request, deps, who, "ppid_contact_views.html",
+                       views=await deps.repository.contact_views())

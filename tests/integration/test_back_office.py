@@ -1,0 +1,152 @@
+"""The PPID back-office on a real router process (issue 18): the triage queue holds what no rule placed and
+what units handed back, an operator's reassignment is recorded and published as the API's is, the
+authorisation matrix holds (no session, a unit's session, forged CSRF, roles), and reporters' identities
+stay where the reporter put them, every view of a contact recorded."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from shared.contracts import Anonymity, Reporter
+from tests.integration.test_unit_inbox import SECRET, TOKENS, csrf_of, routed, signed_in
+from tests.support import events
+from tests.support.inbox import operator_sign_in
+from tests.support.kafka import events_of
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+OPERATORS = {"ani": "ani-pass-ppid", "budi": "budi-pass-admin"}
+NOT_A_RULE = "Mohon info jadwal posyandu bulan depan di kelurahan kami"  # no rule claims it: the fallback
+
+
+@pytest.fixture
+def router(processes, own_database_url):
+    # A database of its own: a lockout must not reach another test's router, nor its queue another's.
+    return processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {
+        "ADUAN_ROUTER_OPERATOR_TOKENS": json.dumps(OPERATORS),
+        "ADUAN_ROUTER_OPERATOR_ROLES": json.dumps({"budi": "admin"}),
+        "ADUAN_ROUTER_UNIT_TOKENS": json.dumps(TOKENS), "ADUAN_ROUTER_INBOX_SECRET": SECRET,
+        "ADUAN_ROUTER_INBOX_COOKIE_SECURE": "false", "ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "1",
+        "ADUAN_DB_URL": own_database_url})
+
+
+@asynccontextmanager
+async def operator(router, name: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=router.url) as client:
+        answer = await operator_sign_in(client, name, OPERATORS[name])
+        assert answer.status_code == 303 and answer.headers["location"] == "/ppid"
+        yield client
+
+
+def queue_codes(page: str) -> list[str]:
+    return re.findall(r'<a href="/ppid/aduan/([A-Z0-9-]+)">', page)
+
+
+async def test_the_secretariat_clears_the_queue_oldest_first_and_the_unit_gets_the_complaint(router, infra, topics):
+    unplaced = events.received(f"{NOT_A_RULE} {uuid.uuid4().hex[:6]}")
+    for_law = events.received("SURGA mohon bantuan hukum soal sengketa tanah warisan dengan tetangga")
+    at_diskominfo_by_rule = events.received("Website resmi pemkot tidak bisa dibuka sejak kemarin, mohon diperbaiki")
+    assigned = await routed(infra, topics, unplaced, for_law, at_diskominfo_by_rule)
+    assert assigned[unplaced.complaint_id]["is_fallback"] and assigned[for_law.complaint_id]["unit"]["code"] == "hukum"
+    by_rule = assigned[at_diskominfo_by_rule.complaint_id]
+    assert by_rule["unit"]["code"] == "diskominfo" and not by_rule["is_fallback"]
+    async with signed_in(router, "hukum") as hukum:  # a unit hands one back: it joins the queue
+        csrf = csrf_of((await hukum.get("/unit")).text)
+        handed = await hukum.post(f"/unit/aduan/{for_law.tracking_code}/bukan-wewenang",
+                                  data={"csrf": csrf, "pesan": "Ini urusan pertanahan, bukan bantuan hukum"})
+        assert handed.status_code == 303
+
+    async with operator(router, "ani") as ani:
+        queue = (await ani.get("/ppid")).text
+        # Oldest first; a complaint a rule sent to Diskominfo as its own is Diskominfo's, not the queue's.
+        assert queue_codes(queue) == [unplaced.tracking_code, for_law.tracking_code]
+        assert "tidak ada aturan yang cocok" in queue and "Ini urusan pertanahan" in queue
+        page = (await ani.get(f"/ppid/aduan/{unplaced.tracking_code}")).text
+        assert "posyandu" in page and 'aturan "fallback"' in page and 'value="hukum"' in page
+        moved = await ani.post(f"/ppid/aduan/{unplaced.tracking_code}/alihkan",
+                               data={"csrf": csrf_of(page), "unit": "hukum", "alasan": "Permohonan informasi hukum"})
+        assert moved.status_code == 303 and moved.headers["location"] == "/ppid"
+        assert queue_codes((await ani.get("/ppid")).text) == [for_law.tracking_code]
+        history = (await ani.get(f"/ppid/aduan/{unplaced.tracking_code}")).text
+        assert "oleh operator:ani: Permohonan informasi hukum" in history
+
+    published = await events_of(infra.kafka_bootstrap, topics.assigned, unplaced.complaint_id, 2)
+    assert published[1]["unit"]["code"] == "hukum" and published[1]["sequence"] == 2
+    assert published[1]["assigned_by"] == "operator:ani" and published[1]["reason"] == "Permohonan informasi hukum"
+    async with signed_in(router, "hukum") as hukum:
+        assert unplaced.tracking_code in (await hukum.get("/unit")).text
+
+
+async def test_no_session_a_units_session_or_a_forged_form_reach_nothing(router, infra, topics):
+    unplaced = events.received(f"{NOT_A_RULE} {uuid.uuid4().hex[:6]}")
+    await routed(infra, topics, unplaced)
+    pages = ["/ppid", f"/ppid/aduan/{unplaced.tracking_code}", f"/ppid/aduan/{unplaced.tracking_code}/lampiran/0",
+             "/ppid/akses-kontak"]
+    move = f"/ppid/aduan/{unplaced.tracking_code}/alihkan"
+    async with httpx.AsyncClient(base_url=router.url) as nobody:
+        for path in pages:
+            assert (await nobody.get(path)).headers["location"] == "/ppid/masuk", path
+        assert (await nobody.post(move, data={"unit": "hukum", "alasan": "tanpa sesi"})).status_code == 303
+    async with signed_in(router, "diskominfo") as unit:
+        # The unit's own cookie, sent to the back-office under the back-office's name: another realm.
+        unit_session = unit.cookies.get("aduan_unit")
+        async with httpx.AsyncClient(base_url=router.url, cookies={"aduan_ppid": unit_session}) as stolen:
+            for path in pages:
+                assert (await stolen.get(path)).headers["location"] == "/ppid/masuk", path
+    async with operator(router, "ani") as ani:
+        operator_session = ani.cookies.get("aduan_ppid")
+        async with httpx.AsyncClient(base_url=router.url, cookies={"aduan_unit": operator_session}) as other_way:
+            assert (await other_way.get("/unit")).headers["location"] == "/unit/masuk"
+        unit_csrf = csrf_of((await unit_page(router)).text)
+        for forged in ({"csrf": unit_csrf}, {"csrf": "0" * 64}, {}):
+            answer = await ani.post(move, data={**forged, "unit": "hukum", "alasan": "dari situs lain"})
+            assert answer.status_code == 403
+        assert queue_codes((await ani.get("/ppid")).text) == [unplaced.tracking_code]  # nothing moved
+        # The secretariat's role does not open the administrators' page.
+        assert (await ani.get("/ppid/akses-kontak")).status_code == 403
+    assert len(await events_of(infra.kafka_bootstrap, topics.assigned, unplaced.complaint_id, 1)) == 1
+
+
+async def unit_page(router) -> httpx.Response:
+    async with signed_in(router, "diskominfo") as unit:
+        return await unit.get("/unit")
+
+
+async def test_hidden_reporters_stay_hidden_and_each_view_of_a_contact_is_recorded(router, infra, topics):
+    hidden = events.received(f"{NOT_A_RULE} rahasia {uuid.uuid4().hex[:6]}", anonymity=Anonymity.RAHASIA,
+                             reporter=Reporter(name="Budi Santoso", phone="+6281299887766"))
+    shown = events.received(f"{NOT_A_RULE} terbuka {uuid.uuid4().hex[:6]}",
+                            reporter=Reporter(name="Siti Aminah", phone="+6281234567890"))
+    await routed(infra, topics, hidden, shown)
+    async with operator(router, "ani") as ani:
+        hidden_page = (await ani.get(f"/ppid/aduan/{hidden.tracking_code}")).text
+        assert "Budi" not in hidden_page and "99887766" not in hidden_page and "dirahasiakan" in hidden_page
+        shown_page = (await ani.get(f"/ppid/aduan/{shown.tracking_code}")).text
+        assert "Siti Aminah" in shown_page
+    async with operator(router, "budi") as admin:
+        views = (await admin.get("/ppid/akses-kontak")).text
+    rows = re.findall(r"<tr><td>[^<]+</td><td>(\w+)</td><td><a href=\"/ppid/aduan/([A-Z0-9-]+)\">", views)
+    assert rows == [("ani", shown.tracking_code)]  # the shown contact once; the hidden one never
+
+
+async def test_sign_in_refuses_wrong_passwords_then_locks_and_refuses_cross_site_posts(router):
+    async with httpx.AsyncClient(base_url=router.url) as guesser:
+        answers = [(await operator_sign_in(guesser, "ani", f"guess-{n}")).status_code for n in range(6)]
+        assert answers == [401] * 5 + [429]
+        assert (await operator_sign_in(guesser, "ani", OPERATORS["ani"])).status_code == 429
+        # A unit's password is not an operator's.
+        assert (await operator_sign_in(guesser, "hukum", TOKENS["hukum"])).status_code == 401
+    async with httpx.AsyncClient(base_url=router.url) as victim:
+        forged = await victim.post("/ppid/masuk", data={"name": "budi", "password": OPERATORS["budi"],
+                                                        "signin": "attacker-chosen"})
+        assert forged.status_code == 403 and "aduan_ppid=" not in forged.headers.get("set-cookie", "")
+    async with operator(router, "budi") as admin:  # the lockout is per operator
+        signed_out = await admin.post("/ppid/keluar", data={"csrf": csrf_of((await admin.get("/ppid")).text)})
+        assert signed_out.status_code == 303
+        assert (await admin.get("/ppid")).headers["location"] == "/ppid/masuk"
