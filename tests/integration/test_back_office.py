@@ -83,6 +83,23 @@ async def test_the_secretariat_clears_the_queue_oldest_first_and_the_unit_gets_t
         assert unplaced.tracking_code in (await hukum.get("/unit")).text
 
 
+async def test_a_message_that_is_no_complaint_leaves_the_queue_with_its_reason_told(router, infra, topics):
+    spam = events.received(f"tes tes 123 {uuid.uuid4().hex[:6]}")
+    assigned = await routed(infra, topics, spam)
+    assert assigned[spam.complaint_id]["is_fallback"]
+    async with operator(router, "ani") as ani:
+        page = (await ani.get(f"/ppid/aduan/{spam.tracking_code}")).text
+        too_short = await ani.post(f"/ppid/aduan/{spam.tracking_code}/bukan-aduan", data={"csrf": csrf_of(page),
+                                                                                         "alasan": "uji"})
+        assert too_short.status_code == 422 and "alasan" in too_short.text
+        closed = await ani.post(f"/ppid/aduan/{spam.tracking_code}/bukan-aduan",
+                                data={"csrf": csrf_of(page), "alasan": "Pesan uji coba, tidak berisi aduan"})
+        assert closed.status_code == 303 and queue_codes((await ani.get("/ppid")).text) == []
+    [change] = await events_of(infra.kafka_bootstrap, topics.status, spam.complaint_id, 1)
+    assert change["status"] == "done" and change["actor"] == "operator:ani"
+    assert change["message"] == "Bukan aduan: Pesan uji coba, tidak berisi aduan"
+
+
 async def test_no_session_a_units_session_or_a_forged_form_reach_nothing(router, infra, topics):
     unplaced = events.received(f"{NOT_A_RULE} {uuid.uuid4().hex[:6]}")
     await routed(infra, topics, unplaced)

@@ -30,7 +30,7 @@ from services.router.application.ports import NotFound
 from services.router.dependencies import RouterDependencies, dependencies
 from services.router.http.inbox import enabled, evidence_answer, key_of, page, with_due
 from services.router.http.inbox_sessions import LOCKOUT_MINUTES, Session, digest
-from services.router.lifecycle import OPEN
+from services.router.lifecycle import OPEN, TransitionRefused, UnitAction
 from services.router.routing.assignment import ReassignmentRefused
 from shared import unit_access
 from shared.contracts import ComplaintAssigned, normalise_tracking_code
@@ -41,6 +41,7 @@ COOKIE = "aduan_ppid"
 SIGN_IN_COOKIE = "aduan_ppid_signin"
 SECRETARIAT, ADMIN = "sekretariat", "admin"
 ROLE_WORDS = {SECRETARIAT: "Sekretariat PPID", ADMIN: "Administrator"}
+NOT_A_COMPLAINT = "Bukan aduan: "  # how the outcome of a dismissed message begins
 
 router = APIRouter(include_in_schema=False)
 
@@ -200,6 +201,26 @@ async def reassign(request: Request, ref: str, unit: str = Form(""), alasan: str
     except NotFound:
         return office_page(request, deps, who, "ppid_problem.html", 404, message="Aduan tidak ditemukan.")
     except ReassignmentRefused as error:
+        return office_page(request, deps, who, "ppid_problem.html", 409, message=str(error), back=back)
+    return RedirectResponse("/ppid", status_code=303)
+
+
+@router.post("/ppid/aduan/{ref}/bukan-aduan")
+async def not_a_complaint(request: Request, ref: str, alasan: str = Form(""), who: Session = Depends(checked_form),
+                          deps: RouterDependencies = Depends(dependencies)) -> Response:
+    """Spam, a test, a greeting: finished as done with the reason, which the citizen and LAPOR! hear as the
+    outcome, like any other (there is no separate status for it yet)."""
+    code, reason = normalise_tracking_code(ref) or ref, alasan.strip()
+    back = f"/ppid/aduan/{code}"
+    if len(reason) < 5:
+        return office_page(request, deps, who, "ppid_problem.html", 422, back=back,
+                           message="Tuliskan alasan mengapa ini bukan aduan (paling sedikit 5 huruf).")
+    try:
+        await deps.casework.act(code, UnitAction.DONE, actor=f"operator:{who.unit}", unit_code=None,
+                                message=f"{NOT_A_COMPLAINT}{reason[:1000]}")
+    except NotFound:
+        return office_page(request, deps, who, "ppid_problem.html", 404, message="Aduan tidak ditemukan.")
+    except TransitionRefused as error:
         return office_page(request, deps, who, "ppid_problem.html", 409, message=str(error), back=back)
     return RedirectResponse("/ppid", status_code=303)
 
