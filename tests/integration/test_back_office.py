@@ -10,15 +10,18 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 
+from services.router.lifecycle.working_days import WorkingCalendar
 from shared.contracts import Anonymity, Reporter
 from tests.integration.test_unit_inbox import SECRET, TOKENS, csrf_of, routed, signed_in
 from tests.support import events
 from tests.support.inbox import operator_sign_in
-from tests.support.kafka import events_of
+from tests.support.kafka import events_of, eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 OPERATORS = {"ani": "ani-pass-ppid", "budi": "budi-pass-admin"}
@@ -33,7 +36,7 @@ def router(processes, own_database_url):
         "ADUAN_ROUTER_OPERATOR_ROLES": json.dumps({"budi": "admin"}),
         "ADUAN_ROUTER_UNIT_TOKENS": json.dumps(TOKENS), "ADUAN_ROUTER_INBOX_SECRET": SECRET,
         "ADUAN_ROUTER_INBOX_COOKIE_SECURE": "false", "ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "1",
-        "ADUAN_DB_URL": own_database_url})
+        "ADUAN_ROUTER_DEADLINE_CHECK_SECONDS": "1", "ADUAN_DB_URL": own_database_url})
 
 
 @asynccontextmanager
@@ -167,3 +170,33 @@ async def test_sign_in_refuses_wrong_passwords_then_locks_and_refuses_cross_site
         signed_out = await admin.post("/ppid/keluar", data={"csrf": csrf_of((await admin.get("/ppid")).text)})
         assert signed_out.status_code == 303
         assert (await admin.get("/ppid")).headers["location"] == "/ppid/masuk"
+
+
+async def test_the_deadlines_page_lists_what_is_late_and_what_is_about_to_be_per_unit(router, infra, topics,
+                                                                                      own_database_url):
+    late, soon, fine = (events.received(f"Tagihan PBB saya dihitung dua kali, mohon dicek {n} {uuid.uuid4().hex[:6]}")
+                        for n in range(3))
+    assigned = await routed(infra, topics, late, soon, fine)
+    assert {a["unit"]["code"] for a in assigned.values()} == {"bppkad"}
+    now = datetime.now(UTC)
+    tomorrow_at_work = WorkingCalendar().add_working_days(now, 1)
+    conn = await asyncpg.connect(own_database_url)
+    try:  # as if the first had waited three weeks and the second's deadline were the next working day
+        await conn.execute("UPDATE router.assignments SET forward_due = $2, follow_up_due = $2 "
+                           "WHERE complaint_id = $1", uuid.UUID(late.complaint_id), now.date() - timedelta(days=21))
+        await conn.execute("UPDATE router.assignments SET follow_up_due = $2 WHERE complaint_id = $1",
+                           uuid.UUID(soon.complaint_id), tomorrow_at_work)
+        await eventually(lambda: conn.fetchval("SELECT count(*) = 2 OR NULL FROM router.escalations"), timeout=30,
+                         what="the deadline watcher escalating the late complaint")
+    finally:
+        await conn.close()
+    async with operator(router, "ani") as ani:
+        page = (await ani.get("/ppid/tenggat")).text
+    overdue, rest = page.split("<h2>Hampir jatuh tempo")
+    overdue = overdue.split("<h2>Terlambat")[1]
+    assert queue_codes(overdue) == [late.tracking_code] and "terlambat" in overdue
+    assert "belum diterima unit" in overdue and "belum ditindaklanjuti" in overdue  # the escalations sent
+    assert queue_codes(rest) == [soon.tracking_code] and fine.tracking_code not in page
+    bppkad = re.search(r'<th scope="row">Badan Pendapatan[^<]*</th><td>(\d+)</td><td>(?:<span class="late">)?(\d+)',
+                       page)
+    assert bppkad.groups() == ("3", "1")  # open, overdue

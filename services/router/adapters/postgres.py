@@ -253,6 +253,18 @@ class RouterRepository:
         return [{**dict(row), "complaint_id": str(row["complaint_id"]),
                  "assignment": ComplaintAssigned.model_validate_json(row["event"])} for row in rows]
 
+    async def open_cases(self) -> list[dict]:
+        """Every open complaint with its current assignment and the escalations sent for it, for the
+        back-office's deadlines page."""
+        rows = await self.pool.fetch(
+            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
+                       a.forward_due, a.follow_up_due, a.event,
+                       ARRAY(SELECT e.stage FROM escalations e WHERE e.assignment_id = a.assignment_id
+                             ORDER BY e.due, e.escalated_at) AS escalations {_CURRENT}
+                WHERE c.status = ANY($1::text[])""", sorted(s.value for s in lifecycle.OPEN))
+        return [{**dict(row), "complaint_id": str(row["complaint_id"]),
+                 "assignment": ComplaintAssigned.model_validate_json(row["event"])} for row in rows]
+
     async def complaint_for_unit(self, complaint_ref: str, unit_code: str | None) -> dict:
         """One complaint as its current unit sees it, with its status changes; NotFound for any other unit.
         unit_code None: whichever unit has it (the back-office)."""

@@ -25,16 +25,18 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from services.router import reports
 from services.router.application.casework import HANDED_BACK
 from services.router.application.ports import NotFound
 from services.router.dependencies import RouterDependencies, dependencies
-from services.router.http.inbox import enabled, evidence_answer, key_of, page, with_due
+from services.router.http.inbox import enabled, evidence_answer, key_of, page, templates, with_due
 from services.router.http.inbox_sessions import LOCKOUT_MINUTES, Session, digest
 from services.router.lifecycle import OPEN, TransitionRefused, UnitAction
 from services.router.routing.assignment import ReassignmentRefused
 from shared import unit_access
-from shared.contracts import ComplaintAssigned, normalise_tracking_code
+from shared.contracts import ComplaintAssigned, EscalationStage, normalise_tracking_code
 from shared.local_time import WIB
+from shared.statuses import ComplaintStatus
 
 log = structlog.get_logger(__name__)
 COOKIE = "aduan_ppid"
@@ -42,6 +44,9 @@ SIGN_IN_COOKIE = "aduan_ppid_signin"
 SECRETARIAT, ADMIN = "sekretariat", "admin"
 ROLE_WORDS = {SECRETARIAT: "Sekretariat PPID", ADMIN: "Administrator"}
 NOT_A_COMPLAINT = "Bukan aduan: "  # how the outcome of a dismissed message begins
+ESCALATION_WORDS = {EscalationStage.FORWARD: "belum diterima unit", EscalationStage.FOLLOW_UP: "belum ditindaklanjuti",
+                    EscalationStage.REPLY: "balasan pelapor belum dijawab"}
+templates.env.filters["escalation_word"] = lambda stage: ESCALATION_WORDS.get(stage, stage)
 
 router = APIRouter(include_in_schema=False)
 
@@ -223,6 +228,43 @@ async def not_a_complaint(request: Request, ref: str, alasan: str = Form(""), wh
     except TransitionRefused as error:
         return office_page(request, deps, who, "ppid_problem.html", 409, message=str(error), back=back)
     return RedirectResponse("/ppid", status_code=303)
+
+
+AT_RISK_WORKING_DAYS = 2  # due within this many working days: at risk
+
+
+@router.get("/ppid/tenggat", response_class=HTMLResponse)
+async def deadlines(request: Request, who: Session = Depends(operator),
+                    deps: RouterDependencies = Depends(dependencies)) -> HTMLResponse:
+    """What is late and what is about to be, per unit, and each unit's month at a glance."""
+    now = deps.clock()
+    today = now.astimezone(WIB).date()
+    cases = []
+    for row in await deps.repository.open_cases():
+        case = with_due(row, today)
+        if case["due"] is None or case["status"] == ComplaintStatus.RESPONDED:
+            continue  # answered: what remains is the citizen's turn, not the unit's
+        cases.append({**case, "left": deps.calendar.working_days_left(today, case["due"])})
+    cases.sort(key=lambda c: (c["due"], c["received_at"]))
+    overdue = [c for c in cases if c["overdue"]]
+    at_risk = [c for c in cases if not c["overdue"] and c["left"] <= AT_RISK_WORKING_DAYS]
+    month = await _month_so_far(deps, today)
+    registry = deps.live.current.registry
+    summary = [{"unit": unit, "open": sum(c["assignment"].unit.code == unit.code for c in cases),
+                "overdue": sum(c["assignment"].unit.code == unit.code for c in overdue),
+                "at_risk": sum(c["assignment"].unit.code == unit.code for c in at_risk),
+                "month": month.per_unit.get(unit.code)} for unit in registry.units]
+    return office_page(request, deps, who, "ppid_deadlines.html", overdue=overdue, at_risk=at_risk,
+                       summary=summary, month_start=today.replace(day=1), today=today,
+                       at_risk_days=AT_RISK_WORKING_DAYS)
+
+
+async def _month_so_far(deps: RouterDependencies, today: date) -> reports.Report:
+    """The PPID report's figures for complaints received this month (WIB) until today."""
+    async with deps.repository.pool.acquire() as conn:
+        rows = await reports.fetch_rows(conn, today.replace(day=1), today)
+    return reports.build_report(rows, deps.calendar, period_from=today.replace(day=1), period_to=today,
+                                as_of=deps.clock(), units=[u.code for u in deps.live.current.registry.units])
 
 
 @router.get("/ppid/akses-kontak", response_class=HTMLResponse)

@@ -33,3 +33,10 @@ class WorkingCalendar:
         """Working days after start's date up to and including end's date (dates in WIB): the same day is 0."""
         first, last = start.astimezone(WIB).date(), end.astimezone(WIB).date()
         return sum(self.is_working_day(first + timedelta(days=n)) for n in range(1, (last - first).days + 1))
+
+    def working_days_left(self, today: date, due: date) -> int:
+        """Working days after today up to and including due (0 on the due date); once past it, negative:
+        the working days it is late by."""
+        if due >= today:
+            return sum(self.is_working_day(today + timedelta(days=n)) for n in range(1, (due - today).days + 1))
+        return -sum(self.is_working_day(due + timedelta(days=n)) for n in range(1, (today - due).days + 1))
