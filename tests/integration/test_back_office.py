@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from services.router.lifecycle.working_days import WorkingCalendar
-from shared.contracts import Anonymity, Reporter
+from shared.contracts import Anonymity, Channel, Place, Reporter
+from shared.local_time import WIB
 from tests.integration.test_unit_inbox import SECRET, TOKENS, csrf_of, routed, signed_in
 from tests.support import events
 from tests.support.inbox import operator_sign_in
@@ -200,3 +201,35 @@ async def test_the_deadlines_page_lists_what_is_late_and_what_is_about_to_be_per
     bppkad = re.search(r'<th scope="row">Badan Pendapatan[^<]*</th><td>(\d+)</td><td>(?:<span class="late">)?(\d+)',
                        page)
     assert bppkad.groups() == ("3", "1")  # open, overdue
+
+
+async def test_search_finds_by_code_words_unit_status_channel_place_and_dates(router, infra, topics):
+    tag = uuid.uuid4().hex[:6]
+    in_bandar = events.received(f"Lampu jalan mati di gang buntu {tag}", place=Place(kelurahan="Bandar Lor",
+                                                                                     kecamatan="Mojoroto"))
+    tax = events.received(f"Denda PBB naik 100% tanpa pemberitahuan {tag}", channel=Channel.SMS)
+    other = events.received(f"Denda PBB tetangga dihitung dua kali {tag}")
+    assigned = await routed(infra, topics, in_bandar, tax, other)
+    today = datetime.now(UTC).astimezone(WIB).date()
+
+    async def found(**query: str) -> list[str]:
+        answer = await ani.get("/ppid/cari", params=query)
+        assert answer.status_code == 200, answer.text
+        return queue_codes(answer.text.split("<h2>Hasil")[1]) if "<h2>Hasil" in answer.text else []
+
+    async with operator(router, "ani") as ani:
+        assert await found(kata=f"pbb {tag}") == [other.tracking_code, tax.tracking_code]  # newest first
+        assert await found(kata=f"100% {tag}") == [tax.tracking_code]  # % is a character, not a wildcard
+        assert await found(kata=f"_ {tag}") == []
+        assert await found(kode=in_bandar.tracking_code.lower().replace("-", "")) == [in_bandar.tracking_code]
+        assert await found(kecamatan="Mojoroto", kata=tag) == [in_bandar.tracking_code]
+        assert await found(kelurahan="Bandar Lor", kata=tag) == [in_bandar.tracking_code]
+        assert await found(kanal="sms", kata=tag) == [tax.tracking_code]
+        unit = assigned[tax.complaint_id]["unit"]["code"]
+        assert await found(unit=unit, status="assigned", kata=tag) == [other.tracking_code, tax.tracking_code]
+        assert await found(status="done", kata=tag) == []
+        assert len(await found(dari=today.isoformat(), sampai=today.isoformat(), kata=tag)) == 3
+        assert await found(sampai=(today - timedelta(days=1)).isoformat(), kata=tag) == []
+        assert await found() == []  # no criterion: the form only, no list of everything
+        bad = await ani.get("/ppid/cari", params={"dari": "kemarin"})
+        assert bad.status_code == 422 and "TTTT-BB-HH" in bad.text

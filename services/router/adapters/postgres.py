@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
 from services.router import lifecycle
 from services.router.application import decisions
-from services.router.application.ports import Complaint, NotFound, OutboxEvent, StoredAssignment
+from services.router.application.ports import Complaint, NotFound, OutboxEvent, SearchCriteria, StoredAssignment
 from services.router.lifecycle import escalation
 from shared.contracts import (
     CitizenContactChanged,
@@ -23,6 +23,7 @@ from shared.contracts import (
     EscalationStage,
     contact_digest,
 )
+from shared.local_time import WIB
 from shared.statuses import ASSIGNED, ComplaintStatus
 
 __all__ = ["NotFound", "OutboxEvent", "RouterRepository", "StoredAssignment"]
@@ -262,6 +263,36 @@ class RouterRepository:
                        ARRAY(SELECT e.stage FROM escalations e WHERE e.assignment_id = a.assignment_id
                              ORDER BY e.due, e.escalated_at) AS escalations {_CURRENT}
                 WHERE c.status = ANY($1::text[])""", sorted(s.value for s in lifecycle.OPEN))
+        return [{**dict(row), "complaint_id": str(row["complaint_id"]),
+                 "assignment": ComplaintAssigned.model_validate_json(row["event"])} for row in rows]
+
+    async def search(self, criteria: SearchCriteria, limit: int = 100) -> list[dict]:
+        """Complaints matching every given criterion, newest first (the back-office's search)."""
+        where, args = ["true"], []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if criteria.tracking_code:
+            where.append(f"c.tracking_code = {arg(criteria.tracking_code)}")
+        for word in criteria.words:  # each word somewhere in the text, as typed (no stemming)
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(f"a.event ->> 'text' ILIKE '%' || {arg(escaped)} || '%'")
+        for column, value in (("a.unit_code", criteria.unit), ("c.status", criteria.status),
+                              ("c.channel", criteria.channel),
+                              ("a.event -> 'place' ->> 'kecamatan'", criteria.kecamatan),
+                              ("a.event -> 'place' ->> 'kelurahan'", criteria.kelurahan)):
+            if value:
+                where.append(f"{column} = {arg(value)}")
+        if criteria.received_from:
+            where.append(f"c.received_at >= {arg(datetime.combine(criteria.received_from, time(), WIB))}")
+        if criteria.received_to:
+            end = datetime.combine(criteria.received_to + timedelta(days=1), time(), WIB)
+            where.append(f"c.received_at < {arg(end)}")
+        rows = await self.pool.fetch(
+            f"""SELECT c.complaint_id, c.tracking_code, c.status, c.channel, c.received_at, a.event {_CURRENT}
+                WHERE {" AND ".join(where)} ORDER BY c.received_at DESC LIMIT {arg(limit)}""", *args)
         return [{**dict(row), "complaint_id": str(row["complaint_id"]),
                  "assignment": ComplaintAssigned.model_validate_json(row["event"])} for row in rows]
 

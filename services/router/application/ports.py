@@ -49,6 +49,25 @@ class Complaint:
     assignment: ComplaintAssigned
 
 
+@dataclass(frozen=True)
+class SearchCriteria:
+    """What the back-office's search looks for; every field given must match."""
+
+    tracking_code: str | None = None
+    words: tuple[str, ...] = ()  # each somewhere in the complaint's text, case-insensitive
+    unit: str | None = None  # the current unit's code
+    status: str | None = None
+    channel: str | None = None
+    kecamatan: str | None = None
+    kelurahan: str | None = None
+    received_from: date | None = None  # dates in WIB, both inclusive
+    received_to: date | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == SearchCriteria()
+
+
 class CaseworkRepository(Protocol):
     async def assign_batch(self, batch: list[ComplaintReceived],
                            decide: Callable[[ComplaintReceived], ComplaintAssigned]) -> list[StoredAssignment]:

@@ -27,15 +27,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.router import reports
 from services.router.application.casework import HANDED_BACK
-from services.router.application.ports import NotFound
+from services.router.application.ports import NotFound, SearchCriteria
 from services.router.dependencies import RouterDependencies, dependencies
 from services.router.http.inbox import enabled, evidence_answer, key_of, page, templates, with_due
 from services.router.http.inbox_sessions import LOCKOUT_MINUTES, Session, digest
-from services.router.lifecycle import OPEN, TransitionRefused, UnitAction
+from services.router.lifecycle import OPEN, STATUS_WORDS, TransitionRefused, UnitAction
 from services.router.routing.assignment import ReassignmentRefused
 from shared import unit_access
 from shared.contracts import ComplaintAssigned, EscalationStage, normalise_tracking_code
 from shared.local_time import WIB
+from shared.places import areas
 from shared.statuses import ComplaintStatus
 
 log = structlog.get_logger(__name__)
@@ -230,6 +231,35 @@ async def not_a_complaint(request: Request, ref: str, alasan: str = Form(""), wh
     return RedirectResponse("/ppid", status_code=303)
 
 
+MAX_SEARCH_WORDS = 8
+
+
+@router.get("/ppid/cari", response_class=HTMLResponse)
+async def search(request: Request, kode: str = "", kata: str = "", unit: str = "", status: str = "", kanal: str = "",
+                 kecamatan: str = "", kelurahan: str = "", dari: str = "", sampai: str = "",
+                 who: Session = Depends(operator), deps: RouterDependencies = Depends(dependencies)) -> HTMLResponse:
+    """Find complaints by tracking code, words, unit, status, channel, place and the dates received."""
+    form = {"kode": kode, "kata": kata, "unit": unit, "status": status, "kanal": kanal, "kecamatan": kecamatan,
+            "kelurahan": kelurahan, "dari": dari, "sampai": sampai}
+    context = {"form": form, "areas": areas(), "statuses": STATUS_WORDS,
+               "unit_options": [(u.code, u.name) for u in deps.live.current.registry.units],
+               "channel_options": list(reports.CHANNELS.items()), "status_options": list(STATUS_WORDS.items()),
+               "kecamatan_options": [(k, k) for k in areas()]}
+    try:
+        criteria = SearchCriteria(
+            tracking_code=(normalise_tracking_code(kode) or kode.strip().upper()) if kode.strip() else None,
+            words=tuple(kata.split()[:MAX_SEARCH_WORDS]), unit=unit or None, status=status or None,
+            channel=kanal or None, kecamatan=kecamatan or None, kelurahan=kelurahan or None,
+            received_from=date.fromisoformat(dari) if dari else None,
+            received_to=date.fromisoformat(sampai) if sampai else None)
+    except ValueError:
+        return office_page(request, deps, who, "ppid_search.html", 422, error="Tanggal harus berbentuk TTTT-BB-HH.",
+                           results=None, **context)
+    results = None if criteria.empty else await deps.repository.search(criteria, SEARCH_LIMIT)
+    return office_page(request, deps, who, "ppid_search.html", results=results, limit=SEARCH_LIMIT, **context)
+
+
+SEARCH_LIMIT = 100
 AT_RISK_WORKING_DAYS = 2  # due within this many working days: at risk
 
 
