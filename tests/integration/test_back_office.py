@@ -5,8 +5,11 @@ stay where the reporter put them, every view of a contact recorded."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +26,7 @@ from tests.integration.test_unit_inbox import SECRET, TOKENS, csrf_of, routed, s
 from tests.support import events
 from tests.support.inbox import operator_sign_in
 from tests.support.kafka import events_of, eventually
+from tests.support.processes import REPO
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 OPERATORS = {"ani": "ani-pass-ppid", "budi": "budi-pass-admin"}
@@ -233,3 +237,27 @@ async def test_search_finds_by_code_words_unit_status_channel_place_and_dates(ro
         assert await found() == []  # no criterion: the form only, no list of everything
         bad = await ani.get("/ppid/cari", params={"dari": "kemarin"})
         assert bad.status_code == 422 and "TTTT-BB-HH" in bad.text
+
+
+async def test_the_reports_are_the_same_files_make_report_writes(router, infra, topics, own_database_url, tmp_path):
+    await routed(infra, topics, events.received(f"Denda PBB saya dihitung dua kali {uuid.uuid4().hex[:6]}"),
+                 events.received(f"{NOT_A_RULE} {uuid.uuid4().hex[:6]}"))
+    today = datetime.now(UTC).astimezone(WIB).date().isoformat()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.router.reports", "--from", today, "--to", today, "--out", str(tmp_path),
+        cwd=REPO, env={**os.environ, "ADUAN_DB_URL": own_database_url}, stdout=asyncio.subprocess.PIPE)
+    await process.communicate()
+    assert process.returncode == 0
+    async with operator(router, "ani") as ani:
+        page = (await ani.get("/ppid/laporan", params={"dari": today, "sampai": today})).text
+        for name in ("by_channel.csv", "by_unit.csv", "by_status.csv", "by_area.csv", "timings.csv"):
+            assert f"/ppid/laporan/{name}?dari={today}&amp;sampai={today}" in page
+            answer = await ani.get(f"/ppid/laporan/{name}", params={"dari": today, "sampai": today})
+            assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+            assert answer.content == (tmp_path / name).read_bytes(), name
+        html = await ani.get("/ppid/laporan/report.html", params={"dari": today, "sampai": today})
+        assert html.status_code == 200 and html.text.count("<svg") == 4
+        backwards = await ani.get("/ppid/laporan", params={"dari": today, "sampai": "2020-01-01"})
+        assert backwards.status_code == 422 and "sebelum" in backwards.text
+        assert (await ani.get("/ppid/laporan/../../etc/passwd", params={"dari": today, "sampai": today})
+                ).status_code == 404

@@ -291,10 +291,57 @@ async def deadlines(request: Request, who: Session = Depends(operator),
 
 async def _month_so_far(deps: RouterDependencies, today: date) -> reports.Report:
     """The PPID report's figures for complaints received this month (WIB) until today."""
+    return await _report(deps, today.replace(day=1), today)
+
+
+async def _report(deps: RouterDependencies, period_from: date, period_to: date) -> reports.Report:
     async with deps.repository.pool.acquire() as conn:
-        rows = await reports.fetch_rows(conn, today.replace(day=1), today)
-    return reports.build_report(rows, deps.calendar, period_from=today.replace(day=1), period_to=today,
+        rows = await reports.fetch_rows(conn, period_from, period_to)
+    return reports.build_report(rows, deps.calendar, period_from=period_from, period_to=period_to,
                                 as_of=deps.clock(), units=[u.code for u in deps.live.current.registry.units])
+
+
+def _period(dari: str, sampai: str) -> tuple[date, date] | str:
+    """The report's period from the form, or what is wrong with it (in words for the clerk)."""
+    try:
+        period_from, period_to = date.fromisoformat(dari), date.fromisoformat(sampai)
+    except ValueError:
+        return "Isi kedua tanggal dalam bentuk TTTT-BB-HH."
+    if period_to < period_from:
+        return "Tanggal akhir sebelum tanggal awal."
+    return period_from, period_to
+
+
+@router.get("/ppid/laporan", response_class=HTMLResponse)
+async def report_page(request: Request, dari: str = "", sampai: str = "", who: Session = Depends(operator),
+                      deps: RouterDependencies = Depends(dependencies)) -> HTMLResponse:
+    """The files of `make report` for a chosen period (docs/reports.md)."""
+    today = deps.clock().astimezone(WIB).date()
+    form = {"dari": dari or today.replace(day=1).isoformat(), "sampai": sampai or today.isoformat()}
+    period = _period(dari, sampai) if dari or sampai else None
+    if isinstance(period, str):
+        return office_page(request, deps, who, "ppid_reports.html", 422, form=form, error=period, files=None)
+    return office_page(request, deps, who, "ppid_reports.html", form=form, error=None,
+                       files=reports.FILES if period else None)
+
+
+@router.get("/ppid/laporan/{name}")
+async def report_file(request: Request, name: str, dari: str = "", sampai: str = "",
+                      who: Session = Depends(operator), deps: RouterDependencies = Depends(dependencies)) -> Response:
+    period = _period(dari, sampai)
+    if name not in reports.FILES or isinstance(period, str):
+        return office_page(request, deps, who, "ppid_problem.html", 404 if name not in reports.FILES else 422,
+                           message="Laporan tidak ditemukan." if name not in reports.FILES else period,
+                           back="/ppid/laporan")
+    report = await _report(deps, *period)
+    names = {u.code: u.name for u in deps.live.current.registry.units}
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    if name == "report.html":
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        return HTMLResponse(reports.render_html(report, names), headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{period[0]}_{period[1]}_{name}"'
+    return Response(reports.csv_text(reports.tables(report, names)[name]), media_type="text/csv; charset=utf-8",
+                    headers=headers)
 
 
 @router.get("/ppid/akses-kontak", response_class=HTMLResponse)

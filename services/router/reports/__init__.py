@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import io
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -166,6 +167,13 @@ def tables(report: Report, unit_names: dict[str, str]) -> dict[str, list[list]]:
     }
 
 
+def csv_text(table: list[list]) -> str:
+    """One CSV file's text (empty cells for missing figures)."""
+    out = io.StringIO()
+    csv.writer(out).writerows([["" if v is None else v for v in row] for row in table])
+    return out.getvalue()
+
+
 def render_html(report: Report, unit_names: dict[str, str]) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
     env.filters.update(angka=_angka, desimal=_desimal, tanggal=_tanggal)
@@ -217,8 +225,7 @@ async def generate(settings: RouterSettings, schema: str, period_from: date, per
     names = {unit.code: unit.name for unit in registry.units}
     out.mkdir(parents=True, exist_ok=True)
     for name, table in tables(report, names).items():
-        with (out / name).open("w", encoding="utf-8", newline="") as f:
-            csv.writer(f).writerows([["" if v is None else v for v in row] for row in table])
+        (out / name).write_text(csv_text(table), encoding="utf-8", newline="")
     (out / "report.html").write_text(render_html(report, names), encoding="utf-8")
     return report
 
