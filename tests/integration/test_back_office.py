@@ -77,6 +77,7 @@ async def test_the_secretariat_clears_the_queue_oldest_first_and_the_unit_gets_t
         assert "tidak ada aturan yang cocok" in queue and "Ini urusan pertanahan" in queue
         page = (await ani.get(f"/ppid/aduan/{unplaced.tracking_code}")).text
         assert "posyandu" in page and 'aturan "fallback"' in page and 'value="hukum"' in page
+        assert "<h2>Tebakan aturan lain</h2>" in page
         moved = await ani.post(f"/ppid/aduan/{unplaced.tracking_code}/alihkan",
                                data={"csrf": csrf_of(page), "unit": "hukum", "alasan": "Permohonan informasi hukum"})
         assert moved.status_code == 303 and moved.headers["location"] == "/ppid"

@@ -153,3 +153,23 @@ def test_version_is_a_hash_of_both_files(tmp_path):
     one = load_ruleset(write(tmp_path, "rules:\n  - {id: a, unit: hukum, any: [x]}\n"), UNITS)
     two = load_ruleset(write(tmp_path, "rules:\n  - {id: a, unit: hukum, any: [y]}\n"), UNITS)
     assert one.version != two.version and len(one.version) == 12
+
+
+def test_guesses_show_the_secretariat_what_other_rules_saw_and_lacked(tmp_path):
+    ruleset = load_ruleset(write(tmp_path, """
+rules:
+  - {id: pungli, unit: inspektorat, any: [pungli, "uang rokok"]}
+  - {id: pajak, unit: bppkad, any: [pajak, pbb]}
+  - {id: sengketa, unit: hukum, all: [tanah, sengketa]}
+  - {id: acara, unit: prokopim, any: [acara], none: [pernikahan]}
+  - {id: pajak-lagi, unit: bppkad, any: [tagihan]}
+"""), UNITS)
+    text = "Tagihan pajak salah, petugas minta uang rokok; tanah kami; acara pernikahan"
+    decision = ruleset.route(text, "web")
+    assert decision.rule_id == "pungli"
+    guesses = ruleset.guesses(text, "web", other_than=decision.unit.code)
+    # One per unit: the rule that also matched first, then those short of a term or excluded.
+    assert [(g.rule_id, g.matched) for g in guesses] == [("pajak", True), ("sengketa", False), ("acara", False)]
+    assert guesses[1].found == ["tanah"] and guesses[1].missing == ["sengketa"]
+    assert guesses[2].blocked_by == ["pernikahan"]
+    assert ruleset.guesses("Jadwal posyandu bulan depan", "web") == []  # no rule sees anything

@@ -181,9 +181,11 @@ async def complaint(request: Request, ref: str, who: Session = Depends(operator)
     registry = deps.live.current.registry
     units = [u for u in registry.units if u.code != assignment.unit.code]
     today: date = deps.clock().astimezone(WIB).date()
+    guesses = deps.live.current.guesses(assignment.text, assignment.channel, other_than=assignment.unit.code)
     return office_page(request, deps, who, "ppid_complaint.html", c=with_due(found, today), a=assignment,
                        changes=found["changes"], assignments=await deps.repository.history(code), units=units,
-                       fallback=registry.fallback, can_act=found["status"] in OPEN)
+                       fallback=registry.fallback, can_act=found["status"] in OPEN, guesses=guesses,
+                       unit_names={u.code: u.name for u in registry.units})
 
 
 @router.get("/ppid/aduan/{ref}/lampiran/{index}")

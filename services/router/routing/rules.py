@@ -96,6 +96,38 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Guess:
+    """A rule that points somewhere for a complaint without deciding it: what it found and what it lacked."""
+
+    rule_id: str
+    unit: str
+    found: list[str]  # its terms in the text
+    missing: list[str]  # its `all` terms not in the text (empty: it matched, but an earlier rule came first)
+    blocked_by: list[str]  # its `none` terms that are in the text
+
+    @property
+    def matched(self) -> bool:
+        return not self.missing and not self.blocked_by
+
+
+def guess(rule: Rule, text: str, channel: str, category: str | None) -> Guess | None:
+    """What `rule` sees in the normalised text, or None when it sees nothing of its own or is not for this
+    channel or category. Slow (every term separately): for a person's page, not for routing."""
+    if (rule.channels and channel not in rule.channels) or (
+            rule.categories and (category or "").strip().lower() not in rule.categories):
+        return None
+    found_any = [term for term, pattern in rule.any if pattern.search(text)]
+    found_all = [term for term, pattern in rule.all if pattern.search(text)]
+    if not found_any and not found_all:
+        return None
+    missing = [term for term, pattern in rule.all if not pattern.search(text)]
+    if rule.any and not found_any:
+        missing.append(" / ".join(term for term, _ in rule.any[:3]) + (" / ..." if len(rule.any) > 3 else ""))
+    blocked = [term for term, pattern in rule.none if pattern.search(text)]
+    return Guess(rule.id, rule.unit, found_all + found_any, missing, blocked)
+
+
+@dataclass(frozen=True)
 class Decision:
     unit: Unit
     rule_id: str
@@ -120,6 +152,19 @@ class RuleSet:
         fallback = self.registry.fallback
         return Decision(self.unit(fallback), FALLBACK_RULE_ID, [], True, self.version,
                         self.registry.deadlines_for(fallback))
+
+    def guesses(self, text: str, channel: str, category: str | None = None, *, other_than: str = "",
+                limit: int = 3) -> list[Guess]:
+        """The rules' next-best guesses for the PPID secretariat, one per unit other than `other_than`: rules
+        that also matched (an earlier one won) first, then those that found most of their terms."""
+        normalised = normalise(text)
+        found = [g for rule in self.rules if rule.unit != other_than
+                 and (g := guess(rule, normalised, channel, category)) is not None]
+        found.sort(key=lambda g: (not g.matched, -len(g.found), len(g.missing) + len(g.blocked_by)))
+        best: dict[str, Guess] = {}
+        for g in found:
+            best.setdefault(g.unit, g)
+        return list(best.values())[:limit]
 
     def unit(self, code: str) -> Unit:
         entry = self.registry.get(code)
