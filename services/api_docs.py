@@ -51,7 +51,9 @@ def documents() -> dict[str, dict]:
     docs["router.asyncapi.json"] = _asyncapi(router_app.stream_app.brokers[0], "router")
     docs["router.openapi.json"] = router_app.api.openapi()
     for name, build in (("notifier", notifier), ("lapor-sync", lapor_sync)):
-        docs[f"{name}.asyncapi.json"] = _asyncapi(build().brokers[0], name)
+        app = build()
+        docs[f"{name}.asyncapi.json"] = _asyncapi(app.stream_app.brokers[0], name)
+        docs[f"{name}.openapi.json"] = app.api.openapi()
     return docs
 
 

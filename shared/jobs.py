@@ -358,6 +358,10 @@ class Deliveries:
                                 concurrency=self.settings.concurrency)
         self.runner.start()
 
+    def pool(self) -> asyncpg.Pool | None:
+        """The job table's pool, once started."""
+        return self.queue.pool if self.queue else None
+
     async def stop(self) -> None:
         if self.runner:
             await self.runner.stop(timeout=self.settings.shutdown_grace_seconds)

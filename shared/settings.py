@@ -55,3 +55,6 @@ class DeliverySettings(ServiceSettings):
     concurrency: int = 8  # deliveries in flight at once
     lease_seconds: float = 120.0  # a claimed job whose process died runs again after this
     shutdown_grace_seconds: float = 10.0  # on SIGTERM, deliveries in flight get this long to finish
+    # Lets the router's back-office read what was delivered for a complaint (shared/delivery_record.py);
+    # the router's ADUAN_ROUTER_DELIVERY_RECORD_TOKEN. Empty: the record API answers 404.
+    record_token: SecretStr = SecretStr("")

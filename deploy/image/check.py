@@ -87,6 +87,7 @@ SECRETS: dict[tuple[str, str], str] = {
     ("aduan-router", "unit-tokens"): json.dumps({unit: f"local-{unit}" for unit in
                                                  ("inspektorat", "hukum", "bppkad", "prokopim", "diskominfo")}),
     ("aduan-inbox", "secret"): "local-inbox-secret-not-for-production",
+    ("aduan-delivery-record", "token"): "local-delivery-record-token-not-for-production",
     ("aduan-lapor", "token"): "local-standin-token",
     ("aduan-lapor", "base-url"): "http://127.0.0.1:8099",  # the LAPOR! stand-in (not needed for readiness)
     ("aduan-smtp", "username"): "",  # the local SMTP stand-in takes no login

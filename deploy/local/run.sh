@@ -14,6 +14,10 @@ export ADUAN_ROUTER_UNIT_TOKENS="${ADUAN_ROUTER_UNIT_TOKENS:-{\"inspektorat\": \
 export ADUAN_ROUTER_INBOX_SECRET="${ADUAN_ROUTER_INBOX_SECRET:-local-inbox-secret-not-for-production}"
 export ADUAN_NOTIFIER_INBOX_SECRET="$ADUAN_ROUTER_INBOX_SECRET"
 export ADUAN_ROUTER_INBOX_COOKIE_SECURE=false  # plain HTTP on 127.0.0.1
+export ADUAN_ROUTER_OPERATOR_ROLES="${ADUAN_ROUTER_OPERATOR_ROLES:-{\"operator\": \"admin\"\}}"  # the back-office
+export ADUAN_ROUTER_DELIVERY_RECORD_TOKEN="${ADUAN_ROUTER_DELIVERY_RECORD_TOKEN:-local-delivery-record-token}"
+export ADUAN_NOTIFIER_RECORD_TOKEN="$ADUAN_ROUTER_DELIVERY_RECORD_TOKEN"
+export ADUAN_LAPOR_SYNC_RECORD_TOKEN="$ADUAN_ROUTER_DELIVERY_RECORD_TOKEN"
 # The real SMS gateways (Debian's Kannel with fakesmsc as the SMSC, Gammu SMSD with a dummy modem):
 # the SMS intake reads Gammu's inbox; the notifier answers through whichever the citizen used.
 GAMMU_DB="postgresql://aduan:aduan@127.0.0.1:${ADUAN_PG_PORT:-15432}/gammu"

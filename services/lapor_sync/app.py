@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import structlog
-from faststream.asgi import AsgiFastStream
 from prometheus_client import Counter
 
 from services.lapor_sync.circuit_breaker import CircuitBreaker
@@ -24,7 +23,7 @@ from services.lapor_sync.lapor_contract import (
 )
 from services.lapor_sync.repository import ReportRepository
 from services.lapor_sync.settings import LaporSyncSettings
-from shared.consumer import consumer_app, consumer_broker
+from shared.consumer import WithHttpApi, consumer_app, consumer_broker
 from shared.contracts import (
     ComplaintAssigned,
     ComplaintEscalated,
@@ -32,6 +31,7 @@ from shared.contracts import (
     LaporReportLinked,
     StatusEvent,
 )
+from shared.delivery_record import delivery_record_api
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
 from shared.jobs import Deliveries, Job, NewJob, RetryLater
 from shared.topics import Topics
@@ -43,7 +43,7 @@ log = structlog.get_logger(__name__)
 LAPOR_REPORTS = Counter("aduan_lapor_reports_total", "LAPOR! reports, by outcome", ["outcome"])
 
 
-def build_app(settings: LaporSyncSettings | None = None) -> AsgiFastStream:
+def build_app(settings: LaporSyncSettings | None = None) -> WithHttpApi:
     settings = settings or LaporSyncSettings()
     topics = Topics(settings.kafka.topic_prefix)
     broker = consumer_broker(SERVICE, settings)
@@ -129,4 +129,4 @@ def build_app(settings: LaporSyncSettings | None = None) -> AsgiFastStream:
                        on_pool=on_pool)
     app.on_shutdown(deliveries.stop)
     app.on_shutdown(lapor.close)
-    return app
+    return WithHttpApi(app, delivery_record_api(SERVICE, deliveries.pool, settings.record_token))

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
-from faststream.asgi import AsgiFastStream
 from pydantic import ValidationError
 
 from services.notifier.citizens import Citizens, channel_ways_back
@@ -32,7 +31,7 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.sms_limits import SmsLimits
 from services.notifier.whatsapp_media import WhatsAppMedia, media_jobs
 from shared import contact_seal, unit_access
-from shared.consumer import consumer_app, consumer_broker, subscriber_options
+from shared.consumer import WithHttpApi, consumer_app, consumer_broker, subscriber_options
 from shared.contracts import (
     CitizenReplyRequested,
     ComplaintAssigned,
@@ -44,6 +43,7 @@ from shared.contracts import (
     Reporter,
     StatusEvent,
 )
+from shared.delivery_record import delivery_record_api
 from shared.evidence import EvidenceStore
 from shared.jobs import MIGRATIONS as JOB_MIGRATIONS
 from shared.jobs import Deliveries, Handler, Job, NewJob, PermanentFailure
@@ -227,7 +227,7 @@ class Notifier:
         await self.citizens.close()
 
 
-def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
+def build_app(settings: NotifierSettings | None = None) -> WithHttpApi:
     settings = settings or NotifierSettings()
     contact_seal.private_keys()  # without its key the notifier cannot answer anyone: it does not start
     units = LiveRegistry(settings.units_file)  # an invalid registry: no start
@@ -258,4 +258,4 @@ def build_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     app.on_shutdown(deliveries.stop)
     app.on_shutdown(notifier.close)
     app.on_shutdown(evidence.close)
-    return app
+    return WithHttpApi(app, delivery_record_api(SERVICE, deliveries.pool, settings.record_token))

@@ -23,6 +23,7 @@ from services.router.application.casework import Casework
 from services.router.dependencies import DEPENDENCIES, RouterDependencies
 from services.router.http.api import create_api
 from services.router.http.back_office import add_back_office
+from services.router.http.delivery_records import DeliveryRecords
 from services.router.http.inbox import add_inbox
 from services.router.http.inbox_sessions import OPERATORS, InboxSessions
 from services.router.lifecycle.working_days import WorkingCalendar
@@ -73,6 +74,8 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     add_back_office(api)
     tasks: list[asyncio.Task[None]] = []
     evidence = EvidenceStore(settings.evidence)
+    delivery_records = DeliveryRecords({"notifier": settings.notifier_url, "lapor_sync": settings.lapor_sync_url},
+                                       settings.delivery_record_token.get_secret_value())
 
     def on_pool(pool: asyncpg.Pool) -> None:
         repository = RouterRepository(pool)
@@ -81,7 +84,8 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
         deps = RouterDependencies(settings=settings, live=live, calendar=calendar, clock=clock,
                                   repository=repository, publisher=publisher, casework=casework,
                                   sessions=InboxSessions(pool),
-                                  operator_sessions=InboxSessions(pool, OPERATORS), evidence=evidence)
+                                  operator_sessions=InboxSessions(pool, OPERATORS), evidence=evidence,
+                                  delivery_records=delivery_records)
         broker.context.set_global(DEPENDENCIES, deps)
         setattr(api.state, DEPENDENCIES, deps)
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, live.reload)
@@ -100,6 +104,7 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     app.on_startup(evidence.open)
     app.on_shutdown(stop_tasks)
     app.on_shutdown(evidence.close)
+    app.on_shutdown(delivery_records.close)
     log.info("ruleset_loaded", version=live.current.version, rules=len(live.current.rules))
     return WithHttpApi(app, api, prefixes=("/api/", "/unit", "/ppid"))
 

@@ -12,6 +12,7 @@ from fastapi import Request
 from services.router.adapters.postgres import RouterRepository
 from services.router.adapters.publisher import EventPublisher
 from services.router.application.casework import Casework
+from services.router.http.delivery_records import DeliveryRecords
 from services.router.http.inbox_sessions import InboxSessions
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.live_ruleset import LiveRuleSet
@@ -33,6 +34,7 @@ class RouterDependencies:
     sessions: InboxSessions  # the unit inbox's
     operator_sessions: InboxSessions  # the back-office's
     evidence: EvidenceStore
+    delivery_records: DeliveryRecords
 
 
 def dependencies(request: Request) -> RouterDependencies:

@@ -31,5 +31,10 @@ class RouterSettings(ServiceSettings):
     inbox_secret: SecretStr = SecretStr("")
     inbox_cookie_secure: bool = True  # only over HTTPS; `make run` (plain HTTP on 127.0.0.1) turns it off
     inbox_session_hours: float = 8.0
+    # The back-office shows what the notifier and lapor_sync delivered for a complaint, from their record APIs
+    # (shared/delivery_record.py), with this token (theirs: ADUAN_NOTIFIER_/ADUAN_LAPOR_SYNC_RECORD_TOKEN).
+    notifier_url: str = "http://127.0.0.1:8091"
+    lapor_sync_url: str = "http://127.0.0.1:8092"
+    delivery_record_token: SecretStr = SecretStr("")
     # Collective leave days (cuti bersama) of the year's decree, as JSON: ["2026-03-23", ...].
     collective_leave: list[date] = []

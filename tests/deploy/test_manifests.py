@@ -236,12 +236,11 @@ def test_the_phone_intakes_reach_the_web_status_api(resources):
     assert egress["egress"][0]["ports"] == ingress["ingress"][0]["ports"] == [{"protocol": "TCP", "port": web_port}]
 
 
-def test_the_unit_inbox_is_public_and_the_router_api_is_not(resources):
+def test_the_unit_inbox_and_back_office_are_public_and_the_router_api_is_not(resources):
     _, docs = resources
     [ingress] = of_kind(docs, "Ingress")
     routes = {p["path"]: p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
-    assert routes["/unit"] == "router"
-    assert [path for path, service in routes.items() if service == "router"] == ["/unit"]
+    assert [path for path, service in routes.items() if service == "router"] == ["/unit", "/ppid"]
     pods = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in of_kind(docs, "Deployment")}
     # Router and notifier sign and check inbox links with one secret.
     secret_of = {name: {v["name"]: v["valueFrom"]["secretKeyRef"] for v in pods[name]["containers"][0]["env"]
@@ -252,6 +251,17 @@ def test_the_unit_inbox_is_public_and_the_router_api_is_not(resources):
     assert inbox["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "router"}
     assert inbox["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "ingress-nginx"}
+    # The back-office reads the delivery records with one token, both ways allowed, nothing else.
+    token_of = {name: [v["valueFrom"]["secretKeyRef"] for v in pods[name]["containers"][0]["env"]
+                       if v["name"].endswith("RECORD_TOKEN")] for name in ("router", "notifier", "lapor-sync")}
+    assert all(refs == [{"name": "aduan-delivery-record", "key": "token"}] for refs in token_of.values()), token_of
+    readers = {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In",
+                                     "values": ["notifier", "lapor-sync"]}]}
+    out = policies["router-to-delivery-records"]
+    assert out["egress"][0]["to"][0]["podSelector"] == readers and out["egress"][0]["ports"][0]["port"] == 8080
+    into = policies["delivery-records-from-router"]
+    assert into["podSelector"] == readers and into["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "router"}}}]
 
 
 def test_the_database_pods_let_in_the_services_and_the_operator_and_reach_the_api():

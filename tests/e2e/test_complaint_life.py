@@ -25,23 +25,30 @@ from shared.contracts import (
 )
 from shared.topics import dead_letter_topic
 from standins.smtp_sink import read_maildir
-from tests.support.inbox import open_link
+from tests.support.inbox import open_link, operator_sign_in
 from tests.support.kafka import eventually, publish_events, read_topic
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 INBOX_SECRET = "e2e-inbox-secret-0123456789abcdef"
 GATEWAY = {"X-Gateway-Secret": "e2e-gateway-secret"}
 LAPOR = {"Authorization": "Bearer local-standin-token"}
 CITIZEN = "081298765432"
+OPERATOR_PASSWORD, RECORD_TOKEN = "e2e-operator-pass", "e2e-delivery-record-token"
 
 
 @pytest.fixture
 def stack(processes, smtp_server, lapor_standin, sms_standin, own_database_url):
     smtp_port, maildir = smtp_server
+    notifier_port, lapor_sync_port = free_port(), free_port()  # the back-office reads their delivery records
     router = processes.start("router", "services.router", "ADUAN_ROUTER_PORT", {
         "ADUAN_ROUTER_UNIT_TOKENS": json.dumps({"bppkad": "bppkad-pass"}),
+        "ADUAN_ROUTER_OPERATOR_TOKENS": json.dumps({"ani": OPERATOR_PASSWORD}),
         "ADUAN_ROUTER_INBOX_SECRET": INBOX_SECRET, "ADUAN_ROUTER_INBOX_COOKIE_SECURE": "false",
-        "ADUAN_ROUTER_DEADLINE_CHECK_SECONDS": "1", "ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "1"})
+        "ADUAN_ROUTER_DEADLINE_CHECK_SECONDS": "1", "ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "1",
+        "ADUAN_ROUTER_NOTIFIER_URL": f"http://127.0.0.1:{notifier_port}",
+        "ADUAN_ROUTER_LAPOR_SYNC_URL": f"http://127.0.0.1:{lapor_sync_port}",
+        "ADUAN_ROUTER_DELIVERY_RECORD_TOKEN": RECORD_TOKEN})
     web = processes.start("web", "services.intake.web", "ADUAN_WEB_PORT")
     services = {
         "router": router, "web": web,
@@ -50,9 +57,11 @@ def stack(processes, smtp_server, lapor_standin, sms_standin, own_database_url):
             "ADUAN_NOTIFIER_INBOX_BASE_URL": router.url,
             # The signed HTTP gateway (a stand-in); real Kannel and Gammu: tests/gateways.
             "ADUAN_NOTIFIER_SMS_GATEWAYS": "[\"generic\"]",
-            "ADUAN_NOTIFIER_GENERIC_SMS_URL": f"{sms_standin.url}/api/v1/messages"}),
+            "ADUAN_NOTIFIER_GENERIC_SMS_URL": f"{sms_standin.url}/api/v1/messages",
+            "ADUAN_NOTIFIER_RECORD_TOKEN": RECORD_TOKEN}, port=notifier_port),
         "lapor_sync": processes.start("lapor-sync", "services.lapor_sync", "ADUAN_LAPOR_SYNC_PORT",
-                                      {"ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": lapor_standin.url}),
+                                      {"ADUAN_LAPOR_SYNC_LAPOR_BASE_URL": lapor_standin.url,
+                                       "ADUAN_LAPOR_SYNC_RECORD_TOKEN": RECORD_TOKEN}, port=lapor_sync_port),
         "sms": processes.start("sms", "services.intake.sms", "ADUAN_SMS_PORT", {
             "ADUAN_SMS_GATEWAY_SECRET": "e2e-gateway-secret", "ADUAN_SMS_STATUS_API_URL": web.url,
             "ADUAN_DB_URL": own_database_url}),  # the spool: nothing of this test's waits for another's
@@ -100,6 +109,23 @@ async def test_a_complaint_is_answered_in_the_inbox_followed_everywhere_and_clos
 
         report = await eventually(lambda: _with(lapor_report, lambda r: r["status"] == "Ditindaklanjuti"), timeout=60)
         assert [f["reference"] for f in report["followups"]] == [status_change_id_for(complaint_id, 2)]
+
+        # 2b. The PPID back-office shows the whole way: the LAPOR! number and every delivery, from the
+        #     notifier's and lapor_sync's own records; never the citizen's number.
+        expected = {("e-mail ke unit", "terkirim"), ("laporan SP4N-LAPOR!", "terkirim"),
+                    ("kabar status ke pelapor", "terkirim")}
+        async with httpx.AsyncClient(base_url=services["router"].url, timeout=15) as clerk:
+            assert (await operator_sign_in(clerk, "ani", OPERATOR_PASSWORD)).status_code == 303
+
+            async def case_page() -> str | None:
+                page = (await clerk.get(f"/ppid/aduan/{code}")).text
+                delivered = set(re.findall(r"<td>([^<]+)</td>\s*<td>(terkirim)</td>", page))
+                return page if expected <= delivered else None
+
+            page = await eventually(case_page, timeout=30, what="the back-office showing the deliveries done")
+        assert f"nomor <strong>{report['tracking_id']}</strong>" in page and "tidak dapat diambil" not in page
+        # The number once, where the reporter (not anonymous) let it be seen; the delivery records carry none.
+        assert page.count("98765432") == 1 and "98765432" not in page.split("<h2>Pengiriman</h2>")[1]
 
         # 3. The status page and `SURGA CEK` show it.
         history = await eventually(lambda: _with(lambda: _json(http, status_url),

@@ -26,7 +26,7 @@ from tests.integration.test_unit_inbox import SECRET, TOKENS, csrf_of, routed, s
 from tests.support import events
 from tests.support.inbox import operator_sign_in
 from tests.support.kafka import events_of, eventually
-from tests.support.processes import REPO
+from tests.support.processes import REPO, free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 OPERATORS = {"ani": "ani-pass-ppid", "budi": "budi-pass-admin"}
@@ -41,7 +41,11 @@ def router(processes, own_database_url):
         "ADUAN_ROUTER_OPERATOR_ROLES": json.dumps({"budi": "admin"}),
         "ADUAN_ROUTER_UNIT_TOKENS": json.dumps(TOKENS), "ADUAN_ROUTER_INBOX_SECRET": SECRET,
         "ADUAN_ROUTER_INBOX_COOKIE_SECURE": "false", "ADUAN_ROUTER_OUTBOX_CHECK_SECONDS": "1",
-        "ADUAN_ROUTER_DEADLINE_CHECK_SECONDS": "1", "ADUAN_DB_URL": own_database_url})
+        "ADUAN_ROUTER_DEADLINE_CHECK_SECONDS": "1", "ADUAN_DB_URL": own_database_url,
+        # No notifier nor lapor_sync here: their delivery records cannot be read (tests/e2e reads them).
+        "ADUAN_ROUTER_DELIVERY_RECORD_TOKEN": "record-token",
+        "ADUAN_ROUTER_NOTIFIER_URL": f"http://127.0.0.1:{free_port()}",
+        "ADUAN_ROUTER_LAPOR_SYNC_URL": f"http://127.0.0.1:{free_port()}"})
 
 
 @asynccontextmanager
@@ -78,6 +82,7 @@ async def test_the_secretariat_clears_the_queue_oldest_first_and_the_unit_gets_t
         page = (await ani.get(f"/ppid/aduan/{unplaced.tracking_code}")).text
         assert "posyandu" in page and 'aturan "fallback"' in page and 'value="hukum"' in page
         assert "<h2>Tebakan aturan lain</h2>" in page
+        assert "Catatan pengiriman dari lapor_sync, notifier tidak dapat diambil sekarang" in page
         moved = await ani.post(f"/ppid/aduan/{unplaced.tracking_code}/alihkan",
                                data={"csrf": csrf_of(page), "unit": "hukum", "alasan": "Permohonan informasi hukum"})
         assert moved.status_code == 303 and moved.headers["location"] == "/ppid"

@@ -18,7 +18,7 @@ administrators' page /ppid/akses-kontak.
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import structlog
@@ -35,7 +35,7 @@ from services.router.lifecycle import OPEN, STATUS_WORDS, TransitionRefused, Uni
 from services.router.routing.assignment import ReassignmentRefused
 from shared import unit_access
 from shared.contracts import ComplaintAssigned, EscalationStage, normalise_tracking_code
-from shared.local_time import WIB
+from shared.local_time import WIB, wib
 from shared.places import areas
 from shared.statuses import ComplaintStatus
 
@@ -48,6 +48,15 @@ NOT_A_COMPLAINT = "Bukan aduan: "  # how the outcome of a dismissed message begi
 ESCALATION_WORDS = {EscalationStage.FORWARD: "belum diterima unit", EscalationStage.FOLLOW_UP: "belum ditindaklanjuti",
                     EscalationStage.REPLY: "balasan pelapor belum dijawab"}
 templates.env.filters["escalation_word"] = lambda stage: ESCALATION_WORDS.get(stage, stage)
+DELIVERY_WORDS = {  # job kinds of the notifier and lapor_sync, as the secretariat reads them
+    "unit_email": "e-mail ke unit", "unit_reply_email": "e-mail balasan pelapor ke unit",
+    "unit_webhook": "webhook unit", "citizen_ack": "tanda terima ke pelapor", "citizen_reply": "pesan ke pelapor",
+    "citizen_status": "kabar status ke pelapor", "escalation_email": "e-mail eskalasi",
+    "whatsapp_template": "templat WhatsApp ke pelapor", "whatsapp_media": "ambil lampiran WhatsApp",
+    "lapor_create": "laporan SP4N-LAPOR!", "lapor_follow_up": "tindak lanjut SP4N-LAPOR!",
+    "lapor_status": "status SP4N-LAPOR!"}
+OUTCOME_WORDS = {"pending": "menunggu / dicoba lagi", "done": "terkirim", "dead": "gagal (dead letter)"}
+templates.env.filters["iso_wib"] = lambda moment: wib(datetime.fromisoformat(moment))
 
 router = APIRouter(include_in_schema=False)
 
@@ -182,9 +191,11 @@ async def complaint(request: Request, ref: str, who: Session = Depends(operator)
     units = [u for u in registry.units if u.code != assignment.unit.code]
     today: date = deps.clock().astimezone(WIB).date()
     guesses = deps.live.current.guesses(assignment.text, assignment.channel, other_than=assignment.unit.code)
+    record = await deps.delivery_records.of(found["complaint_id"])
     return office_page(request, deps, who, "ppid_complaint.html", c=with_due(found, today), a=assignment,
                        changes=found["changes"], assignments=await deps.repository.history(code), units=units,
-                       fallback=registry.fallback, can_act=found["status"] in OPEN, guesses=guesses,
+                       fallback=registry.fallback, can_act=found["status"] in OPEN, guesses=guesses, record=record,
+                       delivery_words=DELIVERY_WORDS, outcome_words=OUTCOME_WORDS,
                        unit_names={u.code: u.name for u in registry.units})
 
 
