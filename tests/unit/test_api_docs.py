@@ -14,4 +14,4 @@ def test_committed_api_documents_match_the_code():
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(list((REPO / "docs" / "api").glob("*.asyncapi.json"))) == 6
-    assert len(list((REPO / "docs" / "api").glob("*.openapi.json"))) == 6  # with the notifier's and lapor_sync's records
+    assert len(list((REPO / "docs" / "api").glob("*.openapi.json"))) == 6  # with the delivery records
