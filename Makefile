@@ -40,6 +40,7 @@ gateways:
 # Debian's chromium and chromedriver, for the web form's browser test.
 browser:
 	deploy/local/install-browser.sh
+	deploy/local/install-axe.sh
 
 # kustomize, built from the Go module proxy into .local/bin (once).
 KUSTOMIZE := .local/bin/kustomize
