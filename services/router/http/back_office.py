@@ -101,8 +101,8 @@ async def checked_form(request: Request, csrf: str = Form(""), who: Session = De
 
 def office_page(request: Request, deps: RouterDependencies, who: Session, name: str, status: int = 200,
                 **context: Any) -> HTMLResponse:
-    return page(request, name, status, operator=who.unit, role=ROLE_WORDS[role_of(deps, who.unit)],
-                is_admin=role_of(deps, who.unit) == ADMIN,
+    return page(request, name, status, operator=who.name, role=ROLE_WORDS[role_of(deps, who.name)],
+                is_admin=role_of(deps, who.name) == ADMIN,
                 csrf=unit_access.csrf_token(key_of(deps), "ppid\n" + request.cookies.get(COOKIE, "")), **context)
 
 
@@ -140,7 +140,7 @@ async def sign_in(request: Request, name: str = Form(""), password: str = Form("
         return sign_in_page(deps, request, 401, "Nama atau kata sandi salah.")
     hours = deps.settings.inbox_session_hours
     session_id = await deps.operator_sessions.open(found, None, password_of(deps, found), hours)
-    log.info("operator_signed_in", operator=found, role=role_of(deps, found))
+    log.info("operator_signed_in", role=role_of(deps, found))  # who: in the sessions table, not in logs
     response = RedirectResponse("/ppid", status_code=303)
     response.set_cookie(COOKIE, session_id, max_age=int(hours * 3600), httponly=True, samesite="strict",
                         secure=deps.settings.inbox_cookie_secure, path="/ppid")
@@ -185,8 +185,8 @@ async def complaint(request: Request, ref: str, who: Session = Depends(operator)
         return office_page(request, deps, who, "ppid_problem.html", 404, message="Aduan tidak ditemukan.")
     assignment = found["assignment"]
     if assignment.reporter_for_unit is not None:
-        await deps.repository.contact_viewed(who.unit, found["complaint_id"])
-        log.info("reporter_contact_viewed", operator=who.unit, tracking_code=found["tracking_code"])
+        await deps.repository.contact_viewed(who.name, found["complaint_id"])
+        log.info("reporter_contact_viewed", tracking_code=found["tracking_code"])  # who: in contact_views
     registry = deps.live.current.registry
     units = [u for u in registry.units if u.code != assignment.unit.code]
     today: date = deps.clock().astimezone(WIB).date()
@@ -216,7 +216,7 @@ async def reassign(request: Request, ref: str, unit: str = Form(""), alasan: str
         return office_page(request, deps, who, "ppid_problem.html", 422, back=back,
                            message="Tuliskan alasan penerusan (paling sedikit 5 huruf); alasan ini tercatat.")
     try:
-        await deps.casework.reassign(code, unit, actor=f"operator:{who.unit}", reason=reason[:1000])
+        await deps.casework.reassign(code, unit, actor=f"operator:{who.name}", reason=reason[:1000])
     except NotFound:
         return office_page(request, deps, who, "ppid_problem.html", 404, message="Aduan tidak ditemukan.")
     except ReassignmentRefused as error:
@@ -235,7 +235,7 @@ async def not_a_complaint(request: Request, ref: str, alasan: str = Form(""), wh
         return office_page(request, deps, who, "ppid_problem.html", 422, back=back,
                            message="Tuliskan alasan mengapa ini bukan aduan (paling sedikit 5 huruf).")
     try:
-        await deps.casework.act(code, UnitAction.DONE, actor=f"operator:{who.unit}", unit_code=None,
+        await deps.casework.act(code, UnitAction.DONE, actor=f"operator:{who.name}", unit_code=None,
                                 message=f"{NOT_A_COMPLAINT}{reason[:1000]}")
     except NotFound:
         return office_page(request, deps, who, "ppid_problem.html", 404, message="Aduan tidak ditemukan.")
@@ -361,7 +361,7 @@ async def report_file(request: Request, name: str, dari: str = "", sampai: str =
 async def contact_views(request: Request, who: Session = Depends(operator),
                         deps: RouterDependencies = Depends(dependencies)) -> HTMLResponse:
     """Who saw which reporter's contact, newest first: administrators only."""
-    if role_of(deps, who.unit) != ADMIN:
+    if role_of(deps, who.name) != ADMIN:
         return office_page(request, deps, who, "ppid_problem.html", 403,
                            message="Halaman ini hanya untuk administrator.")
     return office_page(request, deps, who, "ppid_contact_views.html",

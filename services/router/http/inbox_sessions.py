@@ -39,6 +39,11 @@ class Session:
     scope: str | None  # the one complaint a link session may see; None: the whole inbox
     credential: str
 
+    @property
+    def name(self) -> str:
+        """Who holds the session: the operator's name (in the operator realm)."""
+        return self.unit
+
 
 class InboxSessions:
     def __init__(self, pool: asyncpg.Pool, realm: str = UNITS) -> None:
