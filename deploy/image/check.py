@@ -113,6 +113,8 @@ ADDRESSES = {
     "ADUAN_NOTIFIER_SMTP_STARTTLS": "false",
     "ADUAN_NOTIFIER_KANNEL_SENDSMS_URL": "http://127.0.0.1:13013/cgi-bin/sendsms",
     "ADUAN_NOTIFIER_WHATSAPP_API_URL": "http://127.0.0.1:8098/v21.0",
+    "ADUAN_ROUTER_NOTIFIER_URL": f"http://127.0.0.1:{PORTS['notifier']}",
+    "ADUAN_ROUTER_LAPOR_SYNC_URL": f"http://127.0.0.1:{PORTS['lapor-sync']}",
 }
 # A value still naming a cluster address after the above: a manifest changed, and this table must follow.
 CLUSTER_ADDRESS = re.compile(r"\.svc\b|//[a-z-]+(:\d+)?(/|$)")
