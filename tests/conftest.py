@@ -139,7 +139,11 @@ def processes(infra: Infra, database_url: str, topics: Topics, tmp_path: Path) -
         kafka_users=kafka_logins(),
     )
     yield procs
+    started = list(procs.running)
     procs.stop_all()
+    # Shown only when the test failed (pytest keeps a passing test's output to itself): what each service said last.
+    for service in started:
+        print(f"--- {service.name}, last lines ---\n" + "\n".join(service.log().splitlines()[-25:]))
 
 
 @pytest.fixture

@@ -57,7 +57,10 @@ def test_a_clerk_clears_the_triage_queue_and_the_unit_receives_the_complaint(pro
     browser.find_element(By.ID, "name").send_keys("ani")
     browser.find_element(By.ID, "password").send_keys("ani-pass-ppid")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 60).until(lambda b: (b.get(router.url + "/ppid") or True) and code in b.page_source
+    # The sign-in answered (its cookie set) before anything else loads: a navigation started at once would
+    # cancel the form's and leave the browser signed out.
+    WebDriverWait(browser, 30).until(lambda b: b.current_url.endswith("/ppid"), message=browser.page_source[:2000])
+    WebDriverWait(browser, 90).until(lambda b: (b.get(router.url + "/ppid") or True) and code in b.page_source
                                      and test_message in b.page_source,
                                      message="the complaints never reached the triage queue")
     accessible("queue")

@@ -147,6 +147,8 @@ def test_a_citizens_photo_on_the_form_is_seen_by_the_unit_in_its_inbox(processes
     browser.find_element(By.NAME, "unit").send_keys("hukum")
     browser.find_element(By.NAME, "token").send_keys("hukum-pass")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # Signed in (the cookie set) before the next navigation, which would otherwise cancel the form's.
+    WebDriverWait(browser, 30).until(lambda b: b.current_url.endswith("/unit"), message=browser.page_source[:2000])
     WebDriverWait(browser, 60).until(lambda b: (b.get(router.url + f"/unit/aduan/{code}") or True)
                                      and "Wilayah" in b.page_source, message="the complaint never reached the inbox")
     assert "Kel. Bandar Lor, Kec. Mojoroto" in browser.page_source
