@@ -24,7 +24,15 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> asyncpg.Pool:
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         server_settings={"search_path": schema, "application_name": f"aduan-{schema}"},
+        reset=keep_session,
     )
+
+
+async def keep_session(_connection: asyncpg.Connection) -> None:
+    """A connection goes back to the pool without asyncpg's reset query (RESET ALL, UNLISTEN, unlock all):
+    our code leaves no session state (SET LOCAL, transaction-scoped advisory locks only), and the query was
+    a round trip per acquire, 5-7 % of the delivering services' CPU. asyncpg still rolls back an open
+    transaction before calling this."""
 
 
 async def migrate(pool: asyncpg.Pool, schema: str, *migrations_dirs: Path, role: str | None = None) -> list[str]:

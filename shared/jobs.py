@@ -106,6 +106,9 @@ class Job:
     source_topic: str
     attempts: int
     waited: float = 0.0  # seconds since it was enqueued, when it was claimed
+    # No attempt ran before this one: none failed (a revived dead job keeps its last error) and no lease was
+    # taken and lost. A counterpart without idempotency keys needs no lookup for a lost earlier try then.
+    first_attempt: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ class JobQueue:
             """INSERT INTO jobs (job_key, kind, complaint_id, payload, source_topic, status)
                VALUES ($1, $2, $3, $4, $5, 'pending')
                ON CONFLICT (job_key) DO UPDATE
-               SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL, updated_at = now()
+               SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
                WHERE jobs.status = 'dead'""",
             [(job.job_key, job.kind, job.complaint_id, job.payload, source_topic) for job in jobs])
         self.wake.set()
@@ -150,10 +153,12 @@ class JobQueue:
                                   AND job_id <> ALL($3::bigint[])
                                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
                RETURNING job_id, job_key, kind, complaint_id, payload, source_topic, attempts,
-                         extract(epoch FROM now() - created_at)::float8 AS waited""",
+                         extract(epoch FROM now() - created_at)::float8 AS waited,
+                         attempts = 1 AND last_error IS NULL AS first_attempt""",
             limit, self.policy.lease_seconds, list(running))
         return [Job(r["job_id"], r["job_key"], r["kind"], str(r["complaint_id"]) if r["complaint_id"] else None,
-                    json.loads(r["payload"]), r["source_topic"], r["attempts"], r["waited"]) for r in rows]
+                    json.loads(r["payload"]), r["source_topic"], r["attempts"], r["waited"], r["first_attempt"])
+                for r in rows]
 
     async def done(self, job: Job, result: dict[str, Any] | None) -> None:
         await self.pool.execute(

@@ -130,6 +130,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka"):
+    # httpx logs every request at INFO: a line per LAPOR! call, SMS and WhatsApp message, a tenth of the
+    # delivering services' CPU (docs/performance.md); our own code logs what each call was for.
+    for noisy in ("aiokafka", "kafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)

@@ -72,8 +72,10 @@ def build_app(settings: LaporSyncSettings | None = None) -> WithHttpApi:
             tracking_id, status = synced[0], "stored"
         else:
             # Look up by our reference first: a timeout after LAPOR! created the report, or a
-            # crash before we stored its id, must not create a second one.
-            report = await breaker.call(lambda: lapor.find_by_reference(assigned.complaint_id))
+            # crash before we stored its id, must not create a second one. Only an earlier attempt
+            # can have done that: the first goes straight to the create (one LAPOR! call, not two).
+            report = (None if job.first_attempt
+                      else await breaker.call(lambda: lapor.find_by_reference(assigned.complaint_id)))
             outcome = "found_existing" if report else "created"
             report = report or await breaker.call(lambda: lapor.create_report(report_from_assignment(assigned)))
             await reports.store(assigned.complaint_id, assigned.assignment_id, report.tracking_id, report.status,

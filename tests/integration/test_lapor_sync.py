@@ -59,7 +59,9 @@ async def test_one_report_per_complaint_its_id_stored_and_published(lapor_sync, 
 
 
 async def test_existing_report_is_found_not_created_again(lapor_sync, lapor_standin, infra, topics, db):
-    """A crash after LAPOR! created the report but before we stored its id."""
+    """A crash after LAPOR! created the report but before we stored its id: the job stays leased to the
+    process that died, and whoever takes it when the lease runs out looks the report up (a first attempt,
+    which nothing can have preceded, goes straight to the create)."""
     from services.lapor_sync.lapor_contract import LaporClient, report_from_assignment
 
     assigned = events.assigned("Pembayaran PBB lewat bank gagal tapi saldo terpotong",
@@ -67,7 +69,11 @@ async def test_existing_report_is_found_not_created_again(lapor_sync, lapor_stan
     client = LaporClient(lapor_standin.url, "local-standin-token")
     created_before = await client.create_report(report_from_assignment(assigned))
     await client.close()
-    await send(infra, topics, assigned)
+    await db.execute(  # as the dead process left it: claimed once, its lease over, no outcome recorded
+        """INSERT INTO lapor_sync.jobs (job_key, kind, complaint_id, payload, source_topic, status, attempts,
+                                        locked_until)
+           VALUES ($1, 'lapor_create', $2, $3, $4, 'pending', 1, now() - interval '1 second')""",
+        f"lapor_create:{assigned.complaint_id}", assigned.complaint_id, assigned.model_dump_json(), topics.assigned)
     stored = await eventually(lambda: db.fetchval(
         "SELECT lapor_tracking_id FROM lapor_sync.reports WHERE complaint_id = $1", assigned.complaint_id))
     assert stored == created_before.tracking_id
