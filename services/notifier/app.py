@@ -225,6 +225,7 @@ class Notifier:
     async def close(self) -> None:
         await self.outbound.close()
         await self.citizens.close()
+        await self.mailer.close()
 
 
 def build_app(settings: NotifierSettings | None = None) -> WithHttpApi:
