@@ -26,9 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
-from faststream import Context
 from faststream.kafka import KafkaBroker
-from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
@@ -392,8 +390,8 @@ class Deliveries:
         # The options come as a dict, which FastStream's overloads cannot match.
         @self.broker.subscriber(  # type: ignore[untyped-decorator]
             topic, **batch_options(self.settings, self.settings.group_id, title, model))
-        async def on_batch(bodies: list[Any], message: KafkaMessage = Context("message")) -> None:
-            events = await read_batch(bodies, message.raw_message, model, dead_letters)
+        async def on_batch(records: list[Any]) -> None:
+            events = await read_batch(records, model, dead_letters)
             jobs = [job for event in events for job in jobs_for(event)]
             if jobs:
                 if self.queue is None:  # consuming starts after start(): this is a bug, and the batch is retried

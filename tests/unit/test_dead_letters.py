@@ -40,8 +40,8 @@ def broker_with(handler: Any, *, batch: bool = False) -> tuple[KafkaBroker, list
     if batch:
         settings = ServiceSettings(port=0)
         @broker.subscriber(TOPIC, **batch_options(settings, "g", "things", Thing))
-        async def on_batch(bodies: list[Any], message: KafkaMessage = Context("message")) -> None:
-            handler(await read_batch(bodies, message.raw_message, Thing, dead_letters))
+        async def on_batch(records: list[Any]) -> None:
+            handler(await read_batch(records, Thing, dead_letters))
     else:
         @broker.subscriber(TOPIC, **subscriber_options("g", "things"))
         async def on_thing(thing: Thing) -> None:

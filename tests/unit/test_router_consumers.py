@@ -18,7 +18,7 @@ from services.router.dependencies import DEPENDENCIES
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.live_ruleset import LiveRuleSet
 from services.router.routing.rules import DEFAULT_RULES_FILE, DEFAULT_UNITS_FILE
-from shared.consumer import raw_bodies
+from shared.consumer import raw_records
 from shared.contracts import CitizenReplied, citizen_reply_id_for
 from shared.dead_letter import Unprocessable
 from tests.support import events
@@ -55,7 +55,7 @@ def wired():
     casework = Casework(repository, LiveRuleSet(DEFAULT_RULES_FILE, DEFAULT_UNITS_FILE), WorkingCalendar(), publish,
                         lambda: NOW)
     broker = KafkaBroker()
-    broker.subscriber("received", batch=True, decoder=raw_bodies)(consumers.on_complaints_received)
+    broker.subscriber("received", batch=True, decoder=raw_records)(consumers.on_complaints_received)
     broker.subscriber("replies")(consumers.on_citizen_replied)
     parked = Parked()
     broker.context.set_global(DEPENDENCIES, SimpleNamespace(casework=casework, publisher=publisher))

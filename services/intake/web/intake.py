@@ -1,5 +1,5 @@
 """What the web intake's pages, API and read-model consumers share: `WebIntake`, built once at start-up and
-reached through `web_intake` (FastAPI) or `Context("web")` (FastStream); and the rules they apply alike.
+reached through `web_intake` (FastAPI) or the read model's consumers (read_model.py); and the rules they apply alike.
 """
 
 from __future__ import annotations

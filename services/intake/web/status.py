@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from pydantic import BaseModel, Field
@@ -134,24 +135,32 @@ class StatusRepository:
         complaint's assignment."""
         await self._record(event, [received_step(event)], durable=False)
 
-    async def assigned(self, event: ComplaintAssigned) -> None:
-        """Also the "received" step of complaints from other channels: this intake does not read
-        complaints.received.v1 (their reporters are on it), the assignment says when it came."""
-        await self._record(event, [received_step(event), Step(
-            f"assigned:{event.sequence}", CitizenStatus.DITERUSKAN, ASSIGNED, event.occurred_at, event.sequence,
-            unit=event.unit, received_at=event.received_at)])
+    async def assigned(self, events: list[ComplaintAssigned]) -> None:
+        """A batch of assignments, in one transaction. Also the "received" step of complaints from other
+        channels: this intake does not read complaints.received.v1 (their reporters are on it), the
+        assignment says when it came."""
+        if not events:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            for event in sorted(events, key=lambda e: e.tracking_code):  # one lock order for concurrent writers
+                await self._steps(conn, event, [received_step(event), Step(
+                    f"assigned:{event.sequence}", CitizenStatus.DITERUSKAN, ASSIGNED, event.occurred_at,
+                    event.sequence, unit=event.unit, received_at=event.received_at)])
 
-    async def _record(self, event: ComplaintReceived | ComplaintAssigned, steps: list[Step],
-                      durable: bool = True) -> None:
+    async def _record(self, event: ComplaintReceived, steps: list[Step], durable: bool = True) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             if not durable:
                 await conn.execute("SET LOCAL synchronous_commit TO OFF")
-            for step in steps:
-                if await conn.execute(_RECORD, *step.args(event)) == "INSERT 0 0":
-                    # A later step is already there, read first from another topic: it lacks the receipt time.
-                    await conn.execute("UPDATE complaint_status SET received_at = $2"
-                                       " WHERE tracking_code = $1 AND received_at IS NULL",
-                                       event.tracking_code, step.received_at)
+            await self._steps(conn, event, steps)
+
+    @staticmethod
+    async def _steps(conn: Any, event: ComplaintReceived | ComplaintAssigned, steps: list[Step]) -> None:
+        for step in steps:
+            if await conn.execute(_RECORD, *step.args(event)) == "INSERT 0 0":
+                # A later step is already there, read first from another topic: it lacks the receipt time.
+                await conn.execute("UPDATE complaint_status SET received_at = $2"
+                                   " WHERE tracking_code = $1 AND received_at IS NULL",
+                                   event.tracking_code, step.received_at)
 
     async def apply(self, events: list) -> None:
         """A batch from complaints.status.v1, in one transaction. Order does not matter: each

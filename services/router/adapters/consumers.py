@@ -7,7 +7,6 @@ from typing import Any
 
 import structlog
 from faststream import Context
-from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter
 
 from services.router.dependencies import DEPENDENCIES, RouterDependencies
@@ -24,10 +23,9 @@ ASSIGNMENTS = Counter("aduan_assignments_total", "Assignments made, by unit and 
 
 # Batches: one database transaction, concurrent publishes and one offset commit for up to
 # `batch_size` complaints.
-async def on_complaints_received(bodies: list[Any], message: KafkaMessage = Context("message"),
-                                 deps: RouterDependencies = Context(DEPENDENCIES),
+async def on_complaints_received(records: list[Any], deps: RouterDependencies = Context(DEPENDENCIES),
                                  dead_letters: DeadLetters = Context("dead_letters")) -> None:
-    received = await read_batch(bodies, message.raw_message, ComplaintReceived, dead_letters)
+    received = await read_batch(records, ComplaintReceived, dead_letters)
     if not received:
         return
     stored = await deps.casework.assign(received)
