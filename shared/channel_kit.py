@@ -60,6 +60,7 @@ COMPLAINTS_RECEIVED = Counter(
 PUBLISH_FAILURES = Counter(
     "aduan_intake_publish_failures_total", "Messages refused because Kafka did not acknowledge", ["channel"])
 REJECTED = Counter("aduan_intake_rejected_total", "Requests refused as bad input, by reason", ["channel", "reason"])
+REFUSED_OVERLOADED = Counter("aduan_intake_overloaded_total", "Requests refused (503) with too many in flight")
 
 DEFAULT_BODY_LIMIT = 256 * 1024
 RETRY_AFTER_SECONDS = 5  # a 503's Retry-After: Kafka (or the status API) back within seconds, usually
@@ -246,6 +247,37 @@ class _TooLarge(Exception):
     pass
 
 
+class InFlightLimit:
+    """Past `limit` requests in flight, a request is refused at once: 503 with Retry-After and a reason, before
+    its body is read. Overload is then answered in milliseconds rather than left hanging until the caller's
+    timeout (a gateway or Meta gives up after seconds, and the queue behind grows). The health and metrics
+    routes are never refused: the kubelet must still see the intake alive and ready."""
+
+    EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
+
+    def __init__(self, app: Any, limit: int, retry_after_seconds: int = RETRY_AFTER_SECONDS) -> None:
+        self.app, self.limit, self.retry_after = app, limit, str(retry_after_seconds)
+        self.in_flight = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            REFUSED_OVERLOADED.inc()
+            body = json.dumps({"detail": "Layanan sedang sibuk, silakan coba lagi sebentar lagi.",
+                               "reason": "overloaded"}).encode()
+            headers = [(b"content-type", b"application/json"), (b"retry-after", self.retry_after.encode())]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
 async def _connect_broker(broker: KafkaBroker, retry_seconds: float = 2.0) -> None:
     """Connect, and keep trying while Kafka is away: an intake that started during an outage answers
     (503, or 202 from a spool) instead of crash-looping, and publishes once Kafka is back."""
@@ -268,11 +300,14 @@ def create_intake_app(
     body_limit: int = DEFAULT_BODY_LIMIT,
     body_limits_by_path: dict[str, int] | None = None,
     ready_without_broker: Check | None = None,
+    max_in_flight: int | None = None,
 ) -> FastAPI:
     """A FastAPI app whose lifespan runs the broker, with health routes, limits and the 503 mapping.
 
     `ready_without_broker`: for an intake that can keep what it accepts while Kafka is away (the SMS
-    spool), the check that says it can; the intake is then ready when either Kafka or it is."""
+    spool), the check that says it can; the intake is then ready when either Kafka or it is.
+    `max_in_flight`: requests past it are refused with 503 at once (InFlightLimit); None for an intake
+    whose gateway does not retry, which must take everything it is given."""
     configure_logging(kit.producer, kit.settings.log_level)
 
     @asynccontextmanager
@@ -293,6 +328,8 @@ def create_intake_app(
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.kit = kit
     app.add_middleware(BodySizeLimit, limit=body_limit, limits_by_path=body_limits_by_path)
+    if max_in_flight is not None:
+        app.add_middleware(InFlightLimit, limit=max_in_flight)  # outermost: refuses before anything else runs
     kafka = broker_check(kit.broker)
     if ready_without_broker:
         kafka = either(kafka, ready_without_broker)

@@ -3,6 +3,8 @@ kept before it is answered, whichever of Kafka and PostgreSQL is away."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import asyncpg
@@ -21,12 +23,12 @@ KANNEL_KEY = "spool-kannel-key"
 NOWHERE = f"postgresql://aduan:aduan@127.0.0.1:{free_port()}/aduan"  # a database that is not there
 
 
-def intake(infra, topics, database_url: str) -> tuple:
+def intake(infra, topics, database_url: str, **settings) -> tuple:
     app = build_app(SmsSettings(
         kafka=KafkaSettings(bootstrap_servers=infra.kafka_bootstrap, topic_prefix=topics.prefix,
                             publish_timeout_seconds=3),
         db=DatabaseSettings(url=database_url), spool_retry_max_seconds=1,
-        status_api_url=f"http://127.0.0.1:{free_port()}", kannel_secret=KANNEL_KEY))
+        status_api_url=f"http://127.0.0.1:{free_port()}", kannel_secret=KANNEL_KEY, **settings))
     return app, httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://sms", timeout=30,
                                   params={"key": KANNEL_KEY})
 
@@ -66,6 +68,35 @@ async def test_kafka_away_the_sms_waits_and_goes_out_once_it_is_back(infra, topi
         assert [(a.status_code, a.json()["reason"]) for a in answers] == [(202, "queued")] * 3
         assert await app.state.spool.waiting() == 3
         monkeypatch.undo()
+        records = await read_since(infra.kafka_bootstrap, topics.received, before, until=lambda r: len(r) >= 3)
+    assert sorted(e["complaint_id"] for e in json_values(records)) == sorted(
+        complaint_id_for("sms", f"kannel:{i}") for i in ids)
+
+
+async def test_past_its_inline_limit_an_sms_is_kept_and_answered_at_once_then_goes_out_once(
+        infra, topics, own_database_url, monkeypatch):
+    """Overload: Kafka slow, two SMS being handled; the third is not refused (Kannel would not send it
+    again) nor left waiting: it is kept and answered "queued" at once, and every one reaches Kafka once."""
+    before = await end_offsets(infra.kafka_bootstrap, topics.received)
+    app, client = intake(infra, topics, own_database_url, max_inline=2)
+    async with app.router.lifespan_context(app), client:
+        kit, slow = app.state.kit, asyncio.Event()
+        publish = kit.broker.publish
+
+        async def slow_broker(*args, **kwargs):
+            await slow.wait()
+            return await publish(*args, **kwargs)
+
+        monkeypatch.setattr(kit.broker, "publish", slow_broker)
+        ids = [f"k-{uuid.uuid4()}" for _ in range(3)]
+        held = [asyncio.create_task(client.get("/kannel/inbound", params=kannel(i))) for i in ids[:2]]
+        await asyncio.sleep(0.5)  # both are being handled, waiting for Kafka
+        started = time.monotonic()
+        third = await client.get("/kannel/inbound", params=kannel(ids[2]))
+        answered_in = time.monotonic() - started
+        assert (third.status_code, third.json()["reason"]) == (202, "queued") and answered_in < 1, answered_in
+        slow.set()
+        assert [a.status_code for a in await asyncio.gather(*held)] == [202, 202]
         records = await read_since(infra.kafka_bootstrap, topics.received, before, until=lambda r: len(r) >= 3)
     assert sorted(e["complaint_id"] for e in json_values(records)) == sorted(
         complaint_id_for("sms", f"kannel:{i}") for i in ids)

@@ -50,6 +50,7 @@ class SmsSettings(ServiceSettings):
     gammu_poll_seconds: float = 2.0
     spool: bool = True  # off only in handler unit tests: then an SMS is handled at once or refused
     spool_retry_max_seconds: float = 60.0  # back-off ceiling while Kafka or the status API is away
+    max_inline: int = 16  # SMS handled at once at most; more are kept and answered "queued" (intake.py)
     status_api_url: str = "http://127.0.0.1:8080"  # the web intake, which keeps every complaint's status
     status_api_timeout_seconds: float = 3.0
     public_base_url: str = "http://127.0.0.1:8080"  # the status page named in replies
@@ -101,7 +102,7 @@ def build_app(settings: SmsSettings | None = None) -> FastAPI:
     desk = StatusDesk(StatusLookup(settings.status_api_url, settings.status_api_timeout_seconds),
                       WIB, settings.public_base_url.rstrip("/"))
     spool = Spool(settings.db, retry_max_seconds=settings.spool_retry_max_seconds) if settings.spool else None
-    intake = SmsIntake(kit, desk, spool)
+    intake = SmsIntake(kit, desk, spool, max_inline=settings.max_inline)
     gammu = (GammuInbox(settings.gammu_database_url, settings.gammu_gateway_name, ZoneInfo(settings.gammu_timezone),
                         intake.take) if settings.gammu_database_url else None)
     tasks: list[asyncio.Task] = []

@@ -32,6 +32,11 @@ class SmsIntake:
     # How long a gateway's call waits for handling before it hears "queued": less than a gateway's HTTP
     # timeout, and than Kafka's publish timeout.
     inline_seconds: float = 3.0
+    # SMS handled at once at most; past it a new one is kept and answered "queued" straight away, for the
+    # relay to handle. Overload is then answered in the time a spool write takes, and never refused: Kannel
+    # does not send an SMS again (docs/adr/0003).
+    max_inline: int = 16
+    inline: int = field(default=0, init=False)
     # Kafka failed the last time: further calls are answered "queued" at once until the relay gets through
     # (smsbox works through its calls a few at a time; each waiting out a timeout held up the rest).
     broker_failing: bool = field(default=False, init=False)
@@ -56,7 +61,7 @@ class SmsIntake:
         sms = validated(sms)
         if self.spool is None or self.relay is None:
             return await handle_sms(self.kit, sms, self.desk)
-        queue_at_once = self.broker_failing
+        queue_at_once = self.broker_failing or self.inline >= self.max_inline
         try:
             first_answer = await self.spool.keep(sms, handled_inline=not queue_at_once)
         except UNAVAILABLE as error:
@@ -68,6 +73,7 @@ class SmsIntake:
             self.relay.wake.set()
             return QUEUED
         # New, or delivered again while waiting (the gateway retrying: Kafka may be back): try now.
+        self.inline += 1
         try:
             outcome = await asyncio.wait_for(self.handle(sms), self.inline_seconds)
         except (Unavailable, TimeoutError) as error:
@@ -76,6 +82,8 @@ class SmsIntake:
             await self._postpone(sms, str(error) or "handling took too long")
             self.relay.wake.set()
             return QUEUED
+        finally:
+            self.inline -= 1
         try:
             await self.spool.handled(sms, outcome)
         except UNAVAILABLE:

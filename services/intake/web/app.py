@@ -56,7 +56,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     app = create_intake_app(kit, title="Aduan web intake",
                             extra_checks={"postgres": database_check(lambda: web.pool)},
                             on_startup=connect_database, on_shutdown=close_database,
-                            body_limits_by_path={"/aduan": FORM_BODY_LIMIT})
+                            body_limits_by_path={"/aduan": FORM_BODY_LIMIT}, max_in_flight=settings.max_in_flight)
     app.state.web = web
     app.include_router(pages.router)
     app.include_router(api.router)

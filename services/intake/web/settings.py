@@ -26,4 +26,7 @@ class WebSettings(ServiceSettings):
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     # Forms read at once: each may spool up to its 6 MB photo to /tmp (a 64 MiB emptyDir in Kubernetes).
     concurrent_forms: int = Field(default=8, ge=1)
+    # Requests in flight past which more are refused at once with 503 + Retry-After (shared/channel_kit.py
+    # InFlightLimit): enough for about a second's work on one core, so what is taken is answered within it.
+    max_in_flight: int = Field(default=32, ge=1)
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)  # ADUAN_S3_*

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from services.intake.whatsapp.cloud_api import Webhook
@@ -43,6 +43,9 @@ class WhatsAppSettings(ServiceSettings):
     status_api_url: str = "http://127.0.0.1:8080"  # the web intake, which keeps every complaint's status
     status_api_timeout_seconds: float = 3.0
     public_base_url: str = "http://127.0.0.1:8080"  # the status page named in replies
+    # Meta delivers again a webhook not answered 200 (docs/whatsapp.md), so past this many in flight one is
+    # refused at once (503 + Retry-After) rather than left to time out (shared/channel_kit.py InFlightLimit).
+    max_in_flight: int = Field(default=32, ge=1)
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ def build_app(settings: WhatsAppSettings | None = None) -> FastAPI:
     kit.broker.publisher(kit.topics.contact_changes, schema=CitizenContactChanged,
                          title="intake-whatsapp:citizen.contact_changes")
     lookup = StatusLookup(settings.status_api_url, settings.status_api_timeout_seconds)
-    app = create_intake_app(kit, title="Aduan WhatsApp intake", body_limit=BODY_LIMIT, on_shutdown=lookup.close)
+    app = create_intake_app(kit, title="Aduan WhatsApp intake", body_limit=BODY_LIMIT, on_shutdown=lookup.close,
+                            max_in_flight=settings.max_in_flight)
     app.state.whatsapp = WhatsAppIntake(settings, kit, WhatsAppInbound(kit, lookup, settings.public_base_url))
     app.include_router(router)
     return app
