@@ -56,7 +56,7 @@ class SmsSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8080"  # the status page named in replies
 
 
-def get_intake(request: Request) -> SmsIntake:
+async def get_intake(request: Request) -> SmsIntake:
     return request.app.state.intake
 
 

@@ -57,7 +57,7 @@ class WhatsAppIntake:
     inbound: WhatsAppInbound
 
 
-def whatsapp_intake(request: Request) -> WhatsAppIntake:
+async def whatsapp_intake(request: Request) -> WhatsAppIntake:
     intake: WhatsAppIntake = request.app.state.whatsapp
     return intake
 
