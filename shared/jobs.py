@@ -331,8 +331,8 @@ class JobRunner:
                 await self.recorder.record(job, result)
                 JOB_OUTCOMES.labels(service, job.kind, "done").inc()
                 DELIVERY_SECONDS.labels(service, job.kind).observe(job.waited + (time.monotonic() - started))
-                # Not at INFO: the job table is the delivery record (the back-office shows it), and a line per
-                # delivery cost a tenth of the notifier's CPU.
+                # Not at INFO: the job table is the delivery record (the back-office shows it); INFO lines per
+                # delivery (this and httpx's) were about a tenth of the notifier's CPU (docs/performance.md).
                 log.debug("job_done", attempts=job.attempts)
             finally:
                 self.running.discard(job.job_id)
