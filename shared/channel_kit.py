@@ -237,10 +237,16 @@ class BodySizeLimit:
 
     @staticmethod
     async def _too_large(send: Any, limit: int) -> None:
-        body = json.dumps({"detail": f"Request body over {limit} bytes.", "reason": "body_too_large"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body})
+        await send_refusal(send, 413, f"Request body over {limit} bytes.", "body_too_large")
+
+
+async def send_refusal(send: Any, status: int, detail: str, reason: str,
+                       headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    """A JSON refusal (detail and reason, as the intakes' other 4xx/5xx) from an ASGI middleware."""
+    body = json.dumps({"detail": detail, "reason": reason}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class _TooLarge(Exception):
@@ -265,11 +271,8 @@ class InFlightLimit:
             return
         if self.in_flight >= self.limit:
             REFUSED_OVERLOADED.inc()
-            body = json.dumps({"detail": "Layanan sedang sibuk, silakan coba lagi sebentar lagi.",
-                               "reason": "overloaded"}).encode()
-            headers = [(b"content-type", b"application/json"), (b"retry-after", self.retry_after.encode())]
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await send_refusal(send, 503, "Layanan sedang sibuk, silakan coba lagi sebentar lagi.", "overloaded",
+                               ((b"retry-after", self.retry_after.encode()),))
             return
         self.in_flight += 1
         try:

@@ -35,24 +35,22 @@ class SmtpMailer:
         client = self._kept()
         if client is not None:
             try:
-                await client.send_message(message)
+                await self._send_on(client, message)
+                return
             except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
                 # The server closed the kept session, nearly always before it took anything: a new session
                 # sends it. (Had it taken the mail and then dropped, this is the duplicate any retry makes,
                 # with the same Message-ID.)
-                client.close()
-            except BaseException:
-                client.close()  # in an unknown state (a refused recipient, a timeout): not reused
-                raise
-            else:
-                self.idle.append((client, time.monotonic()))
-                return
-        client = self._client()
+                pass
+        await self._send_on(self._client(), message, connect=True)
+
+    async def _send_on(self, client: aiosmtplib.SMTP, message: EmailMessage, connect: bool = False) -> None:
         try:
-            await client.connect()
+            if connect:
+                await client.connect()
             await client.send_message(message)
         except BaseException:
-            client.close()
+            client.close()  # dropped, or in an unknown state (a refused recipient, a timeout): never reused
             raise
         self.idle.append((client, time.monotonic()))
 
