@@ -93,6 +93,9 @@ CONF
     || psql_su -c "create role aduan login createdb password 'aduan'"
   # The owner makes the per-service roles (services/migrate.py); in production the database operator does.
   psql_su -qc "alter role aduan createrole"
+  # The tests drop their databases WITH (FORCE) as aduan: a service role's connection still closing must not
+  # fail the drop (seen once in CI: "must be a member of the role whose process is being terminated").
+  psql_su -qc "grant pg_signal_backend to aduan"
   [[ "$(psql_su -tAc "select 1 from pg_database where datname = 'aduan'")" == 1 ]] \
     || psql_su -c "create database aduan owner aduan"
   log "ready: postgresql://aduan:aduan@127.0.0.1:$PORT/aduan"
