@@ -16,17 +16,24 @@ class WorkingCalendar:
     def __init__(self, collective_leave: Iterable[date] = ()) -> None:
         self.collective_leave = frozenset(collective_leave)
         self._public = holidays.country_holidays("ID")  # holidays.Indonesia()
+        # (date, days) -> deadline: a batch of complaints received on one day asks the same few questions.
+        self._after: dict[tuple[date, int], date] = {}
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._public and day not in self.collective_leave
 
     def add_working_days(self, start: datetime, days: int) -> date:
         """The date `days` working days after `start` (its local date in WIB), e.g. a deadline."""
-        day = start.astimezone(WIB).date()
-        added = 0
+        first = start.astimezone(WIB).date()
+        if (known := self._after.get((first, days))) is not None:
+            return known
+        day, added = first, 0
         while added < days:
             day += timedelta(days=1)
             added += self.is_working_day(day)
+        if len(self._after) > 4096:  # a long-running router sees a few new dates a day; bounded all the same
+            self._after.clear()
+        self._after[(first, days)] = day
         return day
 
     def working_days_between(self, start: datetime, end: datetime) -> int:

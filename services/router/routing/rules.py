@@ -83,9 +83,10 @@ class Rule:
             return None
         if self.categories and (category or "").strip().lower() not in self.categories:
             return None
-        if self._none is not None and self._none.search(text):
-            return None
+        # "any" first: most rules fail there, and then "none" need not be scanned.
         if self._any is not None and not self._any.search(text):
+            return None
+        if self._none is not None and self._none.search(text):
             return None
         found_all = [term for term, pattern in self.all if pattern.search(text)]
         if len(found_all) < len(self.all):
