@@ -1,11 +1,14 @@
 """Router throughput: N complaints already in complaints.received.v1, time until all are assigned
 and stored; beside it, on the same broker and the same messages, a bare aiokafka
-consume-and-produce pass-through (one producer, acks=all, idempotent) as the baseline.
+consume-and-produce pass-through (one producer, acks=all, idempotent) as the baseline, and the
+libraries' floor: the router's own Kafka and database plumbing (FastStream batch subscriber with the
+services' broker settings and middlewares, one asyncpg transaction storing each message, a FastStream
+publish per message, the offset commit) with no routing, no events read and no assignment built.
 
     python -m bench.router_throughput [--count 20000]
 
 Needs Kafka and PostgreSQL (`make infra`); uses its own topics and its own database.
-Last line: `router_ratio=... router_cps=... passthrough_cps=...`.
+Last line: `router_ratio=... router_cps=... passthrough_cps=... floor_ratio=... floor_cps=...`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import AckPolicy
 
 from bench.scratch import create_database, delete_topics, drop_database
+from shared.consumer import raw_records
 from shared.contracts import Channel, ComplaintReceived, Reporter
-from shared.kafka import client_options
+from shared.kafka import client_options, make_broker
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.topics import Topics, create_topics
 from tests.support.kafka import publish_events
@@ -58,6 +63,37 @@ async def passthrough(kafka: KafkaSettings, source: str, target: str, count: int
         await consumer.stop()
 
 
+async def floor(kafka: KafkaSettings, db_url: str, source: str, target: str, count: int) -> float:
+    """What the router's plumbing alone allows: its consume, store, publish and commit, without its work."""
+    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=4)
+    await pool.execute("CREATE TABLE floor (id uuid PRIMARY KEY, body text NOT NULL)")
+    broker = make_broker(kafka, client_id="bench-floor")
+    publisher = broker.publisher(target)
+    seen, started, done = 0, 0.0, asyncio.Event()
+
+    @broker.subscriber(source, group_id=f"bench-{uuid.uuid4()}", auto_offset_reset="earliest", batch=True,
+                       max_records=200, batch_timeout_ms=100, decoder=raw_records,
+                       ack_policy=AckPolicy.NACK_ON_ERROR)
+    async def store_and_forward(records: list) -> None:
+        nonlocal seen, started
+        started = started or time.perf_counter()
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.executemany("INSERT INTO floor (id, body) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                                   [(uuid.uuid4(), r.value.decode()) for r in records])
+        await asyncio.gather(*(publisher.publish(r.value, key=r.key) for r in records))
+        seen += len(records)
+        if seen >= count:
+            done.set()
+
+    await broker.start()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=300)
+        return count / (time.perf_counter() - started)
+    finally:
+        await broker.stop()
+        await pool.close()
+
+
 async def main(count: int) -> None:
     kafka = KafkaSettings()
     topics = Topics(prefix=f"bench{uuid.uuid4().hex[:6]}.")
@@ -76,6 +112,7 @@ async def main(count: int) -> None:
                                         reporter=Reporter(phone="+6281234567890")) for n in range(count)]
         await publish_events(kafka.bootstrap_servers, topics.received, events)
         baseline = await passthrough(kafka, topics.received, target, count)
+        plumbing = await floor(kafka, db_url, topics.received, target, count)
         port = free_port()
         router = subprocess.Popen([sys.executable, "-m", "services.router"], cwd=REPO, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL,
@@ -105,7 +142,9 @@ async def main(count: int) -> None:
     print(f"{count} complaints, 6 partitions, one router process, one pass-through process")
     print(f"pass-through (aiokafka consume + produce, acks=all): {baseline:8.0f} complaints/s")
     print(f"router (route + store + publish + commit):           {router_cps:8.0f} complaints/s")
-    print(f"router_ratio={router_cps / baseline:.2f} router_cps={router_cps:.0f} passthrough_cps={baseline:.0f}")
+    print(f"floor (FastStream consume + asyncpg store + publish): {plumbing:8.0f} complaints/s")
+    print(f"router_ratio={router_cps / baseline:.2f} router_cps={router_cps:.0f} passthrough_cps={baseline:.0f}"
+          f" floor_ratio={plumbing / baseline:.2f} floor_cps={plumbing:.0f}")
 
 
 if __name__ == "__main__":
