@@ -173,3 +173,15 @@ rules:
     assert guesses[1].found == ["tanah"] and guesses[1].missing == ["sengketa"]
     assert guesses[2].blocked_by == ["pernikahan"]
     assert ruleset.guesses("Jadwal posyandu bulan depan", "web") == []  # no rule sees anything
+
+
+def test_every_public_category_but_lainnya_has_a_unit_and_the_text_comes_first(ruleset):
+    from shared.categories import OTHER, categories
+
+    vague = "Mohon segera ditindaklanjuti, sudah lama tidak ada kabar"
+    placed = {code: ruleset.route(vague, "web", code) for code in categories()}
+    assert {code for code, d in placed.items() if d.is_fallback} == {OTHER}
+    assert all(d.rule_id.startswith("kategori-") for code, d in placed.items() if code != OTHER)
+    # A bribe filed under "hoaks" is the Inspektorat's: the rules read the words before the category.
+    bribe = ruleset.route("Petugas loket kelurahan minta uang 100rb agar surat cepat jadi", "web", "hoaks")
+    assert (bribe.unit.code, bribe.rule_id) == ("inspektorat", "inspektorat-pungli-suap")

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 
-from services.intake.web import api, pages, read_model
+from services.intake.web import api, open311, pages, read_model
 from services.intake.web.form import MAX_PHOTO_BYTES
 from services.intake.web.intake import SERVICE, WebIntake
 from services.intake.web.rate_limit import RateLimiter
@@ -39,7 +39,8 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     templates.env.filters["wib"] = wib
     web = WebIntake(settings, kit, templates, RateLimiter(settings.submissions_per_minute, settings.submissions_burst),
                     asyncio.Semaphore(settings.concurrent_forms), DeadLetters(SERVICE, broker),
-                    EvidenceStore(settings.evidence))
+                    EvidenceStore(settings.evidence),
+                    RateLimiter(settings.open311_requests_per_minute, settings.open311_burst))
     read_model.subscribe(broker, web)
 
     async def connect_database() -> None:
@@ -60,4 +61,5 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.web = web
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(open311.router)
     return app

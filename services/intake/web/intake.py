@@ -63,6 +63,7 @@ class WebIntake:
     forms_in_hand: asyncio.Semaphore
     dead_letters: DeadLetters  # for the status batches, which read their messages themselves
     evidence: EvidenceStore  # where the form's photo goes (shared/evidence.py)
+    open311_limiter: RateLimiter  # per Open311 client (open311.py)
     pool: asyncpg.Pool | None = None
     status: StatusRepository = field(init=False)
 

@@ -29,4 +29,10 @@ class WebSettings(ServiceSettings):
     # Requests in flight past which more are refused at once with 503 + Retry-After (shared/channel_kit.py
     # InFlightLimit): enough for about a second's work on one core, so what is taken is answered within it.
     max_in_flight: int = Field(default=32, ge=1)
+    # Open311 clients (civic apps, other cities' tools), as JSON: {"<client name>": "<api_key>"}. None: POST
+    # requests.{xml,json} is refused with 403. Each client has its own rate limit, not each address: one app's
+    # server files for many citizens.
+    open311_api_keys: dict[str, SecretStr] = {}
+    open311_requests_per_minute: float = 30.0
+    open311_burst: int = 60
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)  # ADUAN_S3_*

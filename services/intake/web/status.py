@@ -72,6 +72,7 @@ class ComplaintStatusView(BaseModel):
     status_at: datetime | None = Field(description="when the current status was reached")
     updated_at: datetime
     history: list[HistoryEntry] = Field(description="every step, oldest first")
+    category: str | None = Field(default=None, description="the category the citizen chose (web, Open311), if any")
 
 
 # One statement: the history row (kept once per entry_key) and the current status (moved only
@@ -131,9 +132,14 @@ class StatusRepository:
         self.pool = pool
 
     async def received(self, event: ComplaintReceived) -> None:
-        """A complaint this intake took. No fsync wait: a row lost in a database crash comes back with the
-        complaint's assignment."""
-        await self._record(event, [received_step(event)], durable=False)
+        """A complaint this intake took, with the category chosen. No fsync wait: a row lost in a database crash
+        comes back with the complaint's assignment (without its category: the assignment does not carry it)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit TO OFF")
+            await self._steps(conn, event, [received_step(event)])
+            if event.category:
+                await conn.execute("UPDATE complaint_status SET category = $2 WHERE tracking_code = $1",
+                                   event.tracking_code, event.category)
 
     async def assigned(self, events: list[ComplaintAssigned]) -> None:
         """A batch of assignments, in one transaction. Also the "received" step of complaints from other
@@ -146,12 +152,6 @@ class StatusRepository:
                 await self._steps(conn, event, [received_step(event), Step(
                     f"assigned:{event.sequence}", CitizenStatus.DITERUSKAN, ASSIGNED, event.occurred_at,
                     event.sequence, unit=event.unit, received_at=event.received_at)])
-
-    async def _record(self, event: ComplaintReceived, steps: list[Step], durable: bool = True) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not durable:
-                await conn.execute("SET LOCAL synchronous_commit TO OFF")
-            await self._steps(conn, event, steps)
 
     @staticmethod
     async def _steps(conn: Any, event: ComplaintReceived | ComplaintAssigned, steps: list[Step]) -> None:
@@ -183,7 +183,7 @@ class StatusRepository:
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(
                 "SELECT tracking_code, complaint_id, channel, status, unit_code, unit_name, message, received_at,"
-                " status_at, updated_at FROM complaint_status WHERE tracking_code = $1", tracking_code)
+                " status_at, updated_at, category FROM complaint_status WHERE tracking_code = $1", tracking_code)
             if row is None:
                 return None
             steps = await conn.fetch(
@@ -191,7 +191,7 @@ class StatusRepository:
                 " WHERE tracking_code = $1 ORDER BY at, assignment_sequence, status_sequence", tracking_code)
         return ComplaintStatusView(
             **{key: row[key] for key in ("tracking_code", "channel", "status", "unit_code", "unit_name",
-                                         "received_at", "status_at", "updated_at")},
+                                         "received_at", "status_at", "updated_at", "category")},
             complaint_id=str(row["complaint_id"]),
             description=describe(row["status"], row["unit_name"], row["message"]),
             history=[HistoryEntry(at=s["at"], status=s["status"],
