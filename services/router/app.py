@@ -28,6 +28,7 @@ from services.router.http.inbox import add_inbox
 from services.router.http.inbox_sessions import OPERATORS, InboxSessions
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.live_ruleset import LiveRuleSet
+from services.router.routing.second_opinion import SecondOpinion
 from services.router.settings import RouterSettings
 from shared.consumer import WithHttpApi, batch_options, consumer_app, consumer_broker, subscriber_options
 from shared.contracts import (
@@ -77,10 +78,17 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     delivery_records = DeliveryRecords({"notifier": settings.notifier_url, "lapor_sync": settings.lapor_sync_url},
                                        settings.delivery_record_token.get_secret_value())
 
+    second_opinion = None
+    if settings.second_opinion_files:  # a file that cannot be read stops the start, as bad rules do
+        second_opinion = SecondOpinion.from_files(*settings.second_opinion_files,
+                                                  threshold=settings.second_opinion_threshold)
+        log.info("second_opinion_trained", version=second_opinion.version, examples=second_opinion.examples,
+                 threshold=second_opinion.threshold)
+
     def on_pool(pool: asyncpg.Pool) -> None:
         repository = RouterRepository(pool)
         publisher = EventPublisher(assigned_topic, status_topic, repository)
-        casework = Casework(repository, live, calendar, publisher.publish_if_possible, clock)
+        casework = Casework(repository, live, calendar, publisher.publish_if_possible, clock, second_opinion)
         deps = RouterDependencies(settings=settings, live=live, calendar=calendar, clock=clock,
                                   repository=repository, publisher=publisher, casework=casework,
                                   sessions=InboxSessions(pool),

@@ -1,21 +1,85 @@
-"""Run the rule engine over a labelled file and say how well it routes.
+"""Run the rule engine (and, if asked, the second opinion where the rules fall back) over a labelled file and
+say how well it routes.
 
     python -m services.router.evaluate FILE [--rules rules.yaml] [--units units.yaml]
+                                            [--second-opinion TRAINING.jsonl ...] [--threshold 0.4]
 
-FILE: JSON lines with "text", "expected_unit" and optionally "expected_fallback" and
-"channel". Prints a confusion matrix, the misrouted examples, and as the last line
+FILE: JSON lines with "text", "expected_unit" and optionally "expected_fallback" (out of scope: the
+fallback is right), "channel" and "category". Prints a confusion matrix, the misrouted examples, the share
+of in-scope and of out-of-scope complaints sent to the fallback, and as the last line
 `accuracy=<0..1> fallback_rate=<0..1>`. Needs no broker and no database.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from services.router.routing.rules import DEFAULT_RULES_FILE, DEFAULT_UNITS_FILE, RuleSetError, load_ruleset
+from services.router.routing.rules import (
+    DEFAULT_RULES_FILE,
+    DEFAULT_UNITS_FILE,
+    Decision,
+    RuleSet,
+    RuleSetError,
+    load_ruleset,
+)
+from services.router.routing.second_opinion import SecondOpinion, read_labelled
+
+
+@dataclass
+class Score:
+    cases: int
+    correct: int
+    fallbacks: int
+    in_scope: int
+    in_scope_fallbacks: int
+    out_of_scope: int
+    out_of_scope_fallbacks: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.cases
+
+    def summary(self) -> str:
+        inside = self.in_scope_fallbacks / self.in_scope if self.in_scope else 0.0
+        outside = self.out_of_scope_fallbacks / self.out_of_scope if self.out_of_scope else 1.0
+        return (f"in-scope to the fallback: {self.in_scope_fallbacks}/{self.in_scope} ({inside:.3f}); "
+                f"out-of-scope to the fallback: {self.out_of_scope_fallbacks}/{self.out_of_scope} ({outside:.3f})")
+
+    def last_line(self) -> str:
+        return f"accuracy={self.accuracy:.3f} fallback_rate={self.fallbacks / self.cases:.3f}"
+
+
+def decide(ruleset: RuleSet, second: SecondOpinion | None, case: dict) -> Decision:
+    decision = ruleset.route(case["text"], case.get("channel", "web"), case.get("category"))
+    if decision.is_fallback and second is not None and (suggestion := second.suggest(case["text"])):
+        return ruleset.second_opinion(decision, suggestion.unit, suggestion.words, second.version)
+    return decision
+
+
+def score(ruleset: RuleSet, second: SecondOpinion | None, cases: list[dict],
+          misrouted: list[tuple[dict, Decision]] | None = None,
+          confusion: Counter[tuple[str, str]] | None = None) -> Score:
+    result = Score(len(cases), 0, 0, 0, 0, 0, 0)
+    for case in cases:
+        decision = decide(ruleset, second, case)
+        if confusion is not None:
+            confusion[case["expected_unit"], decision.unit.code] += 1
+        result.fallbacks += decision.is_fallback
+        if case.get("expected_fallback"):
+            result.out_of_scope += 1
+            result.out_of_scope_fallbacks += decision.is_fallback
+        else:
+            result.in_scope += 1
+            result.in_scope_fallbacks += decision.is_fallback
+        if decision.unit.code == case["expected_unit"]:
+            result.correct += 1
+        elif misrouted is not None:
+            misrouted.append((case, decision))
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,34 +87,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--rules", type=Path, default=DEFAULT_RULES_FILE)
     parser.add_argument("--units", type=Path, default=DEFAULT_UNITS_FILE)
+    parser.add_argument("--second-opinion", type=Path, nargs="+", default=[], metavar="TRAINING")
+    parser.add_argument("--threshold", type=float, default=0.4)
     args = parser.parse_args(argv)
     try:
         ruleset = load_ruleset(args.rules, args.units)
-    except RuleSetError as error:
+        cases = read_labelled(args.file)
+        second = (SecondOpinion.from_files(*args.second_opinion, threshold=args.threshold)
+                  if args.second_opinion else None)
+    except (RuleSetError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    cases = [json.loads(line) for line in args.file.read_text().splitlines() if line.strip()]
     if not cases:
         print(f"error: {args.file} has no examples", file=sys.stderr)
         return 2
 
     confusion: Counter[tuple[str, str]] = Counter()
-    misrouted, correct, fallbacks = [], 0, 0
-    for case in cases:
-        decision = ruleset.route(case["text"], case.get("channel", "web"), case.get("category"))
-        got = decision.unit.code
-        confusion[case["expected_unit"], got] += 1
-        fallbacks += decision.is_fallback
-        if got == case["expected_unit"]:
-            correct += 1
-        else:
-            misrouted.append((case, decision))
-
+    misrouted: list[tuple[dict, Decision]] = []
+    result = score(ruleset, second, cases, misrouted, confusion)
     units = [unit.code for unit in ruleset.registry.units]
     units += sorted({u for pair in confusion for u in pair} - set(units))
     width = max(map(len, units)) + 2
-    print(f"rule set {ruleset.version}, {len(ruleset.rules)} rules, {len(cases)} examples from {args.file}\n")
-    print("confusion matrix (rows: expected, columns: routed to)")
+    print(f"rule set {ruleset.version}, {len(ruleset.rules)} rules, {len(cases)} examples from {args.file}")
+    if second is not None:
+        print(f"second opinion {second.version}: {second.examples} examples, threshold {second.threshold}")
+    print("\nconfusion matrix (rows: expected, columns: routed to)")
     print("".ljust(width) + "".join(u.rjust(width) for u in units))
     for expected in units:
         print(expected.ljust(width) + "".join(str(confusion[expected, got]).rjust(width) for got in units))
@@ -58,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     for case, decision in misrouted:
         print(f"  expected {case['expected_unit']}, got {decision.unit.code} by {decision.rule_id} "
               f"{decision.matched_terms}: {case['text']}")
-    print(f"accuracy={correct / len(cases):.3f} fallback_rate={fallbacks / len(cases):.3f}")
+    print(result.summary())
+    print(result.last_line())
     return 0
 
 

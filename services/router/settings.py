@@ -18,6 +18,11 @@ class RouterSettings(ServiceSettings):
     rules_file: Path = DEFAULT_RULES_FILE
     units_file: Path = DEFAULT_UNITS_FILE
     rules_check_seconds: float = 5.0  # how often the rule files are checked for changes
+    # The second opinion where the rules fall back (routing/second_opinion.py), trained at start-up on these
+    # labelled files (JSON list of paths; e.g. services/router/labelled/*.jsonl and the city's corrections
+    # from `python -m services.router.corrections export`). Empty: off, every unclaimed complaint to triage.
+    second_opinion_files: list[Path] = []
+    second_opinion_threshold: float = Field(default=0.4, gt=0, le=1)
     outbox_check_seconds: float = 5.0  # how often stored-but-unpublished events are looked for
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)  # ADUAN_S3_*: read, for the inbox
     deadline_check_seconds: float = 60.0  # how often overdue complaints are escalated and silent ones closed

@@ -15,6 +15,8 @@ from services.router.application.ports import CaseworkRepository, NotFound, Outb
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.assignment import build_assignment, build_reassignment
 from services.router.routing.live_ruleset import LiveRuleSet
+from services.router.routing.rules import Decision, RuleSet
+from services.router.routing.second_opinion import SecondOpinion
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import (
     MAX_MESSAGE,
@@ -37,9 +39,10 @@ Publish = Callable[[OutboxEvent], Awaitable[bool]]  # True: published now; False
 
 class Casework:
     def __init__(self, repository: CaseworkRepository, live: LiveRuleSet, calendar: WorkingCalendar,
-                 publish: Publish, clock: Callable[[], datetime]) -> None:
+                 publish: Publish, clock: Callable[[], datetime], second_opinion: SecondOpinion | None = None) -> None:
         self.repository, self.live, self.calendar, self.publish, self.clock = (
             repository, live, calendar, publish, clock)
+        self.second_opinion = second_opinion
 
     def today(self) -> date:
         """The date in Kota Kediri (WIB): deadlines are working days there."""
@@ -50,7 +53,14 @@ class Casework:
         (a redelivered complaint comes back as it was decided). Publishing them is the caller's."""
         ruleset, now = self.live.current, self.clock()
         return await self.repository.assign_batch(batch, lambda event: build_assignment(
-            event, ruleset.route(event.text, event.channel, event.category), 1, self.calendar, now=now))
+            event, self.decide(ruleset, event), 1, self.calendar, now=now))
+
+    def decide(self, ruleset: RuleSet, event: ComplaintReceived) -> Decision:
+        """The rules' decision; where they fall back, the second opinion's if it has one (never against a rule)."""
+        decision = ruleset.route(event.text, event.channel, event.category)
+        if decision.is_fallback and self.second_opinion and (suggestion := self.second_opinion.suggest(event.text)):
+            return ruleset.second_opinion(decision, suggestion.unit, suggestion.words, self.second_opinion.version)
+        return decision
 
     async def act(self, ref: str, action: lifecycle.UnitAction, *, actor: str, unit_code: str | None,
                   message: str | None = None) -> ComplaintStatusChanged | None:

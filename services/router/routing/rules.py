@@ -25,6 +25,7 @@ from shared.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegi
 
 DEFAULT_RULES_FILE = Path(__file__).parent.parent / "rules.yaml"  # services/router/rules.yaml
 FALLBACK_RULE_ID = "fallback"
+SECOND_OPINION_RULE_PREFIX = "model:"  # rule id of a decision the second opinion made where the rules fell back
 _RULE_KEYS = {"id", "unit", "description", "any", "all", "none", "patterns", "channels", "categories"}
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 
@@ -153,6 +154,15 @@ class RuleSet:
         fallback = self.registry.fallback
         return Decision(self.unit(fallback), FALLBACK_RULE_ID, [], True, self.version,
                         self.registry.deadlines_for(fallback))
+
+    def second_opinion(self, fallback: Decision, unit_code: str, words: list[str], model_version: str) -> Decision:
+        """A fallback decision taken over by the second opinion (routing/second_opinion.py): only a fallback, and
+        only to a unit of the registry. Its rule id names the model's version; its terms are the words that
+        weighed most."""
+        if not fallback.is_fallback or self.registry.get(unit_code) is None:
+            return fallback
+        return Decision(self.unit(unit_code), f"{SECOND_OPINION_RULE_PREFIX}{model_version}", words, False,
+                        self.version, self.registry.deadlines_for(unit_code))
 
     def guesses(self, text: str, channel: str, category: str | None = None, *, other_than: str = "",
                 limit: int = 3) -> list[Guess]:

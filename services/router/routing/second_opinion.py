@@ -1,0 +1,89 @@
+"""A statistical second opinion for the complaints no rule claims: TF-IDF over the normalised words (one and two
+words) and a linear model (scikit-learn's logistic regression), trained on labelled complaints (the team's
+corpus in services/router/labelled/, and the city's corrections: services/router/corrections.py).
+
+Used only where the rules fall back, never against a rule that matched. It answers only when it is at least
+`threshold` sure and its best guess is a unit, not "out of scope" (labelled `expected_fallback`), and says
+which words weighed most. Its version is a digest of the training data and the settings, like the rule set's.
+Deterministic: the same files train the same model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from services.router.routing.normalise import normalise
+
+OUT_OF_SCOPE = "-"  # the class of complaints that are for no unit of ours (the PPID secretariat sorts them)
+SETTINGS = {"ngram_range": (1, 2), "C": 10.0, "class_weight": "balanced"}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    unit: str
+    probability: float
+    words: list[str]  # the words that weighed most for this unit, strongest first
+
+
+def read_labelled(*paths: Path) -> list[dict[str, Any]]:
+    """JSON lines with "text" and "expected_unit" (and "expected_fallback": true for out of scope)."""
+    cases = []
+    for path in paths:
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                case = json.loads(line)
+                if not isinstance(case.get("text"), str) or not isinstance(case.get("expected_unit"), str):
+                    raise ValueError(f"{path}:{number}: needs 'text' and 'expected_unit'")
+                cases.append(case)
+    return cases
+
+
+def label_of(case: dict[str, Any]) -> str:
+    return OUT_OF_SCOPE if case.get("expected_fallback") else str(case["expected_unit"])
+
+
+class SecondOpinion:
+    def __init__(self, cases: list[dict[str, Any]], threshold: float = 0.4) -> None:
+        if len({label_of(c) for c in cases}) < 2:
+            raise ValueError("the second opinion needs labelled complaints of at least two units")
+        texts, labels = [normalise(c["text"]) for c in cases], [label_of(c) for c in cases]
+        self.threshold = threshold
+        self.vectorizer = TfidfVectorizer(analyzer="word", ngram_range=SETTINGS["ngram_range"], sublinear_tf=True)
+        features = self.vectorizer.fit_transform(texts)
+        self.model = LogisticRegression(C=SETTINGS["C"], class_weight=SETTINGS["class_weight"], max_iter=5000)
+        self.model.fit(features, labels)
+        self.vocabulary = self.vectorizer.get_feature_names_out()
+        digest = hashlib.sha256(json.dumps([sorted(zip(texts, labels, strict=True)), repr(SETTINGS), threshold],
+                                           ensure_ascii=False).encode())
+        self.version = digest.hexdigest()[:12]
+        self.examples = len(cases)
+
+    @classmethod
+    def from_files(cls, *paths: Path, threshold: float = 0.4) -> SecondOpinion:
+        return cls(read_labelled(*paths), threshold)
+
+    def suggest(self, text: str) -> Suggestion | None:
+        """The unit it would send `text` to, if it is sure enough and thinks it is a unit's at all."""
+        features = self.vectorizer.transform([normalise(text)])
+        if features.nnz == 0:  # not one word it has seen: no opinion
+            return None
+        probabilities = self.model.predict_proba(features)[0]
+        best = int(np.argmax(probabilities))
+        unit = str(self.model.classes_[best])
+        if unit == OUT_OF_SCOPE or probabilities[best] < self.threshold:
+            return None
+        row = features.tocoo()
+        # Two classes: one row of weights, for the second; the first's are its negation.
+        weights = (self.model.coef_[best] if len(self.model.classes_) > 2
+                   else self.model.coef_[0] * (1 if best == 1 else -1))
+        weighed = sorted(((value * weights[column], column) for column, value in zip(row.col, row.data, strict=True)),
+                         reverse=True)
+        return Suggestion(unit, float(probabilities[best]), [str(self.vocabulary[c]) for w, c in weighed[:5] if w > 0])

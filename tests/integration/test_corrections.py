@@ -1,0 +1,70 @@
+"""The city's corrections exported from the router's real database (its migrations, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import stat
+import uuid
+from datetime import UTC, date, datetime
+
+import asyncpg
+import pytest
+
+from services.router.application.casework import HANDED_BACK
+from services.router.corrections import export
+from services.router.http.back_office import NOT_A_COMPLAINT
+
+pytestmark = pytest.mark.postgres
+
+
+async def complaint(conn: asyncpg.Connection, text: str, status: str, units: list[tuple[str, str, str | None]],
+                    outcome: str | None = None) -> None:
+    """A complaint and its assignments (unit, rule or person, reason), as the router stores them."""
+    complaint_id = uuid.uuid4()
+    await conn.execute(
+        """INSERT INTO router.complaints (complaint_id, tracking_code, channel, channel_message_id, text, anonymity,
+                                          reporter, category, received_at, correlation_id, status)
+           VALUES ($1, $2, 'sms', $3, $4, 'rahasia', '{"phone": "+6281234567890"}', NULL, $5, $3, $6)""",
+        complaint_id, uuid.uuid4().hex[:10], str(complaint_id), text, datetime(2026, 11, 20, tzinfo=UTC), status)
+    for sequence, (unit, by, reason) in enumerate(units, 1):
+        await conn.execute(
+            """INSERT INTO router.assignments (assignment_id, complaint_id, sequence, unit_code, rule_id,
+                                               ruleset_version, matched_terms, is_fallback, event, assigned_by, reason)
+               VALUES ($1, $2, $3, $4, $5, 'v1', '{}', $6, '{}', $7, $8)""",
+            uuid.uuid4(), complaint_id, sequence, unit, by if sequence == 1 else "manual",
+            unit == "diskominfo" and sequence == 1, by, reason)
+    if outcome is not None:
+        await conn.execute(
+            """INSERT INTO router.status_changes (change_id, complaint_id, sequence, status, actor,
+                                                  assignment_sequence, event)
+               VALUES ($1, $2, 1, 'done', 'ppid', $3, $4)""",
+            uuid.uuid4(), complaint_id, len(units), json.dumps({"message": outcome}))
+
+
+async def test_settled_complaints_are_exported_with_where_they_ended_and_how(own_database_url, tmp_path):
+    conn = await asyncpg.connect(own_database_url)
+    try:
+        await complaint(conn, "pajak reklame naik", "acknowledged", [("bppkad", "bppkad-pajak-daerah", None)])
+        await complaint(conn, "kantor kosong semua ngopi", "responded",
+                        [("diskominfo", "fallback", None), ("inspektorat", "ppid.sari", "disiplin pegawai")])
+        await complaint(conn, "perwali parkir", "done", [("bppkad", "bppkad-pajak-daerah", None),
+                                                          ("diskominfo", "bppkad", f"{HANDED_BACK}bukan pajak"),
+                                                          ("hukum", "ppid.sari", "produk hukum")])
+        await complaint(conn, "jual pulsa murah", "done", [("diskominfo", "fallback", None)],
+                        outcome=f"{NOT_A_COMPLAINT}iklan")
+        await complaint(conn, "belum diterima unit", "assigned", [("prokopim", "prokopim-undangan", None)])
+    finally:
+        await conn.close()
+
+    out = tmp_path / "corrections.jsonl"
+    assert await export(own_database_url, out, date(2026, 1, 1), "diskominfo") == 4
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    cases = {c["text"]: c for c in map(json.loads, out.read_text().splitlines())}
+    assert set(cases) == {"pajak reklame naik", "kantor kosong semua ngopi", "perwali parkir", "jual pulsa murah"}
+    assert {t: (c["expected_unit"], c["correction"]) for t, c in cases.items()} == {
+        "pajak reklame naik": ("bppkad", "confirmed"), "kantor kosong semua ngopi": ("inspektorat", "reassigned"),
+        "perwali parkir": ("hukum", "handed back"), "jual pulsa murah": ("diskominfo", "not a complaint")}
+    assert cases["jual pulsa murah"]["expected_fallback"] is True
+    assert cases["perwali parkir"]["first_rule"] == "bppkad-pajak-daerah"
+    assert "6281234567890" not in out.read_text()  # texts, never the reporter
+    assert await export(own_database_url, out, date(2026, 12, 1), "diskominfo") == 0  # --since
