@@ -16,7 +16,7 @@ import asyncpg
 import structlog
 
 from services.router.adapters import consumers
-from services.router.adapters.background import relay_outbox, watch_deadlines
+from services.router.adapters.background import relay_outbox, watch_deadlines, watch_duplicates
 from services.router.adapters.postgres import RouterRepository
 from services.router.adapters.publisher import EventPublisher
 from services.router.application.casework import Casework
@@ -27,6 +27,7 @@ from services.router.http.delivery_records import DeliveryRecords
 from services.router.http.inbox import add_inbox
 from services.router.http.inbox_sessions import OPERATORS, InboxSessions
 from services.router.lifecycle.working_days import WorkingCalendar
+from services.router.routing.duplicates import DuplicateFinder
 from services.router.routing.live_ruleset import LiveRuleSet
 from services.router.routing.second_opinion import SecondOpinion
 from services.router.settings import RouterSettings
@@ -85,10 +86,13 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
         log.info("second_opinion_trained", version=second_opinion.version, examples=second_opinion.examples,
                  threshold=second_opinion.threshold)
 
+    duplicates = DuplicateFinder()
+
     def on_pool(pool: asyncpg.Pool) -> None:
         repository = RouterRepository(pool)
         publisher = EventPublisher(assigned_topic, status_topic, repository)
-        casework = Casework(repository, live, calendar, publisher.publish_if_possible, clock, second_opinion)
+        casework = Casework(repository, live, calendar, publisher.publish_if_possible, clock, second_opinion,
+                            duplicates)
         deps = RouterDependencies(settings=settings, live=live, calendar=calendar, clock=clock,
                                   repository=repository, publisher=publisher, casework=casework,
                                   sessions=InboxSessions(pool),
@@ -99,7 +103,8 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, live.reload)
         for job in (live.watch(settings.rules_check_seconds),
                     relay_outbox(repository, publisher, settings.outbox_check_seconds),
-                    watch_deadlines(casework, settings.deadline_check_seconds)):
+                    watch_deadlines(casework, settings.deadline_check_seconds),
+                    watch_duplicates(casework, settings.duplicate_check_seconds)):
             task = asyncio.create_task(job)
             task.add_done_callback(_ended)
             tasks.append(task)

@@ -25,6 +25,7 @@ class RouterSettings(ServiceSettings):
     second_opinion_threshold: float = Field(default=0.4, gt=0, le=1)
     outbox_check_seconds: float = 5.0  # how often stored-but-unpublished events are looked for
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)  # ADUAN_S3_*: read, for the inbox
+    duplicate_check_seconds: float = 5.0  # how often new complaints are compared with the open ones
     deadline_check_seconds: float = 60.0  # how often overdue complaints are escalated and silent ones closed
     # Bearer tokens, as JSON: {"<operator name>": "<token>"} and {"<unit code>": "<token>"}.
     operator_tokens: dict[str, SecretStr] = {}

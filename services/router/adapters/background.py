@@ -1,4 +1,4 @@
-"""The router's background loops: the outbox relay, and the deadline watcher.
+"""The router's background loops: the outbox relay, the deadline watcher, and the duplicate finder.
 
 While PostgreSQL is away they log a warning and try again next round. Anything else is a bug: it is
 logged as an error with its traceback and counted (aduan_background_failures_total, which alerts), and
@@ -57,4 +57,18 @@ async def watch_deadlines(casework: Casework, interval_seconds: float) -> None:
         except Exception:
             BACKGROUND_FAILURES.labels("deadline_watcher").inc()
             log.exception("deadline_watcher_bug")
+        await asyncio.sleep(interval_seconds)
+
+
+async def watch_duplicates(casework: Casework, interval_seconds: float) -> None:
+    """Link new complaints to the open ones they may repeat (routing/duplicates.py), off the routing path."""
+    while True:
+        try:
+            while await casework.link_duplicates() > 0:  # a backlog: on at once
+                pass
+        except DATABASE_AWAY as error:  # next round
+            log.warning("duplicate_check_failed", error=repr(error))
+        except Exception:
+            BACKGROUND_FAILURES.labels("duplicate_finder").inc()
+            log.exception("duplicate_finder_bug")
         await asyncio.sleep(interval_seconds)

@@ -4,6 +4,7 @@ outbox of the events they publish."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
@@ -12,7 +13,8 @@ import asyncpg
 from services.router import lifecycle
 from services.router.application import decisions
 from services.router.application.ports import Complaint, NotFound, OutboxEvent, SearchCriteria, StoredAssignment
-from services.router.lifecycle import escalation
+from services.router.lifecycle import FINISHED, escalation
+from services.router.routing.duplicates import Sighting
 from shared.contracts import (
     CitizenContactChanged,
     CitizenReplied,
@@ -313,6 +315,36 @@ class RouterRepository:
                 "assignment": ComplaintAssigned.model_validate_json(row["event"]),
                 "changes": [ComplaintStatusChanged.model_validate_json(c["event"]) for c in changes]}
 
+    async def unchecked_for_duplicates(self, limit: int = 100) -> list[Sighting]:
+        """Complaints not yet compared with the open ones, oldest first."""
+        return [_sighting(row) for row in await self.pool.fetch(
+            f"""SELECT {_SIGHTING} WHERE NOT c.duplicates_checked ORDER BY c.received_at LIMIT $1""", limit)]
+
+    async def open_since(self, since: datetime, limit: int = 1000) -> list[Sighting]:
+        """Complaints still open, received since `since` (newest first, at most `limit`)."""
+        return [_sighting(row) for row in await self.pool.fetch(
+            f"""SELECT {_SIGHTING} WHERE c.received_at >= $1 AND c.status <> ALL($2::text[])
+                ORDER BY c.received_at DESC LIMIT $3""", since, list(FINISHED), limit)]
+
+    async def record_duplicates(self, checked: list[str], links: list[tuple[str, str, float, str]]) -> None:
+        """The links found (complaint, duplicate_of, similarity, reason) and the complaints looked at, at once."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                """INSERT INTO duplicate_links (complaint_id, duplicate_of, similarity, reason)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""", links)
+            await conn.execute("UPDATE complaints SET duplicates_checked = true WHERE complaint_id = ANY($1::uuid[])",
+                               checked)
+
+    async def possible_duplicates(self, complaint_id: str, unit_code: str | None) -> list[dict]:
+        """The complaints linked to this one either way, as `unit_code` may see them (None: every unit's)."""
+        rows = await self.pool.fetch(
+            f"""SELECT c.tracking_code, c.status, c.received_at, a.unit_code, l.similarity, l.reason {_CURRENT}
+                JOIN duplicate_links l ON (l.complaint_id = $1 AND l.duplicate_of = c.complaint_id)
+                                       OR (l.duplicate_of = $1 AND l.complaint_id = c.complaint_id)
+                WHERE ($2::text IS NULL OR a.unit_code = $2)
+                ORDER BY l.similarity DESC""", uuid.UUID(complaint_id), unit_code)
+        return [dict(row) for row in rows]
+
     async def history(self, complaint_ref: str) -> list[dict]:
         """Every assignment of a complaint, oldest first: the answer to "why this unit?"."""
         rows = await self.pool.fetch(
@@ -378,6 +410,18 @@ class RouterRepository:
     @staticmethod
     async def _insert(conn: asyncpg.Connection, assigned: ComplaintAssigned) -> None:
         await conn.execute(_INSERT_ASSIGNMENT, *_assignment_row(assigned))
+
+
+# A complaint as the duplicate finder compares it: the kelurahan is the first assignment's (the router's
+# reading of the text completes what the citizen gave).
+_SIGHTING = """c.complaint_id, c.text, c.received_at, c.contact_digests,
+               f.event -> 'place' ->> 'kelurahan' AS kelurahan
+               FROM complaints c JOIN assignments f ON f.complaint_id = c.complaint_id AND f.sequence = 1"""
+
+
+def _sighting(row: asyncpg.Record) -> Sighting:
+    return Sighting(str(row["complaint_id"]), row["text"], row["received_at"], row["kelurahan"],
+                    frozenset(row["contact_digests"] or ()))
 
 
 def _complaint(row: asyncpg.Record) -> Complaint:

@@ -6,7 +6,7 @@ events; what Kafka does not take now, the outbox relay publishes later. The cloc
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import structlog
 
@@ -14,6 +14,7 @@ from services.router import lifecycle
 from services.router.application.ports import CaseworkRepository, NotFound, OutboxEvent, StoredAssignment
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.assignment import build_assignment, build_reassignment
+from services.router.routing.duplicates import WINDOW_DAYS, DuplicateFinder
 from services.router.routing.live_ruleset import LiveRuleSet
 from services.router.routing.rules import Decision, RuleSet
 from services.router.routing.second_opinion import SecondOpinion
@@ -39,10 +40,11 @@ Publish = Callable[[OutboxEvent], Awaitable[bool]]  # True: published now; False
 
 class Casework:
     def __init__(self, repository: CaseworkRepository, live: LiveRuleSet, calendar: WorkingCalendar,
-                 publish: Publish, clock: Callable[[], datetime], second_opinion: SecondOpinion | None = None) -> None:
+                 publish: Publish, clock: Callable[[], datetime], second_opinion: SecondOpinion | None = None,
+                 duplicates: DuplicateFinder | None = None) -> None:
         self.repository, self.live, self.calendar, self.publish, self.clock = (
             repository, live, calendar, publish, clock)
-        self.second_opinion = second_opinion
+        self.second_opinion, self.duplicates = second_opinion, duplicates
 
     def today(self) -> date:
         """The date in Kota Kediri (WIB): deadlines are working days there."""
@@ -138,6 +140,23 @@ class Casework:
                      stage=getattr(event, "stage", None), status=getattr(event, "status", None))
             await self.publish(event)
         return events
+
+    async def link_duplicates(self, batch: int = 100) -> int:
+        """Compare complaints not looked at yet with the open ones received within the finder's window before
+        them, and keep the links; each complaint once, whenever this runs. Returns how many were looked at."""
+        if self.duplicates is None:
+            return 0
+        new = await self.repository.unchecked_for_duplicates(batch)
+        if not new:
+            return 0
+        earliest = min(n.received_at for n in new) - timedelta(days=WINDOW_DAYS)
+        open_ones = await self.repository.open_since(earliest)
+        links = [(complaint_id, hit.of.complaint_id, hit.similarity, hit.reason)
+                 for complaint_id, hits in self.duplicates.find_all(new, open_ones).items() for hit in hits]
+        await self.repository.record_duplicates([n.complaint_id for n in new], links)
+        if links:
+            log.info("possible_duplicates_linked", looked_at=len(new), links=len(links))
+        return len(new)
 
     async def change_contact(self, change: CitizenContactChanged) -> int:
         """A citizen's new number or BSUID: their complaints are answered there from now on."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from services.router.lifecycle import UnitAction
+from services.router.routing.duplicates import Sighting
 from shared.contracts import (
     CitizenContactChanged,
     CitizenReplied,
@@ -97,6 +98,14 @@ class CaseworkRepository(Protocol):
 
     async def complaint_for_unit(self, complaint_ref: str, unit_code: str) -> dict[str, Any]:
         """One complaint of the unit's, with its status changes; NotFound for any other."""
+
+    async def unchecked_for_duplicates(self, limit: int = 100) -> list[Sighting]: ...
+
+    async def open_since(self, since: datetime, limit: int = 1000) -> list[Sighting]: ...
+
+    async def record_duplicates(self, checked: list[str], links: list[tuple[str, str, float, str]]) -> None: ...
+
+    async def possible_duplicates(self, complaint_id: str, unit_code: str | None) -> list[dict[str, Any]]: ...
 
     async def history(self, complaint_ref: str) -> list[dict[str, Any]]:
         """Every assignment of a complaint, oldest first."""

@@ -192,7 +192,9 @@ async def complaint(request: Request, ref: str, who: Session = Depends(operator)
     today: date = deps.clock().astimezone(WIB).date()
     guesses = deps.live.current.guesses(assignment.text, assignment.channel, other_than=assignment.unit.code)
     record = await deps.delivery_records.of(found["complaint_id"])
+    duplicates = await deps.repository.possible_duplicates(found["complaint_id"], None)
     return office_page(request, deps, who, "ppid_complaint.html", c=with_due(found, today), a=assignment,
+                       duplicates=duplicates, duplicate_base="/ppid/aduan/",
                        changes=found["changes"], assignments=await deps.repository.history(code), units=units,
                        fallback=registry.fallback, can_act=found["status"] in OPEN, guesses=guesses, record=record,
                        delivery_words=DELIVERY_WORDS, outcome_words=OUTCOME_WORDS,

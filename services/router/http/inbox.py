@@ -194,7 +194,9 @@ async def complaint(request: Request, ref: str, grant: Session = Depends(session
     except NotFound:
         return page(request, "inbox_problem.html", 404, message="Aduan tidak ditemukan di kotak masuk unit Anda.")
     today = deps.clock().astimezone(WIB).date()
+    duplicates = await deps.repository.possible_duplicates(found["complaint_id"], grant.unit)  # its own only
     return page(request, "inbox_complaint.html", c=with_due(found, today), a=found["assignment"],
+                duplicates=duplicates, duplicate_base="/unit/aduan/",
                 changes=found["changes"], csrf=unit_access.csrf_token(key_of(deps), request.cookies.get(COOKIE, "")),
                 can_act=found["status"] in OPEN, can_acknowledge=found["status"] == ASSIGNED,
                 is_triage=grant.unit == deps.live.current.registry.fallback)
