@@ -11,7 +11,7 @@ import pytest
 
 from shared.contracts import Place, Reporter
 from tests.support import events
-from tests.support.inbox import sign_in, operator_sign_in
+from tests.support.inbox import operator_sign_in, sign_in
 from tests.support.kafka import json_values, publish_events, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
