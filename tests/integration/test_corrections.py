@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
+from services.router import reports
 from services.router.application.casework import HANDED_BACK
 from services.router.corrections import export
 from services.router.http.back_office import NOT_A_COMPLAINT
@@ -68,3 +69,20 @@ async def test_settled_complaints_are_exported_with_where_they_ended_and_how(own
     assert cases["perwali parkir"]["first_rule"] == "bppkad-pajak-daerah"
     assert "6281234567890" not in out.read_text()  # texts, never the reporter
     assert await export(own_database_url, out, date(2026, 12, 1), "diskominfo") == 0  # --since
+
+
+async def test_a_merged_complaint_counts_once_in_the_reports(own_database_url):
+    conn = await asyncpg.connect(own_database_url)
+    try:
+        kominfo = [("diskominfo", "diskominfo-layanan-digital", None)]
+        await complaint(conn, "wifi balai mati", "responded", kominfo)
+        await complaint(conn, "hotspot balai gk bisa", "responded", kominfo)
+        await conn.execute("SET search_path TO router")
+        before = await reports.fetch_rows(conn, date(2026, 11, 1), date(2026, 11, 30))
+        await conn.execute("""UPDATE complaints SET merged_into = (SELECT complaint_id FROM complaints
+                                                                  WHERE text = 'wifi balai mati')
+                              WHERE text = 'hotspot balai gk bisa'""")
+        after = await reports.fetch_rows(conn, date(2026, 11, 1), date(2026, 11, 30))
+    finally:
+        await conn.close()
+    assert (len(before), len(after)) == (2, 1)

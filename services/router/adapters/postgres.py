@@ -3,6 +3,7 @@ outbox of the events they publish."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -169,6 +170,7 @@ class RouterRepository:
                    WHERE complaint_id = $1""",
                 complaint.complaint_id, change.status.value, change.sequence, change.close_due,
                 effects.first_response, effects.closes)
+            await self._mirror(conn, change)
             return change
 
     async def record_reply(self, reply: CitizenReplied, answer_due: Callable[[str], date],
@@ -177,19 +179,27 @@ class RouterRepository:
         unit answers again by `answer_due(unit)`. None: recorded already (a redelivery). Refused
         (TransitionRefused) before any response, or once done or closed."""
         async with self.pool.acquire() as conn, conn.transaction():
-            complaint = await self._lock(conn, reply.complaint_id)
+            # A merged complaint's reply goes to the surviving one, whose unit answers both: that one is
+            # locked first, in the order _mirror takes them.
+            survivor = await conn.fetchval("SELECT merged_into FROM complaints WHERE complaint_id::text = $1",
+                                           reply.complaint_id)
+            target = await self._lock(conn, str(survivor)) if survivor else None
+            complaint = await self._lock(conn, reply.complaint_id, merged=True)
             decisions.reply_target(complaint, reply)
             if await conn.fetchval("SELECT 1 FROM citizen_replies WHERE reply_id = $1", reply.reply_id):
                 return None
+            if target is not None:  # judged by the merged complaint's reporter: it is theirs
+                complaint = dataclasses.replace(target, contact_digests=complaint.contact_digests)
             change = decisions.reply(complaint, reply, answer_due)
             await self._insert_change(conn, change)
             await conn.execute("INSERT INTO citizen_replies (reply_id, complaint_id, change_id, received_at)"
-                               " VALUES ($1, $2, $3, $4)", reply.reply_id, reply.complaint_id, change.change_id,
-                               reply.received_at)
+                               " VALUES ($1, $2, $3, $4)", reply.reply_id, uuid.UUID(complaint.complaint_id),
+                               change.change_id, reply.received_at)
             await conn.execute(
                 """UPDATE complaints SET status = $4, status_sequence = $2, close_due = NULL, answer_due = $3
                    WHERE complaint_id = $1""", complaint.complaint_id, change.sequence, change.answer_due,
                 change.status.value)
+            await self._mirror(conn, change)
             return change
 
     async def sweep(self, today: date, coordinator_email: str | None, limit: int = 200,
@@ -208,7 +218,7 @@ class RouterRepository:
                     CROSS JOIN LATERAL (VALUES ('forward', a.forward_due), ('follow_up', a.follow_up_due),
                                                ('reply', c.answer_due)) s (stage, due)
                     JOIN unnest($3::text[], $4::text[]) p (stage, status) ON p.stage = s.stage AND p.status = c.status
-                    WHERE c.status = ANY($4::text[]) AND s.due < $1
+                    WHERE c.status = ANY($4::text[]) AND s.due < $1 AND c.merged_into IS NULL
                       AND NOT EXISTS (SELECT 1 FROM escalations e
                                       WHERE e.assignment_id = a.assignment_id AND e.stage = s.stage)
                     ORDER BY s.due LIMIT $2""", today, limit, stages, statuses)
@@ -226,7 +236,7 @@ class RouterRepository:
             silent = await conn.fetch(
                 f"""SELECT c.complaint_id, c.tracking_code, c.status, c.status_sequence, c.contact_digests,
                            a.event {_CURRENT}
-                    WHERE c.status = $3 AND c.close_due <= $1
+                    WHERE c.status = $3 AND c.close_due <= $1 AND c.merged_into IS NULL
                     ORDER BY c.close_due LIMIT $2 FOR UPDATE OF c SKIP LOCKED""",
                 today, limit, ComplaintStatus.RESPONDED.value)
             for row in silent:
@@ -238,6 +248,7 @@ class RouterRepository:
                                              closed_at = CASE WHEN $4 THEN now() ELSE closed_at END
                        WHERE complaint_id = $1""", row["complaint_id"], change.sequence, change.status.value,
                     effects.closes)
+                await self._mirror(conn, change)
                 events.append(change)
         return events
 
@@ -246,11 +257,11 @@ class RouterRepository:
         rows = await self.pool.fetch(
             f"""(SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
                         c.closed_at, a.forward_due, a.follow_up_due, a.event {_CURRENT}
-                 WHERE a.unit_code = $1 AND c.status = ANY($3::text[]))
+                 WHERE a.unit_code = $1 AND c.status = ANY($3::text[]) AND c.merged_into IS NULL)
                 UNION ALL
                 (SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
                         c.closed_at, a.forward_due, a.follow_up_due, a.event {_CURRENT}
-                 WHERE a.unit_code = $1 AND c.status = ANY($4::text[])
+                 WHERE a.unit_code = $1 AND c.status = ANY($4::text[]) AND c.merged_into IS NULL
                  ORDER BY c.closed_at DESC LIMIT $2)""", unit_code, finished_limit,
             sorted(s.value for s in lifecycle.OPEN), sorted(s.value for s in lifecycle.FINISHED))
         return [{**dict(row), "complaint_id": str(row["complaint_id"]),
@@ -264,7 +275,7 @@ class RouterRepository:
                        a.forward_due, a.follow_up_due, a.event,
                        ARRAY(SELECT e.stage FROM escalations e WHERE e.assignment_id = a.assignment_id
                              ORDER BY e.due, e.escalated_at) AS escalations {_CURRENT}
-                WHERE c.status = ANY($1::text[])""", sorted(s.value for s in lifecycle.OPEN))
+                WHERE c.status = ANY($1::text[]) AND c.merged_into IS NULL""", sorted(s.value for s in lifecycle.OPEN))
         return [{**dict(row), "complaint_id": str(row["complaint_id"]),
                  "assignment": ComplaintAssigned.model_validate_json(row["event"])} for row in rows]
 
@@ -303,7 +314,9 @@ class RouterRepository:
         unit_code None: whichever unit has it (the back-office)."""
         row = await self.pool.fetchrow(
             f"""SELECT c.complaint_id, c.tracking_code, c.status, c.received_at, c.close_due, c.answer_due,
-                       a.forward_due, a.follow_up_due, a.event {_CURRENT}
+                       a.forward_due, a.follow_up_due, a.event,
+                       (SELECT m.tracking_code FROM complaints m WHERE m.complaint_id = c.merged_into) AS merged_into
+                       {_CURRENT}
                 WHERE (c.complaint_id::text = $1 OR c.tracking_code = $1)
                       AND ($2::text IS NULL OR a.unit_code = $2)""",
             complaint_ref, unit_code)
@@ -338,7 +351,8 @@ class RouterRepository:
     async def possible_duplicates(self, complaint_id: str, unit_code: str | None) -> list[dict]:
         """The complaints linked to this one either way, as `unit_code` may see them (None: every unit's)."""
         rows = await self.pool.fetch(
-            f"""SELECT c.tracking_code, c.status, c.received_at, a.unit_code, l.similarity, l.reason {_CURRENT}
+            f"""SELECT c.tracking_code, c.status, c.received_at, a.unit_code, l.similarity, l.reason,
+                       c.merged_into IS NOT NULL AS merged {_CURRENT}
                 JOIN duplicate_links l ON (l.complaint_id = $1 AND l.duplicate_of = c.complaint_id)
                                        OR (l.duplicate_of = $1 AND l.complaint_id = c.complaint_id)
                 WHERE ($2::text IS NULL OR a.unit_code = $2)
@@ -389,15 +403,64 @@ class RouterRepository:
         return [models[r["kind"]].model_validate_json(r["event"]) for r in rows]
 
     @staticmethod
-    async def _lock(conn: asyncpg.Connection, complaint_ref: str) -> Complaint:
-        """The complaint (by id or tracking code) with its current assignment, locked until the end."""
+    async def _lock(conn: asyncpg.Connection, complaint_ref: str, merged: bool = False) -> Complaint:
+        """The complaint (by id or tracking code) with its current assignment, locked until the end. One merged
+        into another takes no step of its own (TransitionRefused) unless `merged`: it follows the other's."""
         row = await conn.fetchrow(
             f"""SELECT c.complaint_id, c.tracking_code, c.status, c.status_sequence, c.contact_digests,
-                       a.event {_CURRENT}
+                       c.merged_into, a.event {_CURRENT}
                 WHERE c.complaint_id::text = $1 OR c.tracking_code = $1 FOR UPDATE OF c""", complaint_ref)
         if row is None:
             raise NotFound(complaint_ref)
+        if row["merged_into"] is not None and not merged:
+            raise lifecycle.TransitionRefused("aduan ini sudah digabung dengan aduan lain; tindak lanjuti aduan itu")
         return _complaint(row)
+
+    async def _mirror(self, conn: asyncpg.Connection, change: ComplaintStatusChanged) -> None:
+        """The surviving complaint's step, taken by each complaint merged into it, stored for the outbox relay
+        to publish: their citizens hear the same outcome, their LAPOR! reports and status pages follow."""
+        merged = await conn.fetch("SELECT complaint_id FROM complaints WHERE merged_into = $1 ORDER BY complaint_id",
+                                  uuid.UUID(change.complaint_id))
+        for row in merged:
+            complaint = await self._lock(conn, str(row["complaint_id"]), merged=True)
+            mirrored = lifecycle.status_changed(
+                complaint.assignment, sequence=complaint.status_sequence + 1, status=change.status,
+                actor=change.actor, message=change.message, close_due=change.close_due, answer_due=change.answer_due)
+            effects = lifecycle.effects_of(mirrored.status)
+            await self._insert_change(conn, mirrored)
+            await conn.execute(
+                """UPDATE complaints SET status = $2, status_sequence = $3, close_due = $4, answer_due = $5,
+                          first_response_at = CASE WHEN $6 THEN coalesce(first_response_at, now())
+                                                   ELSE first_response_at END,
+                          closed_at = CASE WHEN $7 THEN now() ELSE closed_at END
+                   WHERE complaint_id = $1""",
+                row["complaint_id"], mirrored.status.value, mirrored.sequence, mirrored.close_due, mirrored.answer_due,
+                effects.first_response, effects.closes)
+
+    async def merge(self, complaint_ref: str, other_ref: str, unit_code: str | None, actor: str) -> tuple[str, str]:
+        """Merge the later of two open complaints linked as possible duplicates into the earlier one; both must
+        be `unit_code`'s (None: any unit's, the back-office). Returns (merged, surviving) tracking codes."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"""SELECT c.complaint_id, c.tracking_code, c.received_at, c.status, c.merged_into, a.unit_code,
+                           EXISTS (SELECT 1 FROM complaints m WHERE m.merged_into = c.complaint_id) AS survivor
+                    {_CURRENT} WHERE c.complaint_id::text = ANY($1::text[]) OR c.tracking_code = ANY($1::text[])
+                    ORDER BY c.complaint_id FOR UPDATE OF c""", [complaint_ref, other_ref])
+            if len(rows) != 2 or any(unit_code is not None and r["unit_code"] != unit_code for r in rows):
+                raise NotFound(complaint_ref)
+            earlier, later = sorted(rows, key=lambda r: (r["received_at"], r["tracking_code"]))
+            if any(r["status"] not in lifecycle.OPEN or r["merged_into"] is not None for r in rows) or (
+                    later["survivor"]):
+                raise lifecycle.TransitionRefused("hanya aduan yang masih terbuka dan belum digabung dapat digabung")
+            if earlier["unit_code"] != later["unit_code"]:
+                raise lifecycle.TransitionRefused("kedua aduan harus berada di unit yang sama")
+            if not await conn.fetchval(
+                    """SELECT 1 FROM duplicate_links WHERE (complaint_id, duplicate_of) IN (($1, $2), ($2, $1))""",
+                    later["complaint_id"], earlier["complaint_id"]):
+                raise lifecycle.TransitionRefused("kedua aduan tidak ditandai sebagai kemungkinan duplikat")
+            await conn.execute("UPDATE complaints SET merged_into = $2, merged_by = $3, merged_at = now()"
+                               " WHERE complaint_id = $1", later["complaint_id"], earlier["complaint_id"], actor)
+            return later["tracking_code"], earlier["tracking_code"]
 
     @staticmethod
     async def _insert_change(conn: asyncpg.Connection, change: ComplaintStatusChanged) -> None:

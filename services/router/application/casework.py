@@ -158,6 +158,13 @@ class Casework:
             log.info("possible_duplicates_linked", looked_at=len(new), links=len(links))
         return len(new)
 
+    async def merge(self, ref: str, other: str, *, actor: str, unit_code: str | None) -> tuple[str, str]:
+        """Two complaints about one thing: the later follows the earlier from now on (its citizen hears the
+        earlier's outcome). Returns (merged, surviving) tracking codes."""
+        merged, surviving = await self.repository.merge(ref, other, unit_code, actor)
+        log.info("complaints_merged", merged=merged, surviving=surviving)
+        return merged, surviving
+
     async def change_contact(self, change: CitizenContactChanged) -> int:
         """A citizen's new number or BSUID: their complaints are answered there from now on."""
         return await self.repository.change_citizen_contact(change)

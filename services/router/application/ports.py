@@ -107,6 +107,9 @@ class CaseworkRepository(Protocol):
 
     async def possible_duplicates(self, complaint_id: str, unit_code: str | None) -> list[dict[str, Any]]: ...
 
+    async def merge(self, complaint_ref: str, other_ref: str, unit_code: str | None, actor: str) -> tuple[str, str]:
+        """The later of two linked open complaints merged into the earlier: (merged, surviving) codes."""
+
     async def history(self, complaint_ref: str) -> list[dict[str, Any]]:
         """Every assignment of a complaint, oldest first."""
 

@@ -196,9 +196,11 @@ async def complaint(request: Request, ref: str, grant: Session = Depends(session
     today = deps.clock().astimezone(WIB).date()
     duplicates = await deps.repository.possible_duplicates(found["complaint_id"], grant.unit)  # its own only
     return page(request, "inbox_complaint.html", c=with_due(found, today), a=found["assignment"],
-                duplicates=duplicates, duplicate_base="/unit/aduan/",
+                duplicates=duplicates, duplicate_base="/unit/aduan/", merge=True,
+                open_statuses={str(s) for s in OPEN},
                 changes=found["changes"], csrf=unit_access.csrf_token(key_of(deps), request.cookies.get(COOKIE, "")),
-                can_act=found["status"] in OPEN, can_acknowledge=found["status"] == ASSIGNED,
+                can_act=found["status"] in OPEN and not found["merged_into"],
+                can_acknowledge=found["status"] == ASSIGNED,
                 is_triage=grant.unit == deps.live.current.registry.fallback)
 
 
@@ -246,6 +248,23 @@ async def evidence_answer(request: Request, deps: RouterDependencies, code: str,
         "Content-Disposition": "inline" if inline else f'attachment; filename="lampiran-{index + 1}"',
         "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
+@router.post("/unit/aduan/{ref}/gabung")
+async def merge(request: Request, ref: str, ke: str = Form(""), grant: Session = Depends(checked_form),
+                deps: RouterDependencies = Depends(dependencies)) -> Response:
+    """One click on a possible duplicate: the later of the two follows the earlier."""
+    code = normalise_tracking_code(ref) or ref
+    other = normalise_tracking_code(ke) or ke
+    try:
+        in_scope(code, grant)
+        in_scope(other, grant)
+        _, surviving = await deps.casework.merge(code, other, actor=f"unit:{grant.unit}", unit_code=grant.unit)
+    except NotFound:
+        return page(request, "inbox_problem.html", 404, message="Aduan tidak ditemukan di kotak masuk unit Anda.")
+    except TransitionRefused as error:
+        return _refused(request, code, str(error))
+    return RedirectResponse(f"/unit/aduan/{surviving}", status_code=303)
 
 
 @router.post("/unit/aduan/{ref}/{action}")

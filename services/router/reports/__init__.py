@@ -200,7 +200,7 @@ _ROWS = """
     LEFT JOIN LATERAL (SELECT follow_up_due FROM assignments
                        WHERE complaint_id = c.complaint_id AND (assigned_at <= c.first_response_at OR sequence = 1)
                        ORDER BY sequence DESC LIMIT 1) then_ ON c.first_response_at IS NOT NULL
-    WHERE c.received_at >= $1 AND c.received_at < $2"""
+    WHERE c.received_at >= $1 AND c.received_at < $2 AND c.merged_into IS NULL"""  # merged ones count once
 
 
 async def fetch_rows(conn: asyncpg.Connection, period_from: date, period_to: date) -> list[ComplaintRow]:
