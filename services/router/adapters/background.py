@@ -9,6 +9,7 @@ stop every escalation until the next restart.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import structlog
 from prometheus_client import Counter
@@ -47,28 +48,31 @@ async def relay_outbox(repository: CaseworkRepository, publisher: EventPublisher
 
 async def watch_deadlines(casework: Casework, interval_seconds: float) -> None:
     """Escalate overdue complaints and close the silent ones, on working-day deadlines (WIB)."""
-    while True:
-        try:
-            for event in await casework.sweep():
-                if isinstance(event, ComplaintEscalated):
-                    ESCALATIONS.labels(event.unit.code, event.stage).inc()
-        except DATABASE_AWAY as error:  # next round
-            log.warning("deadline_check_failed", error=repr(error))
-        except Exception:
-            BACKGROUND_FAILURES.labels("deadline_watcher").inc()
-            log.exception("deadline_watcher_bug")
-        await asyncio.sleep(interval_seconds)
+    async def sweep() -> None:
+        for event in await casework.sweep():
+            if isinstance(event, ComplaintEscalated):
+                ESCALATIONS.labels(event.unit.code, event.stage).inc()
+
+    await _every(interval_seconds, sweep, "deadline_watcher", "deadline_check_failed")
 
 
 async def watch_duplicates(casework: Casework, interval_seconds: float) -> None:
     """Link new complaints to the open ones they may repeat (routing/duplicates.py), off the routing path."""
+    async def link() -> None:
+        while await casework.link_duplicates() > 0:  # a backlog: on at once
+            pass
+
+    await _every(interval_seconds, link, "duplicate_finder", "duplicate_check_failed")
+
+
+async def _every(interval_seconds: float, work: Callable[[], Awaitable[None]], task: str, away: str) -> None:
+    """`work`, then a pause, for ever; a round that fails is logged (and counted, unless the database was away)."""
     while True:
         try:
-            while await casework.link_duplicates() > 0:  # a backlog: on at once
-                pass
+            await work()
         except DATABASE_AWAY as error:  # next round
-            log.warning("duplicate_check_failed", error=repr(error))
+            log.warning(away, error=repr(error))
         except Exception:
-            BACKGROUND_FAILURES.labels("duplicate_finder").inc()
-            log.exception("duplicate_finder_bug")
+            BACKGROUND_FAILURES.labels(task).inc()
+            log.exception(f"{task}_bug")
         await asyncio.sleep(interval_seconds)

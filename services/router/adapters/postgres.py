@@ -160,16 +160,7 @@ class RouterRepository:
                                     close_due=close_due)
             if change is None:
                 return None
-            effects = lifecycle.effects_of(change.status)
-            await self._insert_change(conn, change)
-            await conn.execute(
-                """UPDATE complaints SET status = $2, status_sequence = $3, close_due = $4, answer_due = NULL,
-                          first_response_at = CASE WHEN $5 THEN coalesce(first_response_at, now())
-                                                   ELSE first_response_at END,
-                          closed_at = CASE WHEN $6 THEN now() ELSE closed_at END
-                   WHERE complaint_id = $1""",
-                complaint.complaint_id, change.status.value, change.sequence, change.close_due,
-                effects.first_response, effects.closes)
+            await self._take_step(conn, change)
             await self._mirror(conn, change)
             return change
 
@@ -426,16 +417,20 @@ class RouterRepository:
             mirrored = lifecycle.status_changed(
                 complaint.assignment, sequence=complaint.status_sequence + 1, status=change.status,
                 actor=change.actor, message=change.message, close_due=change.close_due, answer_due=change.answer_due)
-            effects = lifecycle.effects_of(mirrored.status)
-            await self._insert_change(conn, mirrored)
-            await conn.execute(
-                """UPDATE complaints SET status = $2, status_sequence = $3, close_due = $4, answer_due = $5,
-                          first_response_at = CASE WHEN $6 THEN coalesce(first_response_at, now())
-                                                   ELSE first_response_at END,
-                          closed_at = CASE WHEN $7 THEN now() ELSE closed_at END
-                   WHERE complaint_id = $1""",
-                row["complaint_id"], mirrored.status.value, mirrored.sequence, mirrored.close_due, mirrored.answer_due,
-                effects.first_response, effects.closes)
+            await self._take_step(conn, mirrored)
+
+    async def _take_step(self, conn: asyncpg.Connection, change: ComplaintStatusChanged) -> None:
+        """A status change stored with its event (for the outbox), and its complaint moved to it."""
+        effects = lifecycle.effects_of(change.status)
+        await self._insert_change(conn, change)
+        await conn.execute(
+            """UPDATE complaints SET status = $2, status_sequence = $3, close_due = $4, answer_due = $5,
+                      first_response_at = CASE WHEN $6 THEN coalesce(first_response_at, now())
+                                               ELSE first_response_at END,
+                      closed_at = CASE WHEN $7 THEN now() ELSE closed_at END
+               WHERE complaint_id = $1""",
+            uuid.UUID(change.complaint_id), change.status.value, change.sequence, change.close_due, change.answer_due,
+            effects.first_response, effects.closes)
 
     async def merge(self, complaint_ref: str, other_ref: str, unit_code: str | None, actor: str) -> tuple[str, str]:
         """Merge the later of two open complaints linked as possible duplicates into the earlier one; both must
