@@ -25,7 +25,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from services.router.routing.normalise import normalise
 
-LABELLED = sorted((Path(__file__).resolve().parents[1] / "labelled").glob("*.jsonl"))
+LABELLED_DIR = Path(__file__).resolve().parents[1] / "labelled"
+LABELLED = sorted(LABELLED_DIR.glob("*.jsonl"))
 # Chosen on the even-numbered pairs of tests/data/duplicate-pairs.jsonl (2026-12-01).
 WINDOW_DAYS = 5
 SAME_REPORTER, SAME_KELURAHAN, ANYWHERE = 0.15, 0.2, 0.4
@@ -54,6 +55,8 @@ class DuplicateFinder:
         if corpus is None:
             corpus = [json.loads(line)["text"] for path in LABELLED
                       for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not corpus:  # a package built without its data files: say so rather than "empty vocabulary"
+            raise ValueError(f"no labelled complaints in {LABELLED_DIR} to weigh words by")
         self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
         self.vectorizer.fit([normalise(text) for text in corpus])
 
