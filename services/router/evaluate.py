@@ -26,7 +26,7 @@ from services.router.routing.rules import (
     RuleSetError,
     load_ruleset,
 )
-from services.router.routing.second_opinion import SecondOpinion, read_labelled
+from services.router.routing.second_opinion import SecondOpinion, decide, read_labelled
 
 
 @dataclass
@@ -53,19 +53,12 @@ class Score:
         return f"accuracy={self.accuracy:.3f} fallback_rate={self.fallbacks / self.cases:.3f}"
 
 
-def decide(ruleset: RuleSet, second: SecondOpinion | None, case: dict) -> Decision:
-    decision = ruleset.route(case["text"], case.get("channel", "web"), case.get("category"))
-    if decision.is_fallback and second is not None and (suggestion := second.suggest(case["text"])):
-        return ruleset.second_opinion(decision, suggestion.unit, suggestion.words, second.version)
-    return decision
-
-
 def score(ruleset: RuleSet, second: SecondOpinion | None, cases: list[dict],
           misrouted: list[tuple[dict, Decision]] | None = None,
           confusion: Counter[tuple[str, str]] | None = None) -> Score:
     result = Score(len(cases), 0, 0, 0, 0, 0, 0)
     for case in cases:
-        decision = decide(ruleset, second, case)
+        decision = decide(ruleset, second, case["text"], case.get("channel", "web"), case.get("category"))
         if confusion is not None:
             confusion[case["expected_unit"], decision.unit.code] += 1
         result.fallbacks += decision.is_fallback

@@ -21,8 +21,7 @@ from services.router.corrections import report
 from services.router.evaluate import score
 from services.router.routing.rules import load_ruleset
 from services.router.routing.second_opinion import SecondOpinion, read_labelled
-
-LABELLED = sorted((Path(__file__).parent / "labelled").glob("*.jsonl"))
+from services.router.routing.second_opinion import corpus as labelled_corpus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: both parts need complaints", file=sys.stderr)
         return 2
     ruleset = load_ruleset()
-    corpus = read_labelled(*LABELLED)
+    corpus = labelled_corpus()
     print(f"{args.file}: {len(corrections)} taken as the city's corrections, {len(evaluated)} evaluated "
           f"(seed {args.seed}); corpus {len(corpus)} labelled complaints; threshold {args.threshold}\n")
     last = None

@@ -11,17 +11,17 @@ from services.router.application.casework import Casework
 from services.router.corrections import labelled, report
 from services.router.routing.normalise import normalise
 from services.router.routing.rules import load_ruleset
-from services.router.routing.second_opinion import SecondOpinion, read_labelled
+from services.router.routing.second_opinion import SecondOpinion
+from services.router.routing.second_opinion import corpus as labelled_corpus
 from shared.contracts import Channel, ComplaintReceived
 
-LABELLED = sorted((Path(__file__).resolve().parents[2] / "services/router/labelled").glob("*.jsonl"))
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "routing-holdout-3.jsonl"
 RULES = load_ruleset()
 
 
 @pytest.fixture(scope="module")
 def corpus() -> list[dict]:
-    return read_labelled(*LABELLED)
+    return labelled_corpus()
 
 
 def test_the_same_data_trains_the_same_model_and_its_version_follows_data_and_threshold(corpus):

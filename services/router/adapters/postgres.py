@@ -182,14 +182,10 @@ class RouterRepository:
             if target is not None:  # judged by the merged complaint's reporter: it is theirs
                 complaint = dataclasses.replace(target, contact_digests=complaint.contact_digests)
             change = decisions.reply(complaint, reply, answer_due)
-            await self._insert_change(conn, change)
+            await self._take_step(conn, change)
             await conn.execute("INSERT INTO citizen_replies (reply_id, complaint_id, change_id, received_at)"
                                " VALUES ($1, $2, $3, $4)", reply.reply_id, uuid.UUID(complaint.complaint_id),
                                change.change_id, reply.received_at)
-            await conn.execute(
-                """UPDATE complaints SET status = $4, status_sequence = $2, close_due = NULL, answer_due = $3
-                   WHERE complaint_id = $1""", complaint.complaint_id, change.sequence, change.answer_due,
-                change.status.value)
             await self._mirror(conn, change)
             return change
 

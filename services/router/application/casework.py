@@ -17,7 +17,7 @@ from services.router.routing.assignment import build_assignment, build_reassignm
 from services.router.routing.duplicates import WINDOW_DAYS, DuplicateFinder
 from services.router.routing.live_ruleset import LiveRuleSet
 from services.router.routing.rules import Decision, RuleSet
-from services.router.routing.second_opinion import SecondOpinion
+from services.router.routing.second_opinion import SecondOpinion, decide
 from shared.channel_kit import InvalidText, clean_text
 from shared.contracts import (
     MAX_MESSAGE,
@@ -58,11 +58,7 @@ class Casework:
             event, self.decide(ruleset, event), 1, self.calendar, now=now))
 
     def decide(self, ruleset: RuleSet, event: ComplaintReceived) -> Decision:
-        """The rules' decision; where they fall back, the second opinion's if it has one (never against a rule)."""
-        decision = ruleset.route(event.text, event.channel, event.category)
-        if decision.is_fallback and self.second_opinion and (suggestion := self.second_opinion.suggest(event.text)):
-            return ruleset.second_opinion(decision, suggestion.unit, suggestion.words, self.second_opinion.version)
-        return decision
+        return decide(ruleset, self.second_opinion, event.text, event.channel, event.category)
 
     async def act(self, ref: str, action: lifecycle.UnitAction, *, actor: str, unit_code: str | None,
                   message: str | None = None) -> ComplaintStatusChanged | None:

@@ -24,9 +24,9 @@ from typing import Any
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from services.router.routing.normalise import normalise
+from services.router.routing.second_opinion import LABELLED_DIR
+from services.router.routing.second_opinion import corpus as labelled_corpus
 
-LABELLED_DIR = Path(__file__).resolve().parents[1] / "labelled"
-LABELLED = sorted(LABELLED_DIR.glob("*.jsonl"))
 # Chosen on the even-numbered pairs of tests/data/duplicate-pairs.jsonl (2026-12-01).
 WINDOW_DAYS = 5
 SAME_REPORTER, SAME_KELURAHAN, ANYWHERE = 0.15, 0.2, 0.4
@@ -53,8 +53,7 @@ class PossibleDuplicate:
 class DuplicateFinder:
     def __init__(self, corpus: list[str] | None = None) -> None:
         if corpus is None:
-            corpus = [json.loads(line)["text"] for path in LABELLED
-                      for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            corpus = [case["text"] for case in labelled_corpus()]
         if not corpus:  # a package built without its data files: say so rather than "empty vocabulary"
             raise ValueError(f"no labelled complaints in {LABELLED_DIR} to weigh words by")
         self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)

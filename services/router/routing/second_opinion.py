@@ -21,7 +21,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from services.router.routing.normalise import normalise
+from services.router.routing.rules import Decision, RuleSet
 
+LABELLED_DIR = Path(__file__).resolve().parents[1] / "labelled"  # services/router/labelled: the team's corpus
 OUT_OF_SCOPE = "-"  # the class of complaints that are for no unit of ours (the PPID secretariat sorts them)
 SETTINGS = {"ngram_range": (1, 2), "C": 10.0, "class_weight": "balanced"}
 
@@ -44,6 +46,19 @@ def read_labelled(*paths: Path) -> list[dict[str, Any]]:
                     raise ValueError(f"{path}:{number}: needs 'text' and 'expected_unit'")
                 cases.append(case)
     return cases
+
+
+def corpus() -> list[dict[str, Any]]:
+    """The team's labelled complaints (services/router/labelled/*.jsonl); empty when they were not packaged."""
+    return read_labelled(*sorted(LABELLED_DIR.glob("*.jsonl")))
+
+
+def decide(ruleset: RuleSet, second: SecondOpinion | None, text: str, channel: str, category: str | None) -> Decision:
+    """The rules' decision; where they fall back, the second opinion's if it has one (never against a rule)."""
+    decision = ruleset.route(text, channel, category)
+    if decision.is_fallback and second is not None and (suggestion := second.suggest(text)):
+        return ruleset.second_opinion(decision, suggestion.unit, suggestion.words, second.version)
+    return decision
 
 
 def label_of(case: dict[str, Any]) -> str:
