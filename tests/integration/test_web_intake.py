@@ -27,6 +27,19 @@ async def test_accepted_complaint_is_in_kafka_and_on_the_status_page_at_once(web
         assert status.status_code == 200 and status.json()["status"] == "diterima"
 
 
+async def test_category_is_a_public_category_code(web, infra, topics):
+    async with httpx.AsyncClient(base_url=web.url, timeout=15) as http:
+        free_text = await http.post("/api/v1/complaints", json={"text": "Lampu jalan mati sejak seminggu",
+                                                                 "category": "jalan rusak"})
+        assert (free_text.status_code, free_text.json()["reason"]) == (422, "unknown_category")
+        assert "pajak-retribusi" in free_text.json()["detail"]  # the refusal lists the codes to choose from
+        known = await http.post("/api/v1/complaints", json={"text": "Petugas minta uang 50rb tanpa kuitansi",
+                                                             "category": " Pungli "})
+        assert known.status_code == 202
+    records = await read_topic(infra.kafka_bootstrap, topics.received, until=lambda r: len(r) >= 1, timeout=5)
+    assert [v["category"] for v in json_values(records)] == ["pungli"]
+
+
 async def test_retry_with_the_same_idempotency_key_is_the_same_complaint(web):
     async with httpx.AsyncClient(base_url=web.url, timeout=15) as http:
         body = {"text": "Saluran air depan pasar mampet dan banjir tiap hujan"}

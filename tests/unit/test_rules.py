@@ -95,11 +95,11 @@ def test_channel_and_category_conditions(tmp_path):
     ruleset = load_ruleset(write(tmp_path, """
 rules:
   - {id: sms-only, unit: hukum, any: [lampu], channels: [sms]}
-  - {id: tax-category, unit: bppkad, categories: [Pajak Daerah]}
+  - {id: tax-category, unit: bppkad, categories: [Pajak-Retribusi]}
 """), UNITS)
     assert ruleset.route("lampu mati", "sms").rule_id == "sms-only"
     assert ruleset.route("lampu mati", "web").is_fallback
-    assert ruleset.route("tolong dibantu", "web", "pajak daerah").rule_id == "tax-category"
+    assert ruleset.route("tolong dibantu", "web", "pajak-retribusi").rule_id == "tax-category"
     assert ruleset.route("tolong dibantu", "web", "lainnya").is_fallback
 
 
@@ -107,6 +107,7 @@ rules:
     ("rules:\n  - {id: a, unit: dinas-fiktif, any: [x]}\n", "unknown unit 'dinas-fiktif'"),
     ("rules:\n  - {id: a, unit: hukum, any: [x]}\n  - {id: a, unit: hukum, any: [y]}\n", "duplicate id"),
     ("rules:\n  - {id: a, unit: hukum}\n", "needs at least one of"),
+    ("rules:\n  - {id: a, unit: bppkad, categories: [pajak daerah]}\n", "unknown category ['pajak daerah']"),
     ("rules:\n  - {unit: hukum, any: [x]}\n", "missing id"),
     ("rules:\n  - {id: a, unit: hukum, any: ['!!!']}\n", "bad term '!!!'"),
     ("rules:\n  - {id: a, unit: hukum, patterns: ['(unclosed']}\n", "bad pattern '(unclosed'"),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, EmailStr, Field
 from services.intake.web.form import MAX_TEXT, MIN_TEXT
 from services.intake.web.intake import MAX_REPLY, SERVICE, NotReplyable, WebIntake, scoped, web_intake
 from services.intake.web.status import ComplaintStatusView
+from shared.categories import categories
 from shared.channel_kit import clean_text
 from shared.contracts import Anonymity, Channel, ComplaintReceived, Reporter, normalise_tracking_code
 from shared.phone import to_e164
@@ -24,7 +25,8 @@ class ComplaintForm(BaseModel):
     phone: str | None = Field(default=None, max_length=32)
     email: EmailStr | None = None
     anonymity: Anonymity = Anonymity.NONE
-    category: str | None = Field(default=None, max_length=100)
+    category: str | None = Field(default=None, max_length=100,
+                                 description="kode kategori dari /open311/v2/services (shared/categories.yaml)")
 
 
 class Accepted(BaseModel):
@@ -67,11 +69,15 @@ async def submit_complaint(request: Request, form: ComplaintForm,
     text = clean_text(form.text, MAX_TEXT)
     if len(text) < MIN_TEXT:  # counted as the form counts: spaces and control characters are no content
         return web.kit.reject("text_too_short", f"Isi aduan terlalu pendek (paling sedikit {MIN_TEXT} karakter).")
+    category = form.category.strip().lower() if form.category else None
+    if category is not None and category not in categories():  # a free text would route nowhere and mean nothing
+        return web.kit.reject("unknown_category",
+                              f"Kategori tidak dikenal; pilih salah satu: {', '.join(categories())}.")
     reporter = Reporter(name=form.name, phone=phone, email=form.email)
     event = ComplaintReceived.new(
-        channel=Channel.WEB, text=text, producer=SERVICE, anonymity=form.anonymity, category=form.category,
+        channel=Channel.WEB, text=text, producer=SERVICE, anonymity=form.anonymity, category=category,
         channel_message_id=scoped("api", idempotency_key or str(uuid.uuid4()), text, reporter, form.anonymity,
-                                  form.category),
+                                  category),
         reporter=reporter)
     await web.accept(event)
     return Accepted(complaint_id=event.complaint_id, tracking_code=event.tracking_code,

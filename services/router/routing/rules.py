@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from services.router.routing.normalise import normalise
+from shared.categories import CATEGORIES_FILE, categories
 from shared.contracts import Unit
 from shared.units import DEFAULT_UNITS_FILE, Deadlines, RegistryError, UnitsRegistry, parse_registry
 
@@ -252,6 +253,9 @@ def parse_rules(raw: bytes, path: Path, registry: UnitsRegistry) -> tuple[Rule, 
             channels=_string_set(where, "channels", entry.get("channels"), _CHANNEL_NAME),
             categories=_string_set(where, "categories", entry.get("categories")),
         )
+        if unknown := sorted(rule.categories - set(categories())):
+            raise RuleSetError(f"{where}: unknown category {unknown} (not in {CATEGORIES_FILE.name}: "
+                               f"{sorted(categories())})")
         if not (rule.any or rule.all or rule.categories):
             raise RuleSetError(f"{where}: needs at least one of 'any', 'all', 'patterns' or 'categories'")
         rules.append(rule)
