@@ -1,8 +1,11 @@
-"""Run the rule engine (and, if asked, the second opinion where the rules fall back) over a labelled file and
-say how well it routes.
+"""Route a labelled file as the router does (the rules, then the second opinion where they fall back, trained on
+the team's corpus in services/router/labelled/) and say how well it routes.
 
     python -m services.router.evaluate FILE [--rules rules.yaml] [--units units.yaml]
-                                            [--second-opinion TRAINING.jsonl ...] [--threshold 0.4]
+                                            [--corrections CORRECTIONS.jsonl ...] [--threshold 0.6] [--rules-only]
+
+--corrections: more training files for the second opinion (the city's corrections, as the router's
+ADUAN_ROUTER_SECOND_OPINION_FILES); --rules-only: the rules alone (ADUAN_ROUTER_SECOND_OPINION=false).
 
 FILE: JSON lines with "text", "expected_unit" and optionally "expected_fallback" (out of scope: the
 fallback is right), "channel" and "category". Prints a confusion matrix, the misrouted examples, the share
@@ -26,7 +29,7 @@ from services.router.routing.rules import (
     RuleSetError,
     load_ruleset,
 )
-from services.router.routing.second_opinion import SecondOpinion, decide, read_labelled
+from services.router.routing.second_opinion import LABELLED_DIR, THRESHOLD, SecondOpinion, corpus, decide, read_labelled
 
 
 @dataclass
@@ -80,14 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--rules", type=Path, default=DEFAULT_RULES_FILE)
     parser.add_argument("--units", type=Path, default=DEFAULT_UNITS_FILE)
-    parser.add_argument("--second-opinion", type=Path, nargs="+", default=[], metavar="TRAINING")
-    parser.add_argument("--threshold", type=float, default=0.4)
+    parser.add_argument("--corrections", type=Path, nargs="+", default=[], metavar="CORRECTIONS")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument("--rules-only", action="store_true", help="without the second opinion")
     args = parser.parse_args(argv)
     try:
         ruleset = load_ruleset(args.rules, args.units)
         cases = read_labelled(args.file)
-        second = (SecondOpinion.from_files(*args.second_opinion, threshold=args.threshold)
-                  if args.second_opinion else None)
+        second = (None if args.rules_only
+                  else SecondOpinion(corpus() + read_labelled(*args.corrections), threshold=args.threshold))
     except (RuleSetError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -104,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rule set {ruleset.version}, {len(ruleset.rules)} rules, {len(cases)} examples from {args.file}")
     if second is not None:
         print(f"second opinion {second.version}: {second.examples} examples, threshold {second.threshold}")
+        if args.file.resolve().parent == LABELLED_DIR:
+            print(f"note: {args.file.name} is part of the second opinion's training corpus: these figures are not "
+                  "held out (--rules-only, or a file from elsewhere)")
     print("\nconfusion matrix (rows: expected, columns: routed to)")
     print("".ljust(width) + "".join(u.rjust(width) for u in units))
     for expected in units:

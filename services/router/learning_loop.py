@@ -2,7 +2,7 @@
 take one part of the file as the city's corrections, and measure on the other part what routing gains
 when the second opinion also learns from those corrections.
 
-    python -m services.router.learning_loop HELD_OUT.jsonl [--corrections 0.5] [--seed 7] [--threshold 0.4]
+    python -m services.router.learning_loop HELD_OUT.jsonl [--corrections 0.5] [--seed 7] [--threshold 0.6]
 
 Prints, on the evaluated part: the shipped rules alone; with the second opinion trained on the labelled
 corpus (services/router/labelled/); with it trained on the corpus and the corrections; then the rules
@@ -20,7 +20,7 @@ from pathlib import Path
 from services.router.corrections import report
 from services.router.evaluate import score
 from services.router.routing.rules import load_ruleset
-from services.router.routing.second_opinion import SecondOpinion, read_labelled
+from services.router.routing.second_opinion import THRESHOLD, SecondOpinion, read_labelled
 from services.router.routing.second_opinion import corpus as labelled_corpus
 
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--corrections", type=float, default=0.5, help="share of FILE taken as corrections")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--threshold", type=float, default=0.4)
+    parser.add_argument("--threshold", type=float, default=THRESHOLD)
     args = parser.parse_args(argv)
     cases = read_labelled(args.file)
     random.Random(args.seed).shuffle(cases)

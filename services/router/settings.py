@@ -18,11 +18,12 @@ class RouterSettings(ServiceSettings):
     rules_file: Path = DEFAULT_RULES_FILE
     units_file: Path = DEFAULT_UNITS_FILE
     rules_check_seconds: float = 5.0  # how often the rule files are checked for changes
-    # The second opinion where the rules fall back (routing/second_opinion.py), trained at start-up on these
-    # labelled files (JSON list of paths; e.g. services/router/labelled/*.jsonl and the city's corrections
-    # from `python -m services.router.corrections export`). Empty: off, every unclaimed complaint to triage.
+    # The second opinion where the rules fall back (routing/second_opinion.py), trained at start-up on the team's
+    # labelled complaints (services/router/labelled/) and these files (JSON list of paths: the city's corrections
+    # from `python -m services.router.corrections export`). Off: every complaint no rule claims goes to triage.
+    second_opinion: bool = True
     second_opinion_files: list[Path] = []
-    second_opinion_threshold: float = Field(default=0.4, gt=0, le=1)
+    second_opinion_threshold: float = Field(default=0.6, gt=0, le=1)
     outbox_check_seconds: float = 5.0  # how often stored-but-unpublished events are looked for
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)  # ADUAN_S3_*: read, for the inbox
     duplicate_check_seconds: float = 5.0  # how often new complaints are compared with the open ones

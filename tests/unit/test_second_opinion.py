@@ -15,7 +15,7 @@ from services.router.routing.second_opinion import SecondOpinion
 from services.router.routing.second_opinion import corpus as labelled_corpus
 from shared.contracts import Channel, ComplaintReceived
 
-HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "routing-holdout-3.jsonl"
+HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "routing-holdout-4.jsonl"
 RULES = load_ruleset()
 
 
@@ -27,7 +27,7 @@ def corpus() -> list[dict]:
 def test_the_same_data_trains_the_same_model_and_its_version_follows_data_and_threshold(corpus):
     first, again = SecondOpinion(corpus), SecondOpinion(list(reversed(corpus)))
     assert first.version == again.version and first.examples == len(corpus)
-    assert SecondOpinion(corpus, threshold=0.6).version != first.version
+    assert SecondOpinion(corpus, threshold=0.5).version != first.version
     assert SecondOpinion(corpus[:-5]).version != first.version
     text = "hadiah parsel untuk pejabat dari rekanan proyek"
     assert first.suggest(text) == again.suggest(text)
@@ -55,7 +55,7 @@ def test_it_decides_only_where_the_rules_fall_back_and_never_against_a_rule():
 
     ruled = casework.decide(RULES, event("Petugas loket minta uang suap 100rb agar cepat"))
     assert (ruled.unit.code, ruled.is_fallback) == ("inspektorat", False) and not ruled.rule_id.startswith("model:")
-    taken = casework.decide(RULES, event("kantor kecamatan kosong siang ini, semua pada ngopi di warung"))
+    taken = casework.decide(RULES, event("warung depan rumah ramai orang ngopi sampai subuh"))
     assert (taken.unit.code, taken.rule_id, taken.is_fallback) == ("hukum", f"model:{wrong.version}", False)
     assert "ngopi" in " ".join(taken.matched_terms)
     unknown = RULES.second_opinion(RULES.route("jalan berlubang", "web"), "dinas-pu", ["jalan"], "v1")
@@ -79,12 +79,12 @@ def test_a_settled_complaint_is_labelled_with_where_it_ended(row, expected):
 
 
 def test_the_report_names_the_rule_that_misroutes_and_proposes_terms_that_point_at_the_unit():
-    cases = [{"text": f"jam 10 kantor kelurahan kosong, orangnya ngopi di warung {n}", "expected_unit": "inspektorat"}
+    cases = [{"text": f"petugas taman kota tidur siang di gazebo {n}", "expected_unit": "inspektorat"}
              for n in range(3)] + [{"text": "pajak restoran naik terus", "expected_unit": "bppkad"}]
     text = report(RULES, cases)
     assert "fallback" in text.split("rules by complaints misrouted")[1].splitlines()[1]
     proposals = next(line for line in text.splitlines() if line.strip().startswith("inspektorat:"))
-    assert "ngopi" in proposals and "pajak" not in proposals
+    assert "tidur" in proposals and "pajak" not in proposals
 
 
 def test_the_loop_on_the_held_out_file_prints_each_configuration_and_the_last_line(capsys):
