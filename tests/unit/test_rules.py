@@ -9,10 +9,11 @@ from services.router.routing.rules import RuleSetError, load_ruleset
 from shared.units import DEFAULT_UNITS_FILE as UNITS
 
 DATA = Path(__file__).resolve().parents[2] / "services" / "router" / "labelled"
-# routing-sample.jsonl is a copy of the team's labelled sample (../shared/corpus/);
-# the two holdout files were written by others without looking at the rules (first runs: 0.875
-# and 0.817; the misses showed general gaps that were then closed).
-CORPORA = ["routing-sample.jsonl", "routing-holdout.jsonl", "routing-holdout-2.jsonl"]
+# routing-sample.jsonl is a copy of the team's labelled sample (../shared/corpus/); the others were written by
+# others without looking at the rules (first runs: holdout 0.875, -2 0.817, -3 0.767, complaints-a 0.775,
+# -b 0.813; their misses showed general gaps that were then closed). Held out, never tuned on: tests/data/.
+CORPORA = ["routing-sample.jsonl", "routing-holdout.jsonl", "routing-holdout-2.jsonl", "routing-holdout-3.jsonl",
+           "complaints-a.jsonl", "complaints-b.jsonl"]
 MIN_ACCURACY = 0.9
 
 
@@ -60,6 +61,23 @@ rules:
 """), UNITS)
     assert ruleset.route("pajak kendaraan", "web").rule_id == "first"
     assert ruleset.route("pajak hotel", "web").rule_id == "second"
+
+
+def test_what_the_rules_leave_to_triage_a_rule_stopped_by_its_exclusions_and_out_of_scope_words(tmp_path):
+    ruleset = load_ruleset(write(tmp_path, """
+out_of_scope: [polisi, "jalan rusak"]
+rules:
+  - {id: pungli, unit: inspektorat, any: [minta uang], none: [pln]}
+"""), UNITS)
+    assert ruleset.route("petugas PLN minta uang", "web").is_fallback
+    assert ruleset.left_to_triage("petugas PLN minta uang", "web") == ["pungli"]
+    assert ruleset.left_to_triage("SURGA jln rusak, polisi diam saja", "sms") == [
+        "out_of_scope:polisi", "out_of_scope:jalan rusak"]
+    assert ruleset.left_to_triage("lampu taman mati", "web") == []
+    # Only a guess is held back: a rule that claims the complaint still does.
+    assert ruleset.route("polisi lihat pegawai minta uang", "web").rule_id == "pungli"
+    with pytest.raises(RuleSetError, match="'out_of_scope' must be a non-empty list"):
+        load_ruleset(write(tmp_path, "out_of_scope: polisi\nrules:\n  - {id: a, unit: hukum, any: [x]}\n"), UNITS)
 
 
 def test_all_terms_must_appear(tmp_path):

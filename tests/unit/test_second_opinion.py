@@ -58,6 +58,10 @@ def test_it_decides_only_where_the_rules_fall_back_and_never_against_a_rule():
     taken = casework.decide(RULES, event("warung depan rumah ramai orang ngopi sampai subuh"))
     assert (taken.unit.code, taken.rule_id, taken.is_fallback) == ("hukum", f"model:{wrong.version}", False)
     assert "ngopi" in " ".join(taken.matched_terms)
+    # Where the rules said "not ours" it stays silent: the pungli rule excludes the police, and "jalan rusak" is
+    # out of scope.
+    for text in ("polisi minta uang suap waktu razia", "jalan rusak, orang ngopi di pinggir lubang"):
+        assert RULES.left_to_triage(text, "web") and casework.decide(RULES, event(text)).is_fallback
     unknown = RULES.second_opinion(RULES.route("jalan berlubang", "web"), "dinas-pu", ["jalan"], "v1")
     assert unknown.is_fallback and unknown.rule_id == "fallback"  # only units of the registry
 

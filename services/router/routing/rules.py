@@ -97,6 +97,15 @@ class Rule:
         found_any = [term for term, pattern in self.any if pattern.search(text)]
         return found_all + found_any or [f"category:{category}"]
 
+    def declines(self, text: str, channel: str, category: str | None) -> bool:
+        """It would have matched but for its `none` terms: the rule says the complaint is not its unit's."""
+        if self._none is None or not self._none.search(text):
+            return False
+        if (self.channels and channel not in self.channels or self._any is not None and not self._any.search(text)
+                or self.categories and (category or "").strip().lower() not in self.categories):
+            return False
+        return all(pattern.search(text) for _, pattern in self.all)
+
 
 @dataclass(frozen=True)
 class Guess:
@@ -145,6 +154,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     registry: UnitsRegistry
     version: str
+    out_of_scope: tuple[Matcher, ...] = ()  # rules.yaml's `out_of_scope`: words of complaints for no unit of ours
 
     def route(self, text: str, channel: str, category: str | None = None) -> Decision:
         normalised = normalise(text)
@@ -155,6 +165,13 @@ class RuleSet:
         fallback = self.registry.fallback
         return Decision(self.unit(fallback), FALLBACK_RULE_ID, [], True, self.version,
                         self.registry.deadlines_for(fallback))
+
+    def left_to_triage(self, text: str, channel: str, category: str | None = None) -> list[str]:
+        """Why no guess may place `text` (the second opinion stays silent): the rules that would have matched but
+        for their `none` terms, and the `out_of_scope` terms in it. Empty: nothing said against a guess."""
+        normalised = normalise(text)
+        return ([rule.id for rule in self.rules if rule.declines(normalised, channel, category)]
+                + [f"out_of_scope:{term}" for term, pattern in self.out_of_scope if pattern.search(normalised)])
 
     def second_opinion(self, fallback: Decision, unit_code: str, words: list[str], model_version: str) -> Decision:
         """A fallback decision taken over by the second opinion (routing/second_opinion.py): only a fallback, and
@@ -270,5 +287,6 @@ def load_ruleset(rules_file: Path = DEFAULT_RULES_FILE, units_file: Path = DEFAU
     except RegistryError as error:
         raise RuleSetError(str(error)) from error
     rules = parse_rules(rules_raw, Path(rules_file), registry)
+    out_of_scope = _matchers(str(rules_file), "out_of_scope", yaml.safe_load(rules_raw).get("out_of_scope"))
     version = hashlib.sha256(rules_raw + b"\0" + units_raw).hexdigest()[:12]
-    return RuleSet(rules, registry, version)
+    return RuleSet(rules, registry, version, out_of_scope)

@@ -58,9 +58,13 @@ def corpus() -> list[dict[str, Any]]:
 
 
 def decide(ruleset: RuleSet, second: SecondOpinion | None, text: str, channel: str, category: str | None) -> Decision:
-    """The rules' decision; where they fall back, the second opinion's if it has one (never against a rule)."""
+    """The rules' decision; where they fall back, the second opinion's if it has one. Never against the rules: not
+    against one that matched, nor where one was stopped by its `none` terms or the text has an `out_of_scope` term
+    (the rules' word that it is not for that unit, or for none: a police officer asking money, a Samsat tax, a
+    greeting to the mayor; triage reads those)."""
     decision = ruleset.route(text, channel, category)
-    if decision.is_fallback and second is not None and (suggestion := second.suggest(text)):
+    if (decision.is_fallback and second is not None and not ruleset.left_to_triage(text, channel, category)
+            and (suggestion := second.suggest(text))):
         return ruleset.second_opinion(decision, suggestion.unit, suggestion.words, second.version)
     return decision
 
