@@ -12,8 +12,10 @@ import pytest
 
 from services.router import reports
 from services.router.application.casework import HANDED_BACK
-from services.router.corrections import export
+from services.router.corrections import export, report
 from services.router.http.back_office import NOT_A_COMPLAINT
+from services.router.routing.rules import load_ruleset
+from services.router.routing.second_opinion import SecondOpinion, corpus, decide, read_labelled
 
 pytestmark = pytest.mark.postgres
 
@@ -86,3 +88,34 @@ async def test_a_merged_complaint_counts_once_in_the_reports(own_database_url):
     finally:
         await conn.close()
     assert (len(before), len(after)) == (2, 1)
+
+
+async def test_the_loop_on_a_replayed_history_the_city_teaches_the_router_a_new_tax_name(own_database_url, tmp_path):
+    """PBJT and NPWPD (the 2024 names of the restaurant/hotel/entertainment taxes and the local taxpayer number)
+    are in no rule and no labelled example: such complaints fall back. The PPID secretariat sends six to BPPKAD;
+    exported and learnt, the next ones go to BPPKAD, and the report proposes the two words for the rules."""
+    history = ["SURGA NPWPD warung bakso sy blm jadi2 pdhl udh daftar sebulan",
+               "nomor NPWPD usaha laundry saya hilang, bagaimana mencetak ulang",
+               "PBJT jasa hiburan untuk konser amal di lapangan apakah tetap ditarik",
+               "SURGA PBJT kafe sy dihitung dr omzet kotor apa bersih",
+               "mohon penjelasan PBJT atas jasa kesenian untuk pagelaran wayang",
+               "NPWPD atas nama almarhum bapak mau dinonaktifkan caranya gimana"]
+    conn = await asyncpg.connect(own_database_url)
+    try:
+        for text in history:
+            await complaint(conn, text, "acknowledged",
+                            [("diskominfo", "fallback", None), ("bppkad", "ppid.sari", "pajak daerah")])
+    finally:
+        await conn.close()
+    out = tmp_path / "corrections.jsonl"
+    assert await export(own_database_url, out, date(2026, 1, 1), "diskominfo") == len(history)
+
+    rules, learnt = load_ruleset(), read_labelled(out)
+    shipped, taught = SecondOpinion(corpus()), SecondOpinion(corpus() + learnt)
+    for text in ["PBJT jasa kesenian dan hiburan utk pentas seni di kampung apa kena?",
+                 "NPWPD usaha katering saya belum terbit padahal sudah daftar"]:
+        assert decide(rules, shipped, text, "web", None).is_fallback
+        taken = decide(rules, taught, text, "web", None)
+        assert (taken.unit.code, taken.rule_id) == ("bppkad", f"model:{taught.version}")
+    proposals = next(line for line in report(rules, learnt).splitlines() if line.strip().startswith("bppkad:"))
+    assert "npwpd" in proposals and "pbjt" in proposals
