@@ -25,7 +25,7 @@ _MONEY = re.compile(
 _EXPONENTS = {"rb": 3, "ribu": 3, "rebu": 3, "k": 3, "jt": 6, "juta": 6, "miliar": 9, "milyar": 9}
 _NOT_WORD = re.compile(r"[^\w]+")
 # "Bu Wali", "Pak Wali", "Mas Wali" is how people name the mayor; "wali murid" (a pupil's parent) is not.
-_MAYOR = re.compile(r"\b(bu|ibu|pak|bapak|mas|mbak)\s+wali\b(?!\s+(?:kota|murid|kelas|santri|nikah))")
+_MAYOR = re.compile(r"\b(bu|ibu|pak|bapak|mas|mbak|gus|wakil)\s+wali\b(?!\s+(?:kota|murid|kelas|santri|nikah))")
 
 # Common SMS and chat abbreviations, spelled out. Only unambiguous ones: "dr" (dari/dokter) is not.
 SMS_ABBREVIATIONS = {
@@ -42,7 +42,7 @@ SMS_ABBREVIATIONS = {
     "wawali": "wakil wali kota", "pns": "asn", "mhn": "mohon", "tlg": "tolong", "trims": "terima kasih",
     "mksh": "terima kasih", "makasih": "terima kasih", "bnyk": "banyak", "byk": "banyak",
     "lg": "lagi", "lgi": "lagi", "klo": "kalau", "kalo": "kalau", "kl": "kalau", "dpt": "dapat",
-    "pjk": "pajak", "dtg": "datang", "dipake": "dipakai", "pake": "pakai",
+    "pjk": "pajak", "dtg": "datang", "dipake": "dipakai", "pake": "pakai", "gabisa": "tidak bisa",
     "sdg": "sedang", "lbh": "lebih", "bgt": "banget", "bener": "benar", "dr": "dari",
     "mnt": "minta", "mnta": "minta", "pdhl": "padahal", "cpt": "cepat", "brp": "berapa", "trs": "terus",
     "kmrn": "kemarin", "skt": "sakit", "sblm": "sebelum", "stlh": "setelah", "tgl": "tanggal",
