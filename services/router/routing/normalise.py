@@ -42,7 +42,7 @@ SMS_ABBREVIATIONS = {
     "wawali": "wakil wali kota", "pns": "asn", "mhn": "mohon", "tlg": "tolong", "trims": "terima kasih",
     "mksh": "terima kasih", "makasih": "terima kasih", "bnyk": "banyak", "byk": "banyak",
     "lg": "lagi", "lgi": "lagi", "klo": "kalau", "kalo": "kalau", "kl": "kalau", "dpt": "dapat",
-    "pjk": "pajak", "dtg": "datang", "dipake": "dipakai", "pake": "pakai", "gabisa": "tidak bisa",
+    "pjk": "pajak", "dtg": "datang", "dipake": "dipakai", "pake": "pakai", "gabisa": "tidak bisa", "dibyr": "dibayar",
     "sdg": "sedang", "lbh": "lebih", "bgt": "banget", "bener": "benar", "dr": "dari",
     "mnt": "minta", "mnta": "minta", "pdhl": "padahal", "cpt": "cepat", "brp": "berapa", "trs": "terus",
     "kmrn": "kemarin", "skt": "sakit", "sblm": "sebelum", "stlh": "setelah", "tgl": "tanggal",
