@@ -54,6 +54,24 @@ async def test_complaint_is_stored_assigned_and_published(router, infra, topics,
                          "matched_terms": assigned["matched_terms"], "is_fallback": False}
 
 
+async def test_the_second_opinion_places_what_no_rule_claims_but_not_what_the_rules_declined(router, infra, topics,
+                                                                                           db):
+    """The router as deployed (second opinion on, trained on the packaged corpus at start-up)."""
+    unclaimed = events.received("SURGA PBJT warung sy kok ditagih dobel bulan ini")  # a tax name in no rule
+    declined = events.received("petugas PLN minta uang 500rb biar meteran cepat dipasang")  # not a city officer
+    await publish_events(infra.kafka_bootstrap, topics.received, [unclaimed, declined])
+
+    records = await read_topic(infra.kafka_bootstrap, topics.assigned, until=lambda r: len(r) >= 2)
+    decided = {v["complaint_id"]: v for v in json_values(records)}
+    placed, left = decided[unclaimed.complaint_id], decided[declined.complaint_id]
+    assert (placed["unit"]["code"], placed["is_fallback"]) == ("bppkad", False)
+    assert placed["rule_id"].startswith("model:") and placed["matched_terms"]  # its version, the words that weighed
+    assert (left["unit"]["code"], left["rule_id"], left["is_fallback"]) == ("diskominfo", "fallback", True)
+    stored = await db.fetchval("SELECT rule_id FROM router.assignments WHERE complaint_id = $1",
+                               unclaimed.complaint_id)
+    assert stored == placed["rule_id"]
+
+
 async def test_redelivered_complaint_gets_no_second_assignment(router, infra, topics, db):
     event = events.received("Hotspot wifi di alun-alun lemot sekali")
     for _ in range(3):  # a gateway retry, or a redelivery after a crash, repeats the same event
