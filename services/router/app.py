@@ -29,8 +29,7 @@ from services.router.http.inbox_sessions import OPERATORS, InboxSessions
 from services.router.lifecycle.working_days import WorkingCalendar
 from services.router.routing.duplicates import DuplicateFinder
 from services.router.routing.live_ruleset import LiveRuleSet
-from services.router.routing.second_opinion import SecondOpinion, read_labelled
-from services.router.routing.second_opinion import corpus as labelled_corpus
+from services.router.routing.second_opinion import SecondOpinion
 from services.router.settings import RouterSettings
 from shared.consumer import WithHttpApi, batch_options, consumer_app, consumer_broker, subscriber_options
 from shared.contracts import (
@@ -82,8 +81,8 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
 
     second_opinion = None
     if settings.second_opinion:  # a file that cannot be read stops the start, as bad rules do
-        second_opinion = SecondOpinion(labelled_corpus() + read_labelled(*settings.second_opinion_files),
-                                       threshold=settings.second_opinion_threshold)
+        second_opinion = SecondOpinion.from_corpus(*settings.second_opinion_files,
+                                                   threshold=settings.second_opinion_threshold)
         log.info("second_opinion_trained", version=second_opinion.version, examples=second_opinion.examples,
                  threshold=second_opinion.threshold)
 

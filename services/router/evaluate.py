@@ -29,7 +29,7 @@ from services.router.routing.rules import (
     RuleSetError,
     load_ruleset,
 )
-from services.router.routing.second_opinion import LABELLED_DIR, THRESHOLD, SecondOpinion, corpus, decide, read_labelled
+from services.router.routing.second_opinion import LABELLED_DIR, THRESHOLD, SecondOpinion, decide, read_labelled
 
 
 @dataclass
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         ruleset = load_ruleset(args.rules, args.units)
         cases = read_labelled(args.file)
         second = (None if args.rules_only
-                  else SecondOpinion(corpus() + read_labelled(*args.corrections), threshold=args.threshold))
+                  else SecondOpinion.from_corpus(*args.corrections, threshold=args.threshold))
     except (RuleSetError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

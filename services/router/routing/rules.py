@@ -79,32 +79,29 @@ class Rule:
         object.__setattr__(self, "_any", _either(self.any))
         object.__setattr__(self, "_none", _either(self.none))
 
+    def _fits(self, text: str, channel: str, category: str | None) -> bool:
+        """Channel, category, `any` and `all` hold; `none` not looked at."""
+        if self.channels and channel not in self.channels:
+            return False
+        if self.categories and (category or "").strip().lower() not in self.categories:
+            return False
+        # "any" first: most rules fail there, and then the rest need not be scanned.
+        if self._any is not None and not self._any.search(text):
+            return False
+        return all(pattern.search(text) for _, pattern in self.all)
+
     def match(self, text: str, channel: str, category: str | None) -> list[str] | None:
         """The terms that made the rule match, or None when it does not."""
-        if self.channels and channel not in self.channels:
-            return None
-        if self.categories and (category or "").strip().lower() not in self.categories:
-            return None
-        # "any" first: most rules fail there, and then "none" need not be scanned.
-        if self._any is not None and not self._any.search(text):
-            return None
-        if self._none is not None and self._none.search(text):
+        if not self._fits(text, channel, category) or self._none is not None and self._none.search(text):
             return None
         found_all = [term for term, pattern in self.all if pattern.search(text)]
-        if len(found_all) < len(self.all):
-            return None
         # Only for the rule that matched: which terms, for the record.
         found_any = [term for term, pattern in self.any if pattern.search(text)]
         return found_all + found_any or [f"category:{category}"]
 
     def declines(self, text: str, channel: str, category: str | None) -> bool:
         """It would have matched but for its `none` terms: the rule says the complaint is not its unit's."""
-        if self._none is None or not self._none.search(text):
-            return False
-        if (self.channels and channel not in self.channels or self._any is not None and not self._any.search(text)
-                or self.categories and (category or "").strip().lower() not in self.categories):
-            return False
-        return all(pattern.search(text) for _, pattern in self.all)
+        return self._none is not None and bool(self._none.search(text)) and self._fits(text, channel, category)
 
 
 @dataclass(frozen=True)

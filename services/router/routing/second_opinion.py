@@ -94,8 +94,9 @@ class SecondOpinion:
         self.examples = len(cases)
 
     @classmethod
-    def from_files(cls, *paths: Path, threshold: float = THRESHOLD) -> SecondOpinion:
-        return cls(read_labelled(*paths), threshold)
+    def from_corpus(cls, *corrections: Path, threshold: float = THRESHOLD) -> SecondOpinion:
+        """Trained as the router trains it: the team's corpus and the city's exported corrections."""
+        return cls(corpus() + read_labelled(*corrections), threshold)
 
     def suggest(self, text: str) -> Suggestion | None:
         """The unit it would send `text` to, if it is sure enough and thinks it is a unit's at all."""
