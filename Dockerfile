@@ -13,13 +13,17 @@ COPY services ./services
 COPY standins ./standins
 # The project and its pinned dependencies into the venv; tests and tools stay out.
 RUN /opt/aduan/bin/pip install --no-compile .
+# The router's second opinion trained now, from the installed package (not /src), so that the router loads it
+# at start-up instead of training for seconds (it checks the model was trained on its own data).
+RUN cd / && /opt/aduan/bin/python -m services.router.routing.second_opinion /opt/aduan/second-opinion.npz
 
 FROM python:3.11.7-slim-bookworm
 ENV PATH=/opt/aduan/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     ADUAN_ROUTER_HOST=0.0.0.0 ADUAN_NOTIFIER_HOST=0.0.0.0 ADUAN_LAPOR_SYNC_HOST=0.0.0.0 \
-    ADUAN_WEB_HOST=0.0.0.0 ADUAN_SMS_HOST=0.0.0.0 ADUAN_WHATSAPP_HOST=0.0.0.0
+    ADUAN_WEB_HOST=0.0.0.0 ADUAN_SMS_HOST=0.0.0.0 ADUAN_WHATSAPP_HOST=0.0.0.0 \
+    ADUAN_ROUTER_SECOND_OPINION_SAVED=/opt/aduan/second-opinion.npz
 RUN groupadd --system --gid 10001 aduan && useradd --system --uid 10001 --gid aduan --no-create-home aduan
 COPY --from=build /opt/aduan /opt/aduan
 WORKDIR /opt/aduan

@@ -329,7 +329,24 @@ def check(files_dir: Path) -> None:
                                   f"{logs(service.name)}")
         time.sleep(0.25)
     log("every service ready: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in ready.items()))
+    check_second_opinion_loaded()
     stop(services)
+
+
+def check_second_opinion_loaded() -> None:
+    """The router used the model the image was built with: trained on the same packaged data, so not again."""
+    output = subprocess.run(["podman", "logs", NAME_PREFIX + "router"], capture_output=True, text=True, check=False)
+    for line in (output.stdout + output.stderr).splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("event") == "second_opinion_ready":
+            if entry.get("trained_here") is not False:
+                raise CheckFailed(f"the router trained its second opinion instead of loading the image's: {line}")
+            log(f"router: second opinion {entry.get('version')} loaded from the image")
+            return
+    raise CheckFailed("the router never said its second opinion was ready")
 
 
 def stop(services: list[Workload]) -> None:

@@ -82,9 +82,10 @@ def build_app(settings: RouterSettings | None = None) -> WithHttpApi:
     second_opinion = None
     if settings.second_opinion:  # a file that cannot be read stops the start, as bad rules do
         second_opinion = SecondOpinion.from_corpus(*settings.second_opinion_files,
-                                                   threshold=settings.second_opinion_threshold)
-        log.info("second_opinion_trained", version=second_opinion.version, examples=second_opinion.examples,
-                 threshold=second_opinion.threshold)
+                                                   threshold=settings.second_opinion_threshold,
+                                                   saved=settings.second_opinion_saved)
+        log.info("second_opinion_ready", version=second_opinion.version, examples=second_opinion.examples,
+                 threshold=second_opinion.threshold, trained_here=not second_opinion.saved)
 
     duplicates = DuplicateFinder()
 

@@ -24,6 +24,9 @@ class RouterSettings(ServiceSettings):
     second_opinion: bool = True
     second_opinion_files: list[Path] = []
     second_opinion_threshold: float = Field(default=0.6, gt=0, le=1)
+    # A model trained beforehand (`python -m services.router.routing.second_opinion PATH`; the image has one):
+    # loaded instead of training when it was trained on the same data and settings, else the router trains.
+    second_opinion_saved: Path | None = None
     outbox_check_seconds: float = 5.0  # how often stored-but-unpublished events are looked for
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)  # ADUAN_S3_*: read, for the inbox
     duplicate_check_seconds: float = 5.0  # how often new complaints are compared with the open ones

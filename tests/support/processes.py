@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +50,18 @@ KAFKA_USER_OF = {"services.router": "router", "services.notifier": "notifier", "
                  "services.intake.web": "intake-web", "services.intake.sms": "intake-sms",
                  "services.intake.whatsapp": "intake-whatsapp"}
 KAFKA_PASSWORDS = {user: f"test-{user}" for user in [*KAFKA_USER_OF.values(), "operator"]}  # operator: replays
+
+
+@functools.cache
+def saved_second_opinion() -> str:
+    """The router's second opinion trained once for the run and saved, as the image carries one: every router a
+    test starts loads it (after checking it was trained on its own data) instead of training for seconds."""
+    folder = tempfile.mkdtemp(prefix="aduan-second-opinion-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "second-opinion.npz"
+    subprocess.run([sys.executable, "-m", "services.router.routing.second_opinion", str(path)], cwd=REPO,
+                   check=True, capture_output=True)
+    return str(path)
 
 
 def as_role(url: str, schema: str) -> str:
@@ -91,7 +107,8 @@ class Processes:
               ready_path: str | None = "/readyz", timeout: float = 90.0, port: int | None = None) -> Service:
         """`port`: a given one (a restart on the same address); else a free one."""
         port = port or free_port()
-        env = {**os.environ, **TEST_ENV, **SMS_LIMITS_LIFTED, **self.env, **(extra_env or {})}
+        saved = {"ADUAN_ROUTER_SECOND_OPINION_SAVED": saved_second_opinion()} if module == "services.router" else {}
+        env = {**os.environ, **TEST_ENV, **SMS_LIMITS_LIFTED, **saved, **self.env, **(extra_env or {})}
         if port_env:
             env[port_env] = str(port)
         if self.database_roles and module in SCHEMA_OF and "ADUAN_DB_URL" in env:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from services.router import learning_loop
@@ -11,7 +12,7 @@ from services.router.application.casework import Casework
 from services.router.corrections import labelled, report
 from services.router.routing.normalise import normalise
 from services.router.routing.rules import load_ruleset
-from services.router.routing.second_opinion import SecondOpinion
+from services.router.routing.second_opinion import SecondOpinion, read_labelled
 from services.router.routing.second_opinion import corpus as labelled_corpus
 from shared.contracts import Channel, ComplaintReceived
 
@@ -31,6 +32,41 @@ def test_the_same_data_trains_the_same_model_and_its_version_follows_data_and_th
     assert SecondOpinion(corpus[:-5]).version != first.version
     text = "hadiah parsel untuk pejabat dari rekanan proyek"
     assert first.suggest(text) == again.suggest(text)
+
+
+def test_a_saved_model_loads_as_the_same_model_and_is_used_only_for_the_same_data(corpus, tmp_path):
+    trained = SecondOpinion.from_corpus()
+    path = tmp_path / "second-opinion.npz"
+    trained.save(path)
+    loaded = SecondOpinion.from_corpus(saved=path)
+    assert (loaded.saved, trained.saved) == (True, False)
+    assert (loaded.version, loaded.examples, loaded.threshold) == (trained.version, trained.examples, trained.threshold)
+    texts = [case["text"] for case in [*corpus, *read_labelled(HELD_OUT)]]
+    assert [loaded.suggest(t) for t in texts] == [trained.suggest(t) for t in texts]
+    assert sum(trained.suggest(t) is not None for t in texts) > 1000  # it does suggest: the comparison means something
+    # Other data or settings than it was trained with: the router trains its own.
+    corrections = tmp_path / "corrections.jsonl"
+    corrections.write_text('{"text": "pajak sarang burung walet belum ditagih", "expected_unit": "bppkad"}\n')
+    with_corrections = SecondOpinion.from_corpus(corrections, saved=path)
+    assert not with_corrections.saved and with_corrections.examples == trained.examples + 1
+    assert not SecondOpinion.from_corpus(threshold=0.7, saved=path).saved
+
+
+@pytest.mark.parametrize("content", [b"", b"not a numpy file", b"PK\x03\x04 broken zip"])
+def test_a_saved_model_that_cannot_be_read_is_trained_instead(tmp_path, content):
+    path = tmp_path / "second-opinion.npz"
+    path.write_bytes(content)
+    assert not SecondOpinion.from_corpus(saved=path).saved
+    assert not SecondOpinion.from_corpus(saved=tmp_path / "missing.npz").saved
+
+
+def test_a_saved_model_holding_python_objects_is_not_loaded(tmp_path):
+    # numpy pickles object arrays; loading one could run code. A saved model is plain arrays only.
+    path = tmp_path / "second-opinion.npz"
+    np.savez(path, meta=np.array([{"format": 1}], dtype=object))
+    with pytest.raises(ValueError, match="pickle"):
+        SecondOpinion.load(path)
+    assert not SecondOpinion.from_corpus(saved=path).saved
 
 
 def test_it_names_a_unit_with_the_words_that_weighed_and_stays_silent_on_what_it_does_not_know(corpus):

@@ -7,17 +7,25 @@ Used only where the rules fall back, never against a rule that matched. It answe
 `threshold` sure and its best guess is a unit, not "out of scope" (labelled `expected_fallback`), and says
 which words weighed most. Its version is a digest of the training data and the settings, like the rule set's.
 Deterministic: the same files train the same model.
+
+Training takes seconds, so the image carries a model trained at build time (`python -m
+services.router.routing.second_opinion PATH`, plain arrays: no pickle, nothing in it runs); the router loads it
+only when it was trained on the very data and settings the router would train on (the same version), and
+otherwise trains its own.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 
 import numpy as np
+import structlog
 from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -30,6 +38,9 @@ OUT_OF_SCOPE = "-"  # the class of complaints that are for no unit of ours (the 
 SETTINGS = {"ngram_range": (1, 2), "char_ngram_range": (2, 5), "char_min_df": 2, "C": 10.0,
             "class_weight": "balanced"}
 THRESHOLD = 0.6  # chosen by cross-validation on the corpus: lower sends more out-of-scope complaints to units
+SAVED_FORMAT = 1
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -73,30 +84,90 @@ def label_of(case: dict[str, Any]) -> str:
     return OUT_OF_SCOPE if case.get("expected_fallback") else str(case["expected_unit"])
 
 
+def training_examples(cases: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    # Sorted: the solver's last bits depend on the order of the examples, and the same data must train the
+    # same model.
+    return sorted((normalise(c["text"]), label_of(c)) for c in cases)
+
+
+def version_of(examples: list[tuple[str, str]], threshold: float) -> str:
+    digest = hashlib.sha256(json.dumps([examples, repr(SETTINGS), threshold], ensure_ascii=False).encode())
+    return digest.hexdigest()[:12]
+
+
+def _vectorizers(words: dict[str, int] | None = None,
+                 letters: dict[str, int] | None = None) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    """The word and letter vectorizers, empty (to train) or with a saved vocabulary (to load)."""
+    return (TfidfVectorizer(analyzer="word", ngram_range=SETTINGS["ngram_range"], sublinear_tf=True,
+                            vocabulary=words),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=SETTINGS["char_ngram_range"],
+                            min_df=SETTINGS["char_min_df"], sublinear_tf=True, vocabulary=letters))
+
+
 class SecondOpinion:
     def __init__(self, cases: list[dict[str, Any]], threshold: float = THRESHOLD) -> None:
-        if len({label_of(c) for c in cases}) < 2:
+        """Trains on `cases`."""
+        examples = training_examples(cases)
+        if len({label for _, label in examples}) < 2:
             raise ValueError("the second opinion needs labelled complaints of at least two units")
-        # Sorted: the solver's last bits depend on the order of the examples, and the same data must train
-        # the same model.
-        examples = sorted((normalise(c["text"]), label_of(c)) for c in cases)
         texts, labels = [text for text, _ in examples], [label for _, label in examples]
-        self.threshold = threshold
-        self.vectorizer = TfidfVectorizer(analyzer="word", ngram_range=SETTINGS["ngram_range"], sublinear_tf=True)
-        self.letters = TfidfVectorizer(analyzer="char_wb", ngram_range=SETTINGS["char_ngram_range"],
-                                       min_df=SETTINGS["char_min_df"], sublinear_tf=True)
+        self.vectorizer, self.letters = _vectorizers()
         features = hstack([self.vectorizer.fit_transform(texts), self.letters.fit_transform(texts)]).tocsr()
         self.model = LogisticRegression(C=SETTINGS["C"], class_weight=SETTINGS["class_weight"], max_iter=5000)
         self.model.fit(features, labels)
+        self._described(version_of(examples, threshold), len(examples), threshold, saved=False)
+
+    def _described(self, version: str, examples: int, threshold: float, saved: bool) -> None:
         self.vocabulary = self.vectorizer.get_feature_names_out()
-        digest = hashlib.sha256(json.dumps([examples, repr(SETTINGS), threshold], ensure_ascii=False).encode())
-        self.version = digest.hexdigest()[:12]
-        self.examples = len(cases)
+        self.version, self.examples, self.threshold = version, examples, threshold
+        self.saved = saved  # loaded from a saved model, not trained here
 
     @classmethod
-    def from_corpus(cls, *corrections: Path, threshold: float = THRESHOLD) -> SecondOpinion:
-        """Trained as the router trains it: the team's corpus and the city's exported corrections."""
-        return cls(corpus() + read_labelled(*corrections), threshold)
+    def from_corpus(cls, *corrections: Path, threshold: float = THRESHOLD, saved: Path | None = None) -> SecondOpinion:
+        """Trained as the router trains it: the team's corpus and the city's exported corrections. `saved`: a
+        model saved by `save`, used instead of training when it was trained on the same (same version)."""
+        cases = corpus() + read_labelled(*corrections)
+        if saved is not None:
+            wanted = version_of(training_examples(cases), threshold)
+            try:
+                loaded = cls.load(saved)
+            except (OSError, EOFError, ValueError, KeyError, BadZipFile) as error:  # unreadable: train, as without
+                log.warning("second_opinion_saved_unusable", path=str(saved), error=str(error)[:200])
+            else:
+                if loaded.version == wanted:
+                    return loaded
+                log.info("second_opinion_saved_other_data", saved=loaded.version, wanted=wanted)
+        return cls(cases, threshold)
+
+    def save(self, path: Path) -> None:
+        """Plain arrays (numpy's npz without pickle): loading it runs nothing."""
+        meta = {"format": SAVED_FORMAT, "version": self.version, "examples": self.examples,
+                "threshold": self.threshold}
+        with Path(path).open("wb") as out:
+            np.savez_compressed(out, meta=np.array(json.dumps(meta)),
+                                words=np.array(self.vocabulary, dtype=str), words_idf=self.vectorizer.idf_,
+                                letters=np.array(self.letters.get_feature_names_out(), dtype=str),
+                                letters_idf=self.letters.idf_, classes=np.array(self.model.classes_, dtype=str),
+                                coef=self.model.coef_, intercept=self.model.intercept_)
+
+    @classmethod
+    def load(cls, path: Path) -> SecondOpinion:
+        with np.load(path, allow_pickle=False) as saved:
+            meta = json.loads(str(saved["meta"]))
+            if meta.get("format") != SAVED_FORMAT:
+                raise ValueError(f"saved in format {meta.get('format')!r}, this code reads {SAVED_FORMAT}")
+            loaded = cls.__new__(cls)  # not trained: put together from what training left
+            loaded.vectorizer, loaded.letters = _vectorizers({str(w): n for n, w in enumerate(saved["words"])},
+                                                             {str(w): n for n, w in enumerate(saved["letters"])})
+            loaded.vectorizer.idf_, loaded.letters.idf_ = saved["words_idf"], saved["letters_idf"]
+            loaded.model = LogisticRegression(C=SETTINGS["C"], class_weight=SETTINGS["class_weight"])
+            loaded.model.classes_ = np.array([str(c) for c in saved["classes"]], dtype=object)
+            loaded.model.coef_, loaded.model.intercept_ = saved["coef"], saved["intercept"]
+            loaded.model.n_features_in_ = loaded.model.coef_.shape[1]
+        if loaded.model.coef_.shape[1] != len(loaded.vectorizer.vocabulary_) + len(loaded.letters.vocabulary_):
+            raise ValueError("the saved weights do not fit the saved vocabularies")
+        loaded._described(str(meta["version"]), int(meta["examples"]), float(meta["threshold"]), saved=True)
+        return loaded
 
     def suggest(self, text: str) -> Suggestion | None:
         """The unit it would send `text` to, if it is sure enough and thinks it is a unit's at all."""
@@ -116,3 +187,19 @@ class SecondOpinion:
         weighed = sorted(((value * weights[column], column) for column, value in zip(row.col, row.data, strict=True)),
                          reverse=True)
         return Suggestion(unit, float(probabilities[best]), [str(self.vocabulary[c]) for w, c in weighed[:5] if w > 0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train the second opinion as the router would and save it "
+                                                 "(the image carries it, so the router need not train at start-up).")
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--corrections", type=Path, nargs="*", default=[])
+    parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    args = parser.parse_args()
+    second = SecondOpinion.from_corpus(*args.corrections, threshold=args.threshold)
+    second.save(args.path)
+    print(f"saved {args.path}: version {second.version}, {second.examples} examples")
+
+
+if __name__ == "__main__":
+    main()
