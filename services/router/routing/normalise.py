@@ -29,6 +29,7 @@ _MAYOR = re.compile(r"\b(bu|ibu|pak|bapak|mas|mbak|gus|wakil)\s+wali\b(?!\s+(?:k
 
 # Common SMS and chat abbreviations, spelled out. Only unambiguous ones: "dr" (dari/dokter) is not.
 SMS_ABBREVIATIONS = {
+    "met": "selamat", "smg": "semoga", "sht": "sehat", "sll": "selalu",
     "yg": "yang", "tdk": "tidak", "tak": "tidak", "gak": "tidak", "ga": "tidak", "gk": "tidak",
     "nggak": "tidak", "enggak": "tidak", "utk": "untuk", "untk": "untuk", "sy": "saya", "sya": "saya",
     "aq": "aku", "dgn": "dengan", "dg": "dengan", "sdh": "sudah", "udh": "sudah", "udah": "sudah",
