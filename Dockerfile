@@ -11,11 +11,11 @@ COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
 COPY standins ./standins
-# The project and its pinned dependencies into the venv; tests and tools stay out.
-RUN /opt/aduan/bin/pip install --no-compile .
-# The router's second opinion trained now, from the installed package (not /src), so that the router loads it
-# at start-up instead of training for seconds (it checks the model was trained on its own data).
-RUN cd / && /opt/aduan/bin/python -m services.router.routing.second_opinion /opt/aduan/second-opinion.npz
+# The project and its pinned dependencies into the venv; tests and tools stay out. Then the router's second
+# opinion trained from the installed package (-P: not from /src), so that the router loads it at start-up
+# instead of training for seconds (it checks the model was trained on its own data).
+RUN /opt/aduan/bin/pip install --no-compile . \
+ && /opt/aduan/bin/python -P -m services.router.routing.second_opinion /opt/aduan/second-opinion.npz
 
 FROM python:3.11.7-slim-bookworm
 ENV PATH=/opt/aduan/bin:$PATH \
