@@ -16,7 +16,7 @@ from services.router.routing.second_opinion import SecondOpinion, read_labelled
 from services.router.routing.second_opinion import corpus as labelled_corpus
 from shared.contracts import Channel, ComplaintReceived
 
-HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "routing-holdout-9.jsonl"
+HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "routing-holdout-10.jsonl"
 RULES = load_ruleset()
 
 
