@@ -16,6 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -235,13 +236,21 @@ def _string_set(where: str, field: str, values: object, pattern: re.Pattern[str]
     return found
 
 
-def parse_rules(raw: bytes, path: Path, registry: UnitsRegistry) -> tuple[Rule, ...]:
+def _rules_document(raw: bytes, path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as error:
         raise RuleSetError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise RuleSetError(f"{path}: expected a mapping with a 'rules' list")
+    return data
+
+
+def parse_rules(raw: bytes, path: Path, registry: UnitsRegistry) -> tuple[Rule, ...]:
+    return _parse_rules(_rules_document(raw, path), path, registry)
+
+
+def _parse_rules(data: dict[str, Any], path: Path, registry: UnitsRegistry) -> tuple[Rule, ...]:
     rules: list[Rule] = []
     for index, entry in enumerate(data["rules"]):
         if not isinstance(entry, dict):
@@ -283,7 +292,8 @@ def load_ruleset(rules_file: Path = DEFAULT_RULES_FILE, units_file: Path = DEFAU
         registry = parse_registry(units_raw, Path(units_file))
     except RegistryError as error:
         raise RuleSetError(str(error)) from error
-    rules = parse_rules(rules_raw, Path(rules_file), registry)
-    out_of_scope = _matchers(str(rules_file), "out_of_scope", yaml.safe_load(rules_raw).get("out_of_scope"))
+    document = _rules_document(rules_raw, Path(rules_file))
+    rules = _parse_rules(document, Path(rules_file), registry)
+    out_of_scope = _matchers(str(rules_file), "out_of_scope", document.get("out_of_scope"))
     version = hashlib.sha256(rules_raw + b"\0" + units_raw).hexdigest()[:12]
     return RuleSet(rules, registry, version, out_of_scope)
