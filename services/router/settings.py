@@ -18,7 +18,7 @@ class RouterSettings(ServiceSettings):
     rules_file: Path = DEFAULT_RULES_FILE
     units_file: Path = DEFAULT_UNITS_FILE
     rules_check_seconds: float = 5.0  # how often the rule files are checked for changes
-    # The second opinion where the rules fall back (routing/second_opinion.py), trained at start-up on the team's
+    # The second opinion where the rules fall back (routing/second_opinion.py), trained on the team's
     # labelled complaints (services/router/labelled/) and these files (JSON list of paths: the city's corrections
     # from `python -m services.router.corrections export`). Off: every complaint no rule claims goes to triage.
     second_opinion: bool = True
