@@ -56,6 +56,10 @@ RECORD_RETRY_SECONDS = 0.5  # between attempts to write a job's outcome while th
 # escape the runner's loop and stop the service's deliveries for good.
 DATABASE_AWAY = (OSError, asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
                  asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
+# A write PostgreSQL rolled back to break a deadlock or a serialization conflict, or whose completion the
+# connection lost (SQLSTATE 40P01, 40001, 40003): the same write succeeds when tried again.
+ROLLED_BACK = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError,
+               asyncpg.exceptions.StatementCompletionUnknownError)
 
 
 class RetryLater(Exception):
@@ -130,14 +134,22 @@ class JobQueue:
         self.wake = asyncio.Event()
 
     async def enqueue(self, conn: Connection, jobs: list[NewJob], source_topic: str) -> None:
-        """Add jobs unless they exist; a dead one (given up before) is revived for a replay."""
+        """Add jobs unless they exist; a dead one (given up before) is revived for a replay.
+
+        Not `ON CONFLICT DO UPDATE ... WHERE status = 'dead'`: that locks every existing row it meets, dead or
+        not, until the batch commits. A redelivered event's job being recorded done meanwhile then waited on
+        the batch while the batch waited on it: PostgreSQL broke the deadlock by failing the done-write, and
+        the mail went out twice (tests/chaos, seed 865228). DO NOTHING locks no existing row, and the UPDATE
+        locks only the dead ones, which no runner holds."""
         await conn.executemany(
             """INSERT INTO jobs (job_key, kind, complaint_id, payload, source_topic, status)
                VALUES ($1, $2, $3, $4, $5, 'pending')
-               ON CONFLICT (job_key) DO UPDATE
-               SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-               WHERE jobs.status = 'dead'""",
+               ON CONFLICT (job_key) DO NOTHING""",
             [(job.job_key, job.kind, job.complaint_id, job.payload, source_topic) for job in jobs])
+        await conn.execute(
+            """UPDATE jobs SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+               WHERE job_key = ANY($1::text[]) AND status = 'dead'""",
+            sorted({job.job_key for job in jobs}))
         self.wake.set()
 
     async def claim(self, limit: int, running: Collection[int] = ()) -> list[Job]:
@@ -222,12 +234,13 @@ async def write_until_recorded(write: Callable[[], Awaitable[None]]) -> None:
     Found by the fault suite (tests/chaos): the outcome write failed during a PostgreSQL restart,
     the job stayed leased, and when the lease ran out it ran again: the unit got the same mail
     twice. The job stays in the runner's `running` meanwhile, so it does not claim it again either.
+    A write rolled back by a deadlock is tried again too: it escaped before and the job ran twice.
     """
     while True:
         try:
             await write()
             return
-        except DATABASE_AWAY as error:
+        except (*DATABASE_AWAY, *ROLLED_BACK) as error:
             log.warning("job_outcome_not_recorded_yet", error=repr(error))
             await asyncio.sleep(RECORD_RETRY_SECONDS)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from shared import jobs
@@ -64,6 +65,16 @@ async def test_a_database_away_is_waited_out_and_the_outcomes_written_once(monke
     recorder = DoneRecorder(table)  # type: ignore[arg-type]
     await asyncio.gather(*(recorder.record(job(n), None) for n in range(3)))
     assert table.statements == [[0], [1, 2]]  # 0 at the third try; 1 and 2 waited behind it, then went together
+
+
+async def test_a_write_rolled_back_by_a_deadlock_is_tried_again(monkeypatch):
+    # Seen in the fault suite: the deadlock error escaped, the job's task died with the job unrecorded, and the
+    # job ran (mailed) again when its lease ran out.
+    monkeypatch.setattr(jobs, "RECORD_RETRY_SECONDS", 0.01)
+    table = SlowTable(failures=[asyncpg.exceptions.DeadlockDetectedError("deadlock detected")])
+    recorder = DoneRecorder(table)  # type: ignore[arg-type]
+    await asyncio.gather(*(recorder.record(job(n), None) for n in range(3)))
+    assert table.statements == [[0], [1, 2]]
 
 
 class GatedTable(SlowTable):
