@@ -10,6 +10,7 @@ import pytest
 from services.router import learning_loop
 from services.router.application.casework import Casework
 from services.router.corrections import labelled, report
+from services.router.routing import second_opinion
 from services.router.routing.normalise import normalise
 from services.router.routing.rules import load_ruleset
 from services.router.routing.second_opinion import SecondOpinion, read_labelled
@@ -25,25 +26,36 @@ def corpus() -> list[dict]:
     return labelled_corpus()
 
 
-def test_the_same_data_trains_the_same_model_and_its_version_follows_data_and_threshold(corpus):
-    first, again = SecondOpinion(corpus), SecondOpinion(list(reversed(corpus)))
-    assert first.version == again.version and first.examples == len(corpus)
-    assert SecondOpinion(corpus, threshold=0.5).version != first.version
-    assert SecondOpinion(corpus[:-5]).version != first.version
+@pytest.fixture
+def quarter(corpus, monkeypatch) -> list[dict]:
+    """Every fourth labelled complaint, as the packaged corpus: what is tested here does not need the whole
+    of it, and each training on all of it takes seconds."""
+    cases = corpus[::4]
+    monkeypatch.setattr(second_opinion, "corpus", lambda: list(cases))
+    return cases
+
+
+def test_the_same_data_trains_the_same_model_and_its_version_follows_data_and_threshold(quarter):
+    first, again = SecondOpinion(quarter), SecondOpinion(list(reversed(quarter)))
+    assert first.version == again.version and first.examples == len(quarter)
+    assert SecondOpinion(quarter, threshold=0.5).version != first.version
+    assert SecondOpinion(quarter[:-5]).version != first.version
     text = "hadiah parsel untuk pejabat dari rekanan proyek"
     assert first.suggest(text) == again.suggest(text)
 
 
-def test_a_saved_model_loads_as_the_same_model_and_is_used_only_for_the_same_data(corpus, tmp_path):
+def test_a_saved_model_loads_as_the_same_model_and_is_used_only_for_the_same_data(corpus, quarter, tmp_path):
     trained = SecondOpinion.from_corpus()
     path = tmp_path / "second-opinion.npz"
     trained.save(path)
     loaded = SecondOpinion.from_corpus(saved=path)
     assert (loaded.saved, trained.saved) == (True, False)
     assert (loaded.version, loaded.examples, loaded.threshold) == (trained.version, trained.examples, trained.threshold)
-    texts = [case["text"] for case in [*corpus, *read_labelled(HELD_OUT)]]
-    assert [loaded.suggest(t) for t in texts] == [trained.suggest(t) for t in texts]
-    assert sum(trained.suggest(t) is not None for t in texts) > 1000  # it does suggest: the comparison means something
+    texts = [case["text"] for case in [*corpus[1::8], *read_labelled(HELD_OUT)]]  # not trained on
+    suggested = [trained.suggest(t) for t in texts]
+    assert [loaded.suggest(t) for t in texts] == suggested
+    assert sum(s is not None for s in suggested) > len(texts) // 3  # it does suggest: the comparison means something
+    assert trained.examples == len(quarter)
     # Other data or settings than it was trained with: the router trains its own.
     corrections = tmp_path / "corrections.jsonl"
     corrections.write_text('{"text": "pajak sarang burung walet belum ditagih", "expected_unit": "bppkad"}\n')
@@ -53,14 +65,14 @@ def test_a_saved_model_loads_as_the_same_model_and_is_used_only_for_the_same_dat
 
 
 @pytest.mark.parametrize("content", [b"", b"not a numpy file", b"PK\x03\x04 broken zip"])
-def test_a_saved_model_that_cannot_be_read_is_trained_instead(tmp_path, content):
+def test_a_saved_model_that_cannot_be_read_is_trained_instead(quarter, tmp_path, content):
     path = tmp_path / "second-opinion.npz"
     path.write_bytes(content)
     assert not SecondOpinion.from_corpus(saved=path).saved
     assert not SecondOpinion.from_corpus(saved=tmp_path / "missing.npz").saved
 
 
-def test_a_saved_model_holding_python_objects_is_not_loaded(tmp_path):
+def test_a_saved_model_holding_python_objects_is_not_loaded(quarter, tmp_path):
     # numpy pickles object arrays; loading one could run code. A saved model is plain arrays only.
     path = tmp_path / "second-opinion.npz"
     np.savez(path, meta=np.array([{"format": 1}], dtype=object))
